@@ -1,0 +1,37 @@
+import type { VolumeRecord } from '../state/schema.js';
+
+/** Where one volume lives on the host. Derived from the volume's id, never its raw name. */
+export interface VolumePaths {
+  /** Directory holding the volume's backing files (image, …). */
+  readonly dir: string;
+  readonly image: string;
+  /** Where the volume's filesystem is mounted. */
+  readonly mountRoot: string;
+  /** What containers see: a directory inside mountRoot (keeps lost+found out of sight). */
+  readonly mountpoint: string;
+}
+
+export interface VolumeContext {
+  readonly record: VolumeRecord;
+  readonly paths: VolumePaths;
+}
+
+export type StatusValue = string | number | boolean | null;
+
+/**
+ * One volume type. Every method is idempotent: activate on an active volume
+ * and deactivate on an inactive one are no-ops, so recovery can call them
+ * blindly. A method that fails leaves the host as it found it.
+ */
+export interface Backing {
+  /** Provisions storage (image, filesystem). Nothing is mounted afterwards. */
+  create(volume: VolumeContext): Promise<void>;
+  /** Makes the volume's filesystem available at paths.mountpoint. */
+  activate(volume: VolumeContext): Promise<void>;
+  /** Unmounts and releases devices; data stays. */
+  deactivate(volume: VolumeContext): Promise<void>;
+  /** Deactivates and deletes all storage. */
+  destroy(volume: VolumeContext): Promise<void>;
+  /** Cheap facts for `docker volume inspect`; must not block. */
+  status(volume: VolumeContext): Promise<Record<string, StatusValue>>;
+}

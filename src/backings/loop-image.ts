@@ -1,0 +1,36 @@
+import type { SystemTools } from '../system/index.js';
+import type { UndoStack } from './undo.js';
+
+// The block-device layer shared by the image-file backed types: a sparse file
+// attached to one loop device. An image is never attached twice: two devices
+// on one image mounted at once would corrupt it.
+
+export async function provisionImage(
+  tools: SystemTools,
+  dir: string,
+  image: string,
+  sizeBytes: number,
+  undo: UndoStack,
+): Promise<void> {
+  await tools.makeDirectory(dir);
+  undo.push('remove volume directory', () => tools.removeTree(dir));
+  await tools.createSparseFile(image, sizeBytes);
+}
+
+export async function loopsOf(tools: SystemTools, image: string): Promise<string[]> {
+  const loops = await tools.listLoops();
+  return loops.filter((loop) => loop.backingFile === image).map((loop) => loop.device);
+}
+
+/** The image's loop device, attaching one if there is none. */
+export async function ensureLoop(tools: SystemTools, image: string, undo: UndoStack): Promise<string> {
+  const existing = await loopsOf(tools, image);
+  if (existing[0] !== undefined) return existing[0];
+  const device = await tools.attachLoop(image);
+  undo.push(`detach ${device}`, () => tools.detachLoop(device));
+  return device;
+}
+
+export async function detachAll(tools: SystemTools, image: string): Promise<void> {
+  for (const device of await loopsOf(tools, image)) await tools.detachLoop(device);
+}

@@ -1,0 +1,43 @@
+import { basename, dirname } from 'node:path';
+import type { SystemTools } from '../system/index.js';
+import type { VolumePaths } from './backing.js';
+import { detachAll } from './loop-image.js';
+import { unmountFilesystem } from './filesystem.js';
+
+export interface ResidueRoots {
+  readonly dataDir: string;
+  readonly mountDir: string;
+}
+
+function isDirectChild(parent: string, path: string): boolean {
+  return dirname(path) === parent;
+}
+
+/**
+ * What is still live on the host under our roots: the ids of volumes that
+ * have a mount or a loop device. Recovery compares it with the leases.
+ */
+export class HostResidue {
+  constructor(
+    private readonly tools: SystemTools,
+    private readonly roots: ResidueRoots,
+  ) {}
+
+  async liveIds(): Promise<Set<string>> {
+    const ids = new Set<string>();
+    for (const mount of await this.tools.listMounts()) {
+      if (isDirectChild(this.roots.mountDir, mount.target)) ids.add(basename(mount.target));
+    }
+    for (const loop of await this.tools.listLoops()) {
+      const volumeDir = dirname(loop.backingFile);
+      if (isDirectChild(this.roots.dataDir, volumeDir)) ids.add(basename(volumeDir));
+    }
+    return ids;
+  }
+
+  /** Unmounts and detaches what belongs to no volume we know; keeps files. */
+  async release(paths: VolumePaths): Promise<void> {
+    await unmountFilesystem(this.tools, paths);
+    await detachAll(this.tools, paths.image);
+  }
+}

@@ -1,0 +1,45 @@
+import { join } from 'node:path';
+
+export interface Config {
+  /** Unix socket the daemon dials. */
+  readonly socket: string;
+  /** lowdb state file lives here (and, later, the key store). */
+  readonly stateDir: string;
+  /** Image files, one directory per volume. */
+  readonly dataDir: string;
+  /** Mount roots, one per volume (a managed plugin's propagatedMount). */
+  readonly mountDir: string;
+  /** Cap on every external command; Docker gives a managed plugin 30 s per request. */
+  readonly commandTimeoutMs: number;
+  readonly logLevel: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function positiveInteger(env: Env, key: string, fallback: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new Error(`${key}=${JSON.stringify(raw)} must be a positive integer`);
+  }
+  return value;
+}
+
+function absolutePath(env: Env, key: string, fallback: string): string {
+  const value = env[key] || fallback;
+  if (!value.startsWith('/')) throw new Error(`${key}=${JSON.stringify(value)} must be an absolute path`);
+  return value;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const stateDir = absolutePath(env, 'CUSTOM_STATE_DIR', '/var/lib/custom-volume');
+  return Object.freeze({
+    socket: absolutePath(env, 'CUSTOM_SOCKET', '/run/docker/plugins/custom.sock'),
+    stateDir,
+    dataDir: absolutePath(env, 'CUSTOM_DATA_DIR', join(stateDir, 'volumes')),
+    mountDir: absolutePath(env, 'CUSTOM_MOUNT_DIR', join(stateDir, 'mounts')),
+    commandTimeoutMs: positiveInteger(env, 'CUSTOM_COMMAND_TIMEOUT_MS', 20_000),
+    logLevel: env['CUSTOM_LOG_LEVEL'] || 'info',
+  });
+}

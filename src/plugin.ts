@@ -1,0 +1,56 @@
+import type { Server } from 'node:http';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import { createApp } from './server/app.js';
+import { closeServer, listenOnSocket } from './server/listen.js';
+import { VolumeService, type Backings } from './volumes/service.js';
+import { recoverHost, type RecoveryReport } from './volumes/recover.js';
+import { StateStore } from './state/store.js';
+import { PlainBacking } from './backings/plain.js';
+import { HostResidue } from './backings/residue.js';
+import { createSystemTools, type SystemTools } from './system/index.js';
+
+export interface RunningPlugin {
+  readonly server: Server;
+  readonly service: VolumeService;
+  /** Settles when start-up recovery has finished. */
+  readonly recovered: Promise<RecoveryReport>;
+  stop(): Promise<void>;
+}
+
+// Wiring: config → state → system → backings → service → server. Listen
+// first, recover after: the daemon gives a plugin seconds, not minutes.
+export async function startPlugin(
+  config: Config,
+  log: Logger,
+  tools: SystemTools = createSystemTools(config.commandTimeoutMs),
+): Promise<RunningPlugin> {
+  const state = await StateStore.open(config.stateDir);
+  const backings: Backings = { plain: new PlainBacking(tools) };
+  const service = new VolumeService(state, backings, config, log);
+  const server = await listenOnSocket(createApp(service, log), config.socket);
+  log.info({ socket: config.socket, volumes: state.all().length }, 'listening');
+
+  const residue = new HostResidue(tools, config);
+  const recovered = recoverHost(service, state, residue, config, log).then(
+    (report) => {
+      log.info(report, 'recovery finished');
+      return report;
+    },
+    (error: unknown) => {
+      log.error({ err: error }, 'recovery failed');
+      return { reactivated: [], released: [], failed: ['(all)'] };
+    },
+  );
+
+  return {
+    server,
+    service,
+    recovered,
+    async stop() {
+      await closeServer(server);
+      await recovered;
+      await state.flush();
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import Koa from 'koa';
+import Router from '@koa/router';
+import type { VolumeService } from '../volumes/service.js';
+import type { Logger } from '../log.js';
+import { isVolumeError } from '../volumes/errors.js';
+import { RequestError, decodeCreate, decodeMount, decodeName, parseBody } from './wire.js';
+import { readRawBody } from './raw-body.js';
+
+export type Scope = 'local' | 'global';
+
+interface RequestState {
+  body: Record<string, unknown>;
+  volume?: string;
+}
+
+// Protocol only: decode, call one service method, encode. Every error becomes
+// {"Err": "..."} with a non-empty message (an empty Err means success to Docker).
+export function createApp(service: VolumeService, log: Logger, scope: Scope = 'local'): Koa {
+  const app = new Koa<RequestState>();
+  const router = new Router<RequestState>();
+
+  app.use(async (ctx, next) => {
+    const started = performance.now();
+    try {
+      ctx.state.body = parseBody(await readRawBody(ctx.req));
+      const name = ctx.state.body['Name'];
+      if (typeof name === 'string') ctx.state.volume = name;
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        ctx.status = 404;
+        ctx.body = { Err: `unknown endpoint ${ctx.method} ${ctx.path}` };
+      }
+    } catch (error) {
+      respondWithError(ctx, error, log);
+    }
+    const entry = {
+      method: ctx.path.slice(1),
+      volume: ctx.state.volume,
+      status: ctx.status,
+      durationMs: Math.round((performance.now() - started) * 100) / 100,
+      err: (ctx.body as { Err?: string } | undefined)?.Err || undefined,
+    };
+    if (entry.err) log.warn(entry, 'request failed');
+    else log.info(entry, 'request');
+  });
+
+  router.post('/Plugin.Activate', (ctx) => {
+    ctx.body = { Implements: ['VolumeDriver'] };
+  });
+  router.post('/VolumeDriver.Capabilities', (ctx) => {
+    ctx.body = { Capabilities: { Scope: scope } };
+  });
+  router.post('/VolumeDriver.Create', async (ctx) => {
+    const { name, opts } = decodeCreate(ctx.state.body);
+    log.info({ volume: name, optionKeys: Object.keys(opts ?? {}) }, 'create');
+    await service.create(name, opts);
+    ctx.body = { Err: '' };
+  });
+  router.post('/VolumeDriver.Remove', async (ctx) => {
+    await service.remove(decodeName(ctx.state.body).name);
+    ctx.body = { Err: '' };
+  });
+  router.post('/VolumeDriver.Mount', async (ctx) => {
+    const { name, id } = decodeMount(ctx.state.body);
+    ctx.body = { Mountpoint: await service.mount(name, id), Err: '' };
+  });
+  router.post('/VolumeDriver.Unmount', async (ctx) => {
+    const { name, id } = decodeMount(ctx.state.body);
+    await service.unmount(name, id);
+    ctx.body = { Err: '' };
+  });
+  router.post('/VolumeDriver.Path', (ctx) => {
+    ctx.body = { Mountpoint: service.path(decodeName(ctx.state.body).name), Err: '' };
+  });
+  router.post('/VolumeDriver.Get', async (ctx) => {
+    const volume = await service.get(decodeName(ctx.state.body).name);
+    ctx.body = {
+      Volume: {
+        Name: volume.name,
+        Mountpoint: volume.mountpoint,
+        CreatedAt: volume.createdAt,
+        Status: volume.status,
+      },
+      Err: '',
+    };
+  });
+  router.post('/VolumeDriver.List', (ctx) => {
+    ctx.body = {
+      Volumes: service.list().map((v) => ({ Name: v.name, Mountpoint: v.mountpoint })),
+      Err: '',
+    };
+  });
+
+  app.use(router.routes());
+  return app;
+}
+
+function respondWithError(ctx: Koa.Context, error: unknown, log: Logger): void {
+  if (isVolumeError(error)) {
+    // 200 with Err: the daemon shows the text to the user verbatim.
+    ctx.status = 200;
+    ctx.body = { Err: error.message };
+    if (error.cause) log.warn({ volume: error.volume, code: error.code, err: error.cause }, 'cause');
+    return;
+  }
+  if (error instanceof RequestError) {
+    ctx.status = 400;
+    ctx.body = { Err: error.message };
+    return;
+  }
+  const volume = typeof ctx.state['volume'] === 'string' ? ` for volume ${JSON.stringify(ctx.state['volume'])}` : '';
+  log.error({ err: error, method: ctx.path }, 'unexpected error');
+  ctx.status = 500;
+  ctx.body = { Err: `internal error in ${ctx.path.slice(1)}${volume}; see the plugin log` };
+}

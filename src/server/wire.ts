@@ -1,0 +1,72 @@
+// Request shapes as the daemon sends them, decoded defensively: Docker is not
+// the only thing that can reach the socket, and a wrong type must become a
+// clear Err, never a crash.
+
+export class RequestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RequestError';
+  }
+}
+
+type Body = Record<string, unknown>;
+
+export interface NameRequest {
+  readonly name: string;
+}
+export interface CreateRequest extends NameRequest {
+  readonly opts: Record<string, string> | null;
+}
+export interface MountRequest extends NameRequest {
+  readonly id: string;
+}
+
+export function parseBody(raw: string): Body {
+  if (raw.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (error) {
+    throw new RequestError(`request body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new RequestError('request body must be a JSON object');
+  }
+  return parsed as Body;
+}
+
+function stringField(body: Body, key: string): string {
+  const value = body[key];
+  if (typeof value !== 'string') {
+    throw new RequestError(`field ${key} must be a string, got ${value === undefined ? 'nothing' : typeof value}`);
+  }
+  return value;
+}
+
+export function decodeName(body: Body): NameRequest {
+  return { name: stringField(body, 'Name') };
+}
+
+export function decodeCreate(body: Body): CreateRequest {
+  const name = stringField(body, 'Name');
+  const opts = body['Opts'];
+  if (opts === null || opts === undefined) return { name, opts: null };
+  if (typeof opts !== 'object' || Array.isArray(opts)) {
+    throw new RequestError(`volume ${JSON.stringify(name)}: Opts must be an object of strings`);
+  }
+  const entries = Object.entries(opts as Record<string, unknown>);
+  const bad = entries.find(([, value]) => typeof value !== 'string');
+  if (bad) {
+    throw new RequestError(`volume ${JSON.stringify(name)}: option ${JSON.stringify(bad[0])} must be a string`);
+  }
+  return { name, opts: Object.fromEntries(entries) as Record<string, string> };
+}
+
+export function decodeMount(body: Body): MountRequest {
+  const name = stringField(body, 'Name');
+  const id = stringField(body, 'ID');
+  if (id === '' || id.length > 256) {
+    throw new RequestError(`volume ${JSON.stringify(name)}: mount ID must be 1 to 256 characters`);
+  }
+  return { name, id };
+}

@@ -1,0 +1,49 @@
+// The persisted shape. Bump STATE_VERSION and add a step to migrateState when
+// it changes; a file from a newer plugin is refused rather than misread.
+
+export const STATE_VERSION = 1;
+
+export type VolumeType = 'plain';
+export type FsType = 'ext4' | 'xfs';
+
+export interface PlainSpec {
+  readonly type: 'plain';
+  readonly sizeBytes: number;
+  readonly fs: FsType;
+}
+
+export type VolumeSpec = PlainSpec;
+
+export interface VolumeRecord {
+  readonly name: string;
+  /** File-system-safe identifier derived from the name (see volumes/names.ts). */
+  readonly id: string;
+  readonly spec: VolumeSpec;
+  readonly createdAt: string;
+  /** Mount ID → number of Mounts not yet matched by an Unmount. */
+  leases: Record<string, number>;
+}
+
+export interface StateData {
+  version: number;
+  volumes: Record<string, VolumeRecord>;
+}
+
+export function emptyState(): StateData {
+  return { version: STATE_VERSION, volumes: {} };
+}
+
+export function migrateState(raw: unknown, file: string): StateData {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new Error(`${file}: not a state object`);
+  }
+  const data = raw as Partial<StateData>;
+  if (typeof data.version !== 'number') throw new Error(`${file}: no schema version`);
+  if (data.version > STATE_VERSION) {
+    throw new Error(`${file}: schema version ${data.version} is newer than this plugin (${STATE_VERSION})`);
+  }
+  if (typeof data.volumes !== 'object' || data.volumes === null) {
+    throw new Error(`${file}: no volumes table`);
+  }
+  return { version: STATE_VERSION, volumes: data.volumes };
+}

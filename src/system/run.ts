@@ -1,0 +1,62 @@
+import { execa } from 'execa';
+
+// The one place that starts processes. Arguments are always an array (never a
+// shell string), every call has a timeout, and secrets travel on stdin only.
+
+export interface RunOptions {
+  readonly timeoutMs: number;
+  /** Written to the child's stdin; never logged, never in argv. */
+  readonly input?: string | Uint8Array;
+}
+
+export class CommandError extends Error {
+  readonly code = 'COMMAND_FAILED';
+  constructor(
+    readonly command: string,
+    readonly args: readonly string[],
+    readonly exitCode: number | undefined,
+    readonly stderr: string,
+    readonly timedOut: boolean,
+    options?: { cause?: unknown },
+  ) {
+    const why = timedOut ? 'timed out' : `exited with ${exitCode ?? 'a signal'}`;
+    super(`${command} ${why}${stderr ? `: ${firstLine(stderr)}` : ''}`, options);
+    this.name = 'CommandError';
+  }
+}
+
+function firstLine(text: string): string {
+  return text.trim().split('\n')[0]?.slice(0, 300) ?? '';
+}
+
+export interface RunResult {
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `command args…`; resolves with its output or rejects with a CommandError. */
+export async function runTool(
+  command: string,
+  args: readonly string[],
+  options: RunOptions,
+): Promise<RunResult> {
+  const result = await execa(command, args, {
+    timeout: options.timeoutMs,
+    forceKillAfterDelay: 2000,
+    reject: false,
+    stripFinalNewline: true,
+    env: { LC_ALL: 'C' },
+    ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
+  });
+  if (result.failed) {
+    throw new CommandError(
+      command,
+      args,
+      result.exitCode,
+      String(result.stderr ?? ''),
+      result.timedOut,
+      { cause: result.cause ?? undefined },
+    );
+  }
+  return { stdout: String(result.stdout), stderr: String(result.stderr) };
+}

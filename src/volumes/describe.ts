@@ -1,0 +1,44 @@
+import type { Backing, StatusValue, VolumeContext } from '../backings/backing.js';
+import type { Logger } from '../log.js';
+import { formatSize } from './size.js';
+import { totalLeases } from './leases.js';
+
+const STATUS_TIMEOUT_MS = 2000;
+
+// What `docker volume inspect` shows under Status. Spec and leases come from
+// state; live facts from the backing, bounded in time: Get must answer even
+// when the storage does not (the daemon treats a failed Get as "no such
+// volume" and drops its own record).
+export async function describeVolume(
+  backing: Backing,
+  volume: VolumeContext,
+  log: Logger,
+): Promise<Record<string, StatusValue>> {
+  const { record } = volume;
+  const leases = totalLeases(record.leases);
+  const status: Record<string, StatusValue> = {
+    type: record.spec.type,
+    fs: record.spec.fs,
+    size: formatSize(record.spec.sizeBytes),
+    sizeBytes: record.spec.sizeBytes,
+    mounted: leases > 0,
+    leases,
+    createdAt: record.createdAt,
+  };
+  try {
+    Object.assign(status, await withTimeout(backing.status(volume), STATUS_TIMEOUT_MS));
+    if (typeof status['usedBytes'] === 'number') status['used'] = formatSize(status['usedBytes']);
+  } catch (error) {
+    log.warn({ volume: record.name, err: error }, 'live status unavailable');
+    status['statusError'] = 'live status unavailable; see the plugin log';
+  }
+  return status;
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}

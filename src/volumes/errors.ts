@@ -1,0 +1,27 @@
+// One error type for the domain, with a stable code. Its message is what the
+// user reads after `docker volume …`: it names the volume and the problem, and
+// never carries tool output or secrets (those go to the log via `cause`).
+
+export type VolumeErrorCode =
+  | 'INVALID_NAME'
+  | 'INVALID_OPTION'
+  | 'VOLUME_NOT_FOUND'
+  | 'VOLUME_IN_USE'
+  | 'BACKING_FAILED'
+  | 'STATE_FAILED';
+
+export class VolumeError extends Error {
+  constructor(
+    readonly code: VolumeErrorCode,
+    readonly volume: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`volume ${JSON.stringify(volume)}: ${detail}`, options);
+    this.name = 'VolumeError';
+  }
+}
+
+export function isVolumeError(error: unknown): error is VolumeError {
+  return error instanceof VolumeError;
+}

@@ -43,14 +43,18 @@ export async function startPlugin(
     },
   );
 
+  let stopped: Promise<void> | undefined;
   return {
     server,
     service,
     recovered,
-    async stop() {
-      await closeServer(server);
-      await recovered;
-      await state.flush();
+    stop() {
+      stopped ??= (async () => {
+        await closeServer(server);
+        await recovered;
+        await state.flush();
+      })();
+      return stopped;
     },
   };
 }

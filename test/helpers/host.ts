@@ -1,0 +1,31 @@
+import { readFile } from 'node:fs/promises';
+import { execa } from 'execa';
+
+// What a test may have left on the host, looked up with the real tools.
+
+export async function loopsUnder(dir: string): Promise<string[]> {
+  const { stdout } = await execa('losetup', ['--list', '--json', '--output', 'NAME,BACK-FILE']);
+  if (stdout.trim() === '') return [];
+  const parsed = JSON.parse(stdout) as { loopdevices?: Array<{ name: string; 'back-file': string | null }> };
+  return (parsed.loopdevices ?? [])
+    .filter((loop) => (loop['back-file'] ?? '').startsWith(`${dir}/`))
+    .map((loop) => `${loop.name} ${loop['back-file']}`);
+}
+
+export async function mountsUnder(dir: string): Promise<string[]> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  return text
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((target) => target.startsWith(`${dir}/`));
+}
+
+/** Unmounts and detaches everything under dir (test clean-up after a failure). */
+export async function scrubHost(dir: string): Promise<void> {
+  for (const target of (await mountsUnder(dir)).reverse()) {
+    await execa('umount', ['-l', target], { reject: false });
+  }
+  for (const entry of await loopsUnder(dir)) {
+    await execa('losetup', ['-d', entry.split(' ')[0]!], { reject: false });
+  }
+}

@@ -1,0 +1,82 @@
+import { request } from 'node:http';
+import { pino } from 'pino';
+import type { Config } from '../../src/config.js';
+import { startPlugin, type RunningPlugin } from '../../src/plugin.js';
+import { createSystemTools, type SystemTools } from '../../src/system/index.js';
+import { makeTempDir, removeTempDir, testConfig } from './temp.js';
+import { scrubHost } from './host.js';
+
+export interface PluginResponse {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+  readonly raw: string;
+}
+
+/** POSTs exactly as dockerd does: no Content-Type, compact JSON plus a newline. */
+export function callSocket(socket: string, method: string, body: unknown | string): Promise<PluginResponse> {
+  const payload = typeof body === 'string' ? body : `${JSON.stringify(body)}\n`;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        socketPath: socket,
+        path: `/${method}`,
+        method: 'POST',
+        headers: {
+          Accept: 'application/vnd.docker.plugins.v1.2+json',
+          'Content-Length': Buffer.byteLength(payload),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const raw = Buffer.concat(chunks).toString('utf8');
+          let parsed: Record<string, unknown> = {};
+          try {
+            parsed = JSON.parse(raw) as Record<string, unknown>;
+          } catch {
+            // left empty: the assertion on raw will say what came back
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed, raw });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+export interface PluginFixture {
+  readonly root: string;
+  readonly config: Config;
+  plugin: RunningPlugin;
+  call(method: string, body: unknown | string): Promise<PluginResponse>;
+  restart(tools?: SystemTools): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The real plugin, in this process, on a temp socket, state and volume root. */
+export async function startTestPlugin(prefix: string, tools?: SystemTools): Promise<PluginFixture> {
+  const root = await makeTempDir(prefix);
+  const config = testConfig(root);
+  const log = pino({ level: 'silent' });
+  const start = (t?: SystemTools) => startPlugin(config, log, t ?? createSystemTools(config.commandTimeoutMs));
+  const fixture: PluginFixture = {
+    root,
+    config,
+    plugin: await start(tools),
+    call: (method, body) => callSocket(config.socket, method, body),
+    async restart(t?: SystemTools) {
+      await fixture.plugin.stop();
+      fixture.plugin = await start(t);
+      await fixture.plugin.recovered;
+    },
+    async close() {
+      await fixture.plugin.stop();
+      await scrubHost(root);
+      await removeTempDir(root);
+    },
+  };
+  await fixture.plugin.recovered;
+  return fixture;
+}

@@ -1,0 +1,26 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+
+import { join } from 'node:path';
+import type { Config } from '../../src/config.js';
+
+/** A fresh directory under /var/tmp (real disk, not tmpfs: loop devices need O_DIRECT). */
+export async function makeTempDir(prefix: string): Promise<string> {
+  return mkdtemp(join(process.env['CUSTOM_TEST_TMP'] ?? '/var/tmp', `custom-${prefix}-`));
+}
+
+export async function removeTempDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
+
+export function testConfig(root: string, overrides: Partial<Config> = {}): Config {
+  return {
+    socket: join(root, 'plugin.sock'),
+    stateDir: join(root, 'state'),
+    dataDir: join(root, 'state', 'volumes'),
+    mountDir: join(root, 'state', 'mounts'),
+    commandTimeoutMs: 20_000,
+    logLevel: 'silent',
+    ...overrides,
+  };
+}
+

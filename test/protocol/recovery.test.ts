@@ -1,0 +1,119 @@
+import test from 'ava';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+import { startTestPlugin } from '../helpers/plugin.js';
+import { loopsUnder, mountsUnder } from '../helpers/host.js';
+import { createSystemTools } from '../../src/system/index.js';
+import { STATE_FILE_NAME } from '../../src/state/store.js';
+
+const A = 'a'.repeat(64);
+const B = 'b'.repeat(64);
+
+test('a restarted plugin keeps mounts and leases; the next Unmount cleans up', async (t) => {
+  const fx = await startTestPlugin('restart');
+  t.teardown(() => fx.close());
+  await fx.call('VolumeDriver.Create', { Name: 'kept', Opts: { size: '32M' } });
+  const mountpoint = String((await fx.call('VolumeDriver.Mount', { Name: 'kept', ID: A })).body['Mountpoint']);
+  await fx.call('VolumeDriver.Mount', { Name: 'kept', ID: A });
+  await writeFile(join(mountpoint, 'f'), 'data');
+  await fx.restart();
+  t.is(await readFile(join(mountpoint, 'f'), 'utf8'), 'data');
+  t.is((await loopsUnder(fx.root)).length, 1);
+  await fx.call('VolumeDriver.Unmount', { Name: 'kept', ID: A });
+  t.is((await mountsUnder(fx.root)).length, 1, 'one count of A is still held');
+  await fx.call('VolumeDriver.Unmount', { Name: 'kept', ID: A });
+  t.deepEqual(await mountsUnder(fx.root), []);
+  t.deepEqual(await loopsUnder(fx.root), []);
+});
+
+test('after a host reboot (mounts and loops gone) leased volumes are mounted again', async (t) => {
+  const fx = await startTestPlugin('reboot');
+  t.teardown(() => fx.close());
+  await fx.call('VolumeDriver.Create', { Name: 'r', Opts: { size: '32M', fs: 'ext4' } });
+  const mountpoint = String((await fx.call('VolumeDriver.Mount', { Name: 'r', ID: A })).body['Mountpoint']);
+  await writeFile(join(mountpoint, 'f'), 'before reboot');
+  await fx.plugin.stop();
+  const [device] = (await loopsUnder(fx.root))[0]!.split(' ');
+  await execa('umount', [join(mountpoint, '..')]);
+  await execa('losetup', ['-d', device!]);
+  await fx.restart();
+  t.is(await readFile(join(mountpoint, 'f'), 'utf8'), 'before reboot');
+  const status = ((await fx.call('VolumeDriver.Get', { Name: 'r' })).body['Volume'] as Record<string, Record<string, unknown>>)['Status'];
+  t.like(status, { mounted: true, leases: 1 });
+  await fx.call('VolumeDriver.Unmount', { Name: 'r', ID: A });
+  t.deepEqual(await loopsUnder(fx.root), []);
+});
+
+test('mounts no lease needs, and orphans of unknown volumes, are released at start', async (t) => {
+  const fx = await startTestPlugin('orphans');
+  t.teardown(() => fx.close());
+  await fx.call('VolumeDriver.Create', { Name: 'stale', Opts: { size: '32M' } });
+  await fx.call('VolumeDriver.Mount', { Name: 'stale', ID: A });
+  await fx.plugin.stop();
+  // As if the plugin crashed after saving the Unmount but before unmounting.
+  const stateFile = join(fx.config.stateDir, STATE_FILE_NAME);
+  const state = JSON.parse(await readFile(stateFile, 'utf8')) as { volumes: Record<string, { leases: object }> };
+  state.volumes['stale']!.leases = {};
+  await writeFile(stateFile, JSON.stringify(state));
+  // And a volume directory no record knows, with its loop device and mount.
+  const orphanDir = join(fx.config.dataDir, 'orphan-0000000000000000');
+  const orphanMount = join(fx.config.mountDir, 'orphan-0000000000000000');
+  await mkdir(orphanDir, { recursive: true });
+  await mkdir(orphanMount, { recursive: true });
+  await execa('truncate', ['-s', '32M', join(orphanDir, 'disk.img')]);
+  await execa('mkfs.ext4', ['-q', join(orphanDir, 'disk.img')]);
+  const { stdout: loop } = await execa('losetup', ['-f', '--show', join(orphanDir, 'disk.img')]);
+  await execa('mount', [loop, orphanMount]);
+  t.is((await mountsUnder(fx.root)).length, 2);
+
+  await fx.restart();
+  const report = await fx.plugin.recovered;
+  t.deepEqual(report.failed, []);
+  t.deepEqual(report.released.sort(), ['(orphan orphan-0000000000000000)', 'stale']);
+  t.deepEqual(await mountsUnder(fx.root), []);
+  t.deepEqual(await loopsUnder(fx.root), []);
+  t.is(await readFile(join(orphanDir, 'disk.img')).then((b) => b.length), 32 * 1024 ** 2, 'orphan data is kept');
+});
+
+test('Get, List and Path are answered from state while recovery is still running', async (t) => {
+  const fx = await startTestPlugin('slow-recovery');
+  t.teardown(() => fx.close());
+  await fx.call('VolumeDriver.Create', { Name: 'slow', Opts: { size: '32M' } });
+  await fx.call('VolumeDriver.Mount', { Name: 'slow', ID: B });
+  await fx.plugin.stop();
+  for (const target of await mountsUnder(fx.root)) await execa('umount', [target]);
+  for (const entry of await loopsUnder(fx.root)) await execa('losetup', ['-d', entry.split(' ')[0]!]);
+
+  const tools = createSystemTools(20_000);
+  const slowTools = { ...tools, attachLoop: async (image: string) => { await sleep(1500); return tools.attachLoop(image); } };
+  const { startPlugin } = await import('../../src/plugin.js');
+  const { pino } = await import('pino');
+  fx.plugin = await startPlugin(fx.config, pino({ level: 'silent' }), slowTools);
+  const started = Date.now();
+  const get = await fx.call('VolumeDriver.Get', { Name: 'slow' });
+  const list = await fx.call('VolumeDriver.List', {});
+  const elapsed = Date.now() - started;
+  t.is(get.body['Err'], '');
+  t.is((list.body['Volumes'] as unknown[]).length, 1);
+  t.true(elapsed < 1000, `Get+List took ${elapsed} ms during recovery`);
+  // A Mount waits for the volume's recovery instead of racing it.
+  const mount = await fx.call('VolumeDriver.Mount', { Name: 'slow', ID: A });
+  t.is(mount.body['Err'], '');
+  t.is((await mountsUnder(fx.root)).length, 1);
+  t.is((await loopsUnder(fx.root)).length, 1);
+  await fx.plugin.recovered;
+  await fx.call('VolumeDriver.Unmount', { Name: 'slow', ID: A });
+  await fx.call('VolumeDriver.Unmount', { Name: 'slow', ID: B });
+  t.deepEqual(await mountsUnder(fx.root), []);
+});
+
+test('a second plugin refuses to steal a live socket; a stale socket file is replaced', async (t) => {
+  const fx = await startTestPlugin('socket');
+  t.teardown(() => fx.close());
+  const { startPlugin } = await import('../../src/plugin.js');
+  const { pino } = await import('pino');
+  await t.throwsAsync(startPlugin(fx.config, pino({ level: 'silent' })), { message: /in use by another running plugin/ });
+  t.is((await fx.call('Plugin.Activate', '')).status, 200);
+});

@@ -1,0 +1,132 @@
+import test from 'ava';
+import { readdir, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
+import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
+import { loopsUnder, mountsUnder } from '../helpers/host.js';
+
+// A real dockerd talking to the real plugin process over its socket.
+
+let dockerd: Dockerd;
+let plugin: PluginProcess;
+
+test.before(async () => {
+  plugin = await startPluginProcess('e2e');
+  dockerd = await startDockerd('e2e');
+});
+test.after.always(async () => {
+  await dockerd?.stop();
+  await plugin?.stop();
+});
+
+const run = (args: string[]) => dockerd.docker(['run', '--rm', '--network', 'none', ...args]);
+const inspectStatus = async (name: string) =>
+  (JSON.parse((await dockerd.docker(['volume', 'inspect', name])).stdout) as Array<{ Driver: string; Mountpoint: string; Status: Record<string, unknown> }>)[0]!;
+
+test.serial('create, inspect, ls, write in one container, read in another, rm', async (t) => {
+  await dockerd.docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=320M', '-o', 'fs=xfs', 'data']);
+  const volume = await inspectStatus('data');
+  t.is(volume.Driver, plugin.driver);
+  t.like(volume.Status, { type: 'plain', fs: 'xfs', size: '320 MiB', mounted: false, leases: 0 });
+  t.regex(String(volume.Status['createdAt']), /^\d{4}-/);
+  const ls = await dockerd.docker(['volume', 'ls', '--format', '{{.Driver}} {{.Name}}']);
+  t.true(ls.stdout.split('\n').includes(`${plugin.driver} data`));
+
+  await run(['-v', 'data:/data', TEST_IMAGE, 'sh', '-c', 'echo hi > /data/f && df -k /data | tail -1']);
+  const read = await run(['-v', 'data:/data', TEST_IMAGE, 'cat', '/data/f']);
+  t.is(read.stdout, 'hi');
+  const df = await run(['-v', 'data:/data', TEST_IMAGE, 'df', '-k', '/data']);
+  const totalKiB = Number(df.stdout.split('\n')[1]?.trim().split(/\s+/)[1]);
+  t.true(totalKiB > 250 * 1024 && totalKiB <= 320 * 1024, `df says ${totalKiB} KiB`);
+  t.deepEqual(await mountsUnder(plugin.root), [], 'unmounted after the last container');
+
+  await dockerd.docker(['volume', 'rm', 'data']);
+  t.false((await dockerd.docker(['volume', 'ls', '-q'])).stdout.split('\n').includes('data'));
+  t.deepEqual(await readdir(join(plugin.stateDir, 'volumes')), []);
+});
+
+test.serial('bad options are refused with the plugin\'s message', async (t) => {
+  const result = await dockerd.docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=abc', 'bad'], { reject: false });
+  t.not(result.exitCode, 0);
+  t.regex(result.stderr, /volume "bad": size="abc" is not a size/);
+  const unknown = await dockerd.docker(['volume', 'create', '-d', plugin.driver, '-o', 'sise=1G', 'bad'], { reject: false });
+  t.regex(unknown.stderr, /unknown option "sise"; valid options are: type, size, fs/);
+  t.false((await dockerd.docker(['volume', 'ls', '-q'])).stdout.split('\n').includes('bad'));
+});
+
+test.serial('two containers share a volume; the first one stopping leaves it mounted for the second', async (t) => {
+  await dockerd.docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=64M', 'shared']);
+  const c1 = (await dockerd.docker(['run', '-d', '--network', 'none', '-v', 'shared:/d', TEST_IMAGE, 'sh', '-c', 'echo one > /d/one; sleep 600'])).stdout;
+  const c2 = (await dockerd.docker(['run', '-d', '--network', 'none', '-v', 'shared:/d', TEST_IMAGE, 'sleep', '600'])).stdout;
+  t.like((await inspectStatus('shared')).Status, { mounted: true, leases: 2 });
+  await dockerd.docker(['stop', '-t', '0', c1]);
+  t.like((await inspectStatus('shared')).Status, { mounted: true, leases: 1 });
+  await dockerd.docker(['exec', c2, 'sh', '-c', 'echo two > /d/two']);
+  t.is((await dockerd.docker(['exec', c2, 'cat', '/d/one', '/d/two'])).stdout, 'one\ntwo');
+
+  const rm = await dockerd.docker(['volume', 'rm', 'shared'], { reject: false });
+  t.not(rm.exitCode, 0);
+  t.regex(rm.stderr, /in use/);
+  t.is((await dockerd.docker(['exec', c2, 'cat', '/d/one'])).stdout, 'one', 'data survives the refused rm');
+
+  await dockerd.docker(['stop', '-t', '0', c2]);
+  t.like((await inspectStatus('shared')).Status, { mounted: false, leases: 0 });
+  t.deepEqual(await mountsUnder(plugin.root), []);
+  t.deepEqual(await loopsUnder(plugin.root), []);
+  await dockerd.docker(['rm', c1, c2]);
+  await dockerd.docker(['volume', 'rm', 'shared']);
+});
+
+test.serial('the plugin is SIGKILLed while a container writes; restarted, it serves on and unmounts cleanly', async (t) => {
+  await dockerd.docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=64M', 'survivor']);
+  const c = (await dockerd.docker(['run', '-d', '--network', 'none', '-v', 'survivor:/d', TEST_IMAGE, 'sh', '-c',
+    'i=0; while true; do i=$((i+1)); echo $i >> /d/log; sleep 0.05; done'])).stdout;
+  await plugin.kill('SIGKILL');
+  const during = await dockerd.docker(['exec', c, 'sh', '-c', 'wc -l < /d/log']);
+  t.true(Number(during.stdout) > 0);
+  await plugin.start();
+  const after = await dockerd.docker(['exec', c, 'sh', '-c', 'sleep 0.3; wc -l < /d/log']);
+  t.true(Number(after.stdout) > Number(during.stdout), 'the container kept writing through the restart');
+  t.like((await inspectStatus('survivor')).Status, { mounted: true, leases: 1 });
+  await dockerd.docker(['stop', '-t', '1', c]);
+  t.deepEqual(await mountsUnder(plugin.root), [], 'docker stop unmounted after the restart');
+  t.deepEqual(await loopsUnder(plugin.root), []);
+  const read = await run(['-v', 'survivor:/d', TEST_IMAGE, 'sh', '-c', 'wc -l < /d/log']);
+  t.true(Number(read.stdout) >= Number(after.stdout));
+  await dockerd.docker(['rm', c]);
+  await dockerd.docker(['volume', 'rm', 'survivor']);
+});
+
+test.serial('compose: driver + driver_opts create the volume, a service uses it, down -v removes it', async (t) => {
+  const project = join(plugin.root, 'compose');
+  await mkdir(project, { recursive: true });
+  await writeFile(join(project, 'docker-compose.yml'), [
+    'version: "3.7"',
+    'services:',
+    '  app:',
+    `    image: ${TEST_IMAGE}`,
+    '    network_mode: none',
+    '    command: ["sh", "-c", "echo from-compose > /data/f; cat /data/f"]',
+    '    volumes: ["appdata:/data"]',
+    'volumes:',
+    '  appdata:',
+    `    driver: ${plugin.driver}`,
+    '    driver_opts:',
+    '      size: 48M',
+    '      fs: ext4',
+    '',
+  ].join('\n'));
+  const compose = (args: string[]) =>
+    execa('docker-compose', ['-p', 'tour', ...args], { cwd: project, env: { DOCKER_HOST: dockerd.host }, reject: false });
+  const up = await compose(['up', '--no-color', '--abort-on-container-exit']);
+  t.is(up.exitCode, 0, String(up.stderr));
+  t.regex(String(up.stdout), /from-compose/);
+  const volume = await inspectStatus('tour_appdata');
+  t.is(volume.Driver, plugin.driver);
+  t.like(volume.Status, { size: '48 MiB', fs: 'ext4' });
+  const down = await compose(['down', '-v']);
+  t.is(down.exitCode, 0, String(down.stderr));
+  t.false((await dockerd.docker(['volume', 'ls', '-q'])).stdout.split('\n').includes('tour_appdata'));
+  t.deepEqual(await readdir(join(plugin.stateDir, 'volumes')), []);
+});

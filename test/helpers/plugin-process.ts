@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { callSocket } from './plugin.js';
+import { makeTempDir, removeTempDir } from './temp.js';
+import { scrubHost } from './host.js';
+
+// The plugin as its own process (node dist/src/main.js), registered with the
+// daemon as a legacy plugin under a unique name, so it can be killed for real.
+
+const MAIN = join(import.meta.dirname, '..', '..', 'src', 'main.js');
+
+export interface PluginProcess {
+  readonly driver: string;
+  readonly root: string;
+  readonly socket: string;
+  readonly stateDir: string;
+  readonly mountDir: string;
+  start(): Promise<void>;
+  kill(signal: NodeJS.Signals): Promise<void>;
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+export async function startPluginProcess(prefix: string): Promise<PluginProcess> {
+  const driver = `customtest${randomBytes(4).toString('hex')}`;
+  const root = await makeTempDir(`plugin-${prefix}`);
+  const socket = `/run/docker/plugins/${driver}.sock`;
+  const stateDir = join(root, 'state');
+  const mountDir = join(stateDir, 'mounts');
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  let output = '';
+
+  const plugin: PluginProcess = {
+    driver,
+    root,
+    socket,
+    stateDir,
+    mountDir,
+    async start() {
+      const proc = spawn(process.execPath, [MAIN], {
+        env: { ...process.env, CUSTOM_SOCKET: socket, CUSTOM_STATE_DIR: stateDir, CUSTOM_LOG_LEVEL: 'debug' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child = proc;
+      exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+      proc.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      proc.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const ok = await callSocket(socket, 'Plugin.Activate', '').then(() => true, () => false);
+        if (ok) return;
+        if (Date.now() > deadline) throw new Error(`plugin did not listen: ${output}`);
+        await sleep(50);
+      }
+    },
+    async kill(signal) {
+      child?.kill(signal);
+      await exited;
+    },
+    logs: () => output,
+    async stop() {
+      child?.kill('SIGTERM');
+      await exited;
+      await rm(socket, { force: true });
+      await scrubHost(root);
+      await removeTempDir(root);
+    },
+  };
+  await plugin.start();
+  return plugin;
+}

@@ -16,4 +16,6 @@ lines.on('line', (line) => {
 });
 lines.on('close', () => {
   process.stdout.write(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+  // A run with a failure, or with no test at all, must fail the pipeline.
+  process.exitCode = failed > 0 || passed === 0 ? 1 : 0;
 });

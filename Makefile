@@ -1,0 +1,34 @@
+# custom — Docker volume plugin. `make run` installs and starts it; `make test` runs every test.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+.DEFAULT_GOAL := help
+
+.PHONY: help deps build run stop test bench clean
+
+help:
+	@echo "make run    install dependencies, build, start Docker (if needed) and the plugin"
+	@echo "make test   install test dependencies, build (type-checked), run all tests"
+	@echo "make bench  measure volumes against the raw disk and Docker's local driver"
+	@echo "make stop   stop the plugin (volumes stay mounted for running containers)"
+
+deps:
+	scripts/install-deps.sh
+
+build:
+	npx tsc -p tsconfig.json
+
+run: deps build
+	scripts/ensure-dockerd.sh
+	scripts/run-plugin.sh
+
+stop:
+	scripts/stop-plugin.sh
+
+test: deps build
+	npx ava --tap | node dist/test/helpers/tap-summary.js
+
+bench: deps build
+	node dist/bench/run.js
+
+clean:
+	rm -rf dist

@@ -1,0 +1,59 @@
+// `make bench`: measures, in one run on this machine, plain volumes against
+// the raw disk, ext4 on a bare loop device and Docker's local driver, and
+// prints ratios. Not a test: nothing here passes or fails.
+import { makeTempDir, removeTempDir } from '../test/helpers/temp.js';
+import { scrubHost } from '../test/helpers/host.js';
+import { bareLoopExt4, pluginVolume, rawDisk } from './throughput.js';
+import { dockerLatency, stateLatency } from './latency.js';
+import { fmt, ratio, table } from './stats.js';
+
+async function main(): Promise<void> {
+  const root = await makeTempDir('bench');
+  try {
+    console.log('measuring throughput (fio, O_DIRECT, 512 MiB sequential, 5 s 4k random)…');
+    const raw = await rawDisk(root);
+    const bare = await bareLoopExt4(root);
+    const plainExt4 = await pluginVolume('ext4');
+    const plainXfs = await pluginVolume('xfs');
+    const row = (label: string, r: typeof raw) => [
+      label,
+      fmt(r.seqWriteMBps, 0), ratio(r.seqWriteMBps, raw.seqWriteMBps), ratio(r.seqWriteMBps, bare.seqWriteMBps),
+      fmt(r.seqReadMBps, 0), ratio(r.seqReadMBps, raw.seqReadMBps), ratio(r.seqReadMBps, bare.seqReadMBps),
+      fmt(r.randWrite4kIops, 0), ratio(r.randWrite4kIops, raw.randWrite4kIops), ratio(r.randWrite4kIops, bare.randWrite4kIops),
+    ];
+    console.log(`\n${table(
+      ['storage', 'seq write MB/s', 'vs raw', 'vs bare loop', 'seq read MB/s', 'vs raw', 'vs bare loop', '4k rand write IOPS', 'vs raw', 'vs bare loop'],
+      [row('raw disk (host fs)', raw), row('ext4 on bare loop', bare), row('custom plain ext4', plainExt4), row('custom plain xfs', plainXfs)],
+    )}`);
+
+    console.log('\nmeasuring docker latency (median of 8, private dockerd)…');
+    const docker = await dockerLatency();
+    console.log(`\n${table(
+      ['driver', 'volume create ms', 'vs local', 'run --rm -v (mount+unmount) ms', 'vs local'],
+      [
+        ['local', fmt(docker.local.createMs), '1.00x', fmt(docker.local.runMs), '1.00x'],
+        ['custom plain 1G', fmt(docker.custom.createMs), ratio(docker.custom.createMs, docker.local.createMs), fmt(docker.custom.runMs), ratio(docker.custom.runMs, docker.local.runMs)],
+      ],
+    )}`);
+
+    console.log('\nmeasuring Get/List with 10 000 volumes in state…');
+    const state = await stateLatency(root);
+    console.log(`\n${table(
+      ['request (10 000 volumes)', 'median ms', 'vs Activate (no-op)'],
+      [
+        ['Plugin.Activate', fmt(state.activateMs, 2), '1.00x'],
+        ['VolumeDriver.Get', fmt(state.getMs, 2), ratio(state.getMs, state.activateMs)],
+        ['VolumeDriver.Get p99', fmt(state.getP99Ms, 2), ratio(state.getP99Ms, state.activateMs)],
+        ['VolumeDriver.List', fmt(state.listMs, 2), ratio(state.listMs, state.activateMs)],
+      ],
+    )}`);
+  } finally {
+    await scrubHost(root);
+    await removeTempDir(root);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

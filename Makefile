@@ -3,13 +3,14 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help deps build run stop test bench clean
+.PHONY: help deps build run stop test bench busybox-image clean
 
 help:
 	@echo "make run    install dependencies, build, start Docker (if needed) and the plugin"
 	@echo "make test   install test dependencies, build (type-checked), run all tests"
 	@echo "make bench  measure volumes against the raw disk and Docker's local driver"
 	@echo "make stop   stop the plugin (volumes stay mounted for running containers)"
+	@echo "make busybox-image   import busybox:latest offline (machines with no image registry)"
 
 deps:
 	scripts/install-deps.sh
@@ -29,6 +30,10 @@ test: deps build
 
 bench: deps build
 	node dist/bench/run.js
+
+busybox-image: deps
+	scripts/ensure-dockerd.sh
+	scripts/import-busybox.sh
 
 clean:
 	rm -rf dist

@@ -12,7 +12,9 @@ export async function provisionImage(
   sizeBytes: number,
   undo: UndoStack,
 ): Promise<void> {
-  await tools.makeDirectory(dir);
+  // Exclusive: a directory left by an earlier volume of this name (state
+  // lost, image kept) is someone's data; refuse rather than adopt or delete it.
+  await tools.makeNewDirectory(dir);
   undo.push('remove volume directory', () => tools.removeTree(dir));
   await tools.createSparseFile(image, sizeBytes);
 }

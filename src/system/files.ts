@@ -1,4 +1,5 @@
 import { open, mkdir, rm, rmdir, stat, statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 /** Creates a sparse file of `bytes`; fails if it exists (never clobbers data). */
 export async function createSparseFile(path: string, bytes: number): Promise<void> {
@@ -13,6 +14,12 @@ export async function createSparseFile(path: string, bytes: number): Promise<voi
 
 export async function makeDirectory(path: string, mode = 0o700): Promise<void> {
   await mkdir(path, { recursive: true, mode });
+}
+
+/** Creates `path` (parents as needed); fails if `path` itself already exists. */
+export async function makeNewDirectory(path: string, mode = 0o700): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode });
+  await mkdir(path, { mode });
 }
 
 export async function removeTree(path: string): Promise<void> {

@@ -6,6 +6,7 @@ import {
   fileAllocation,
   filesystemUsage,
   makeDirectory,
+  makeNewDirectory,
   removeEmptyDirectory,
   removeTree,
 } from './files.js';
@@ -33,6 +34,7 @@ export function createSystemTools(timeoutMs: number) {
     listMounts,
     createSparseFile,
     makeDirectory,
+    makeNewDirectory,
     removeTree,
     removeEmptyDirectory,
     fileAllocation,

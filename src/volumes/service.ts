@@ -164,5 +164,8 @@ export class VolumeService {
 // The tool's first line of stderr says what went wrong (e.g. "No space left
 // on device"); it never holds a secret because secrets only travel on stdin.
 function reason(error: unknown): string {
+  if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+    return `its storage directory already exists (${(error as NodeJS.ErrnoException).path}); it may hold an earlier volume's data, so it is left untouched`;
+  }
   return error instanceof Error ? error.message : String(error);
 }

@@ -18,21 +18,27 @@ function invalid(volume: string, detail: string): VolumeError {
   return new VolumeError('INVALID_OPTION', volume, detail);
 }
 
+// Values of known, non-secret options are echoed so the user sees the typo;
+// values of unknown keys never are (one of them may be a passphrase).
+function shown(value: string): string {
+  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+}
+
 function oneOf<T extends string>(volume: string, key: string, value: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw invalid(volume, `${key}=${JSON.stringify(value)} is not supported; use one of: ${allowed.join(', ')}`);
+  throw invalid(volume, `${key}=${shown(value)} is not supported; use one of: ${allowed.join(', ')}`);
 }
 
 function parseSizeOption(volume: string, value: string, fs: FsType): number {
   const bytes = parseSize(value);
   if (bytes === undefined) {
-    throw invalid(volume, `size=${JSON.stringify(value)} is not a size; use a number with an optional unit k, M, G or T (e.g. size=2G)`);
+    throw invalid(volume, `size=${shown(value)} is not a size; use a number with an optional unit k, M, G or T (e.g. size=2G)`);
   }
   if (bytes < MIN_SIZE[fs]) {
-    throw invalid(volume, `size=${value} is too small for fs=${fs}; the minimum is ${formatSize(MIN_SIZE[fs])}`);
+    throw invalid(volume, `size=${shown(value)} is too small for fs=${fs}; the minimum is ${formatSize(MIN_SIZE[fs])}`);
   }
   if (bytes > MAX_SIZE) {
-    throw invalid(volume, `size=${value} is larger than the maximum of ${formatSize(MAX_SIZE)}`);
+    throw invalid(volume, `size=${shown(value)} is larger than the maximum of ${formatSize(MAX_SIZE)}`);
   }
   // Whole 1 MiB units: every filesystem and loop device is happy with them.
   return Math.ceil(bytes / 1024 ** 2) * 1024 ** 2;

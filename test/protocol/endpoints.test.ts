@@ -114,7 +114,7 @@ const createError = test.macro(async (t, body: unknown, expected: RegExp, status
 test.serial('Create: empty name', createError, { Name: '', Opts: null }, /^volume "": the volume name is empty$/);
 test.serial('Create: name over 255 bytes', createError, { Name: 'n'.repeat(256), Opts: null }, /256 bytes long; the limit is 255/);
 test.serial('Create: size=abc', createError, { Name: 'bad', Opts: { size: 'abc' } }, /^volume "bad": size="abc" is not a size/);
-test.serial('Create: size=0', createError, { Name: 'bad', Opts: { size: '0' } }, /^volume "bad": size=0 is too small/);
+test.serial('Create: size=0', createError, { Name: 'bad', Opts: { size: '0' } }, /^volume "bad": size="0" is too small for fs=ext4; the minimum is 16 MiB$/);
 test.serial('Create: fs=ntfs', createError, { Name: 'bad', Opts: { fs: 'ntfs' } }, /^volume "bad": fs="ntfs" is not supported; use one of: ext4, xfs/);
 test.serial('Create: type=unknown', createError, { Name: 'bad', Opts: { type: 'unknown' } }, /^volume "bad": type="unknown" is not supported/);
 test.serial('Create: unknown option', createError, { Name: 'bad', Opts: { colour: 'red' } }, /unknown option "colour"; valid options are: type, size, fs/);

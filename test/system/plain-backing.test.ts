@@ -80,7 +80,7 @@ test('the image is sparse: a 10 GiB volume costs a few MiB on the host', async (
   });
 });
 
-const createSteps: ToolName[] = ['makeDirectory', 'createSparseFile', 'makeFilesystem'];
+const createSteps: ToolName[] = ['makeNewDirectory', 'createSparseFile', 'makeFilesystem'];
 for (const step of createSteps) {
   test(`create failing at ${step} leaves nothing behind`, async (t) => {
     await withRoot(async (root) => {
@@ -114,6 +114,17 @@ for (const [step, nth] of activateSteps) {
     });
   });
 }
+
+test('create never reuses or deletes an existing volume directory', async (t) => {
+  await withRoot(async (root) => {
+    const backing = new PlainBacking(createSystemTools(20_000));
+    const volume = await volumeIn(root, 'existing');
+    await execa('mkdir', ['-p', volume.paths.dir]);
+    await writeFile(volume.paths.image, 'an earlier volume');
+    await t.throwsAsync(backing.create(volume), { code: 'EEXIST' });
+    t.is(await readFile(volume.paths.image, 'utf8'), 'an earlier volume');
+  });
+});
 
 test('a real mkfs failure (image on a full filesystem) is reported and undone', async (t) => {
   await withRoot(async (root) => {

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { existsSync } from 'node:fs';
 import { readdir, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -96,6 +97,22 @@ test.serial('the plugin is SIGKILLed while a container writes; restarted, it ser
   t.true(Number(read.stdout) >= Number(after.stdout));
   await dockerd.docker(['rm', c]);
   await dockerd.docker(['volume', 'rm', 'survivor']);
+});
+
+test.serial('SIGTERM stops the plugin cleanly: socket removed, volumes stay mounted for running containers', async (t) => {
+  await dockerd.docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=64M', 'graceful']);
+  const c = (await dockerd.docker(['run', '-d', '--network', 'none', '-v', 'graceful:/d', TEST_IMAGE, 'sleep', '600'])).stdout;
+  t.is(await plugin.kill('SIGTERM'), 0);
+  t.false(existsSync(plugin.socket), 'socket file removed');
+  t.is((await mountsUnder(plugin.root)).length, 1, 'the running container keeps its volume');
+  await dockerd.docker(['exec', c, 'sh', '-c', 'echo still > /d/f']);
+  await plugin.start();
+  await dockerd.docker(['stop', '-t', '0', c]);
+  t.deepEqual(await mountsUnder(plugin.root), []);
+  t.deepEqual(await loopsUnder(plugin.root), []);
+  t.is((await run(['-v', 'graceful:/d', TEST_IMAGE, 'cat', '/d/f'])).stdout, 'still');
+  await dockerd.docker(['rm', c]);
+  await dockerd.docker(['volume', 'rm', 'graceful']);
 });
 
 test.serial('compose: driver + driver_opts create the volume, a service uses it, down -v removes it', async (t) => {

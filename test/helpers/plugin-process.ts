@@ -19,7 +19,8 @@ export interface PluginProcess {
   readonly stateDir: string;
   readonly mountDir: string;
   start(): Promise<void>;
-  kill(signal: NodeJS.Signals): Promise<void>;
+  /** Sends `signal` and resolves with the exit code (null when killed by a signal). */
+  kill(signal: NodeJS.Signals): Promise<number | null>;
   logs(): string;
   stop(): Promise<void>;
 }
@@ -31,7 +32,7 @@ export async function startPluginProcess(prefix: string): Promise<PluginProcess>
   const stateDir = join(root, 'state');
   const mountDir = join(stateDir, 'mounts');
   let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
+  let exited: Promise<number | null> = Promise.resolve(null);
   let output = '';
 
   const plugin: PluginProcess = {
@@ -46,7 +47,7 @@ export async function startPluginProcess(prefix: string): Promise<PluginProcess>
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child = proc;
-      exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+      exited = new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
       proc.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
       proc.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
       const deadline = Date.now() + 10_000;
@@ -59,7 +60,7 @@ export async function startPluginProcess(prefix: string): Promise<PluginProcess>
     },
     async kill(signal) {
       child?.kill(signal);
-      await exited;
+      return exited;
     },
     logs: () => output,
     async stop() {

@@ -7,6 +7,10 @@ import { VolumeService, type Backings } from './volumes/service.js';
 import { recoverHost, type RecoveryReport } from './volumes/recover.js';
 import { StateStore } from './state/store.js';
 import { PlainBacking } from './backings/plain.js';
+import { LuksBacking } from './backings/luks.js';
+import { KeyStore } from './keys/key-store.js';
+import { loadKek } from './keys/kek.js';
+import { checkHost } from './volumes/doctor.js';
 import { HostResidue } from './backings/residue.js';
 import { createSystemTools, type SystemTools } from './system/index.js';
 
@@ -26,10 +30,13 @@ export async function startPlugin(
   tools: SystemTools = createSystemTools(config.commandTimeoutMs),
 ): Promise<RunningPlugin> {
   const state = await StateStore.open(config.stateDir);
-  const backings: Backings = { plain: new PlainBacking(tools) };
-  const service = new VolumeService(state, backings, config, log);
+  const kek = config.kekFile ? await loadKek(config.kekFile) : undefined;
+  const keys = new KeyStore(config.keyDir, kek);
+  const backings: Backings = { plain: new PlainBacking(tools), encrypted: new LuksBacking(tools, keys) };
+  const service = new VolumeService(state, backings, config, log, { generatedKeySource: keys.source });
   const server = await listenOnSocket(createApp(service, log), config.socket);
-  log.info({ socket: config.socket, volumes: state.all().length }, 'listening');
+  log.info({ socket: config.socket, volumes: state.all().length, keys: keys.source }, 'listening');
+  void checkHost(backings).then((types) => log.info({ types }, 'volume types this host can serve'));
 
   const residue = new HostResidue(tools, config);
   const recovered = recoverHost(service, state, residue, config, log).then(

@@ -1,4 +1,4 @@
-import type { VolumeRecord } from '../state/schema.js';
+import type { VolumeRecord, VolumeSpec } from '../state/schema.js';
 
 /** Where one volume lives on the host. Derived from the volume's id, never its raw name. */
 export interface VolumePaths {
@@ -24,6 +24,12 @@ export type StatusValue = string | number | boolean | null;
  * blindly. A method that fails leaves the host as it found it.
  */
 export interface Backing {
+  /**
+   * Can this host create such a volume, and do the options hold up against
+   * the host (files exist, kernel features present)? A problem in words, or
+   * undefined. Runs before anything is touched.
+   */
+  preflight(spec: VolumeSpec): Promise<string | undefined>;
   /** Provisions storage (image, filesystem). Nothing is mounted afterwards. */
   create(volume: VolumeContext): Promise<void>;
   /** Makes the volume's filesystem available at paths.mountpoint. */

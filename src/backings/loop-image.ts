@@ -1,4 +1,6 @@
+import { basename, dirname, join } from 'node:path';
 import type { SystemTools } from '../system/index.js';
+import type { VolumePaths } from './backing.js';
 import type { UndoStack } from './undo.js';
 
 // The block-device layer shared by the image-file backed types: a sparse file
@@ -35,4 +37,17 @@ export async function ensureLoop(tools: SystemTools, image: string, undo: UndoSt
 
 export async function detachAll(tools: SystemTools, image: string): Promise<void> {
   for (const device of await loopsOf(tools, image)) await tools.detachLoop(device);
+}
+
+export const RETAINED_DIR = '.retained';
+
+/**
+ * `retain=true`: the volume's directory is moved to <dataDir>/.retained/<id>-<time>
+ * instead of being deleted, so the name can be used again and the data stays.
+ */
+export async function retainStorage(tools: SystemTools, paths: VolumePaths): Promise<string> {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const destination = join(dirname(paths.dir), RETAINED_DIR, `${basename(paths.dir)}-${stamp}`);
+  await tools.moveDirectory(paths.dir, destination);
+  return destination;
 }

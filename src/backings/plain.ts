@@ -1,6 +1,6 @@
 import type { Backing, StatusValue, VolumeContext } from './backing.js';
 import type { SystemTools } from '../system/index.js';
-import { detachAll, ensureLoop, provisionImage } from './loop-image.js';
+import { detachAll, ensureLoop, provisionImage, retainStorage } from './loop-image.js';
 import {
   ensureDataDirectory,
   isMountedAt,
@@ -13,6 +13,10 @@ import { withUndo } from './undo.js';
 /** `type=plain`: sparse image → loop device (direct I/O) → ext4/xfs. The image size is the limit. */
 export class PlainBacking implements Backing {
   constructor(private readonly tools: SystemTools) {}
+
+  async preflight(): Promise<string | undefined> {
+    return undefined;
+  }
 
   async create({ record, paths }: VolumeContext): Promise<void> {
     await withUndo(async (undo) => {
@@ -39,7 +43,8 @@ export class PlainBacking implements Backing {
 
   async destroy(volume: VolumeContext): Promise<void> {
     await this.deactivate(volume);
-    await this.tools.removeTree(volume.paths.dir);
+    if (volume.record.spec.retain) await retainStorage(this.tools, volume.paths);
+    else await this.tools.removeTree(volume.paths.dir);
   }
 
   async status({ paths }: VolumeContext): Promise<Record<string, StatusValue>> {

@@ -3,16 +3,31 @@
 
 export const STATE_VERSION = 1;
 
-export type VolumeType = 'plain';
+export type VolumeType = 'plain' | 'encrypted';
 export type FsType = 'ext4' | 'xfs';
+export type KeySource = 'generated' | 'sealed' | 'keyfile';
 
-export interface PlainSpec {
-  readonly type: 'plain';
+interface CommonSpec {
   readonly sizeBytes: number;
   readonly fs: FsType;
+  /** Keep image (and key) on Remove, moved aside. Absent means false. */
+  readonly retain?: boolean;
 }
 
-export type VolumeSpec = PlainSpec;
+export interface PlainSpec extends CommonSpec {
+  readonly type: 'plain';
+}
+
+export interface EncryptedSpec extends CommonSpec {
+  readonly type: 'encrypted';
+  readonly cipher: string;
+  readonly keySizeBits: number;
+  readonly keySource: KeySource;
+  /** Host path of the user's key file (keySource 'keyfile'); a path, never key bytes. */
+  readonly keyfile?: string;
+}
+
+export type VolumeSpec = PlainSpec | EncryptedSpec;
 
 export interface VolumeRecord {
   readonly name: string;

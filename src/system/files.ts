@@ -1,4 +1,4 @@
-import { open, mkdir, rm, rmdir, stat, statfs } from 'node:fs/promises';
+import { open, mkdir, readFile, rename, rm, rmdir, stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /** Creates a sparse file of `bytes`; fails if it exists (never clobbers data). */
@@ -69,4 +69,32 @@ export async function filesystemUsage(path: string): Promise<FilesystemUsage> {
     usedBytes: (info.blocks - info.bfree) * info.bsize,
     availableBytes: info.bavail * info.bsize,
   };
+}
+
+export interface FileStat {
+  readonly isFile: boolean;
+  readonly mode: number;
+  readonly size: number;
+}
+
+/** stat(2) of a path, or undefined when nothing is there. */
+export async function fileStat(path: string): Promise<FileStat | undefined> {
+  try {
+    const info = await stat(path);
+    return { isFile: info.isFile(), mode: info.mode & 0o7777, size: info.size };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** Reads a secret into a Buffer the caller wipes after use. */
+export async function readSecretFile(path: string): Promise<Buffer> {
+  return readFile(path);
+}
+
+/** rename(2) of a directory, creating the destination's parent (0700). */
+export async function moveDirectory(from: string, to: string): Promise<void> {
+  await mkdir(dirname(to), { recursive: true, mode: 0o700 });
+  await rename(from, to);
 }

@@ -1,8 +1,14 @@
 import { attachLoop, detachLoop, listLoops } from './loop.js';
 import { makeFilesystem, type FilesystemType } from './mkfs.js';
 import { listMounts, mountDevice, unmount } from './mount.js';
+import { luksAddKey, luksClose, luksDump, luksErase, luksFormat, luksOpen, luksRemoveKey, luksStatus, type FormatOptions } from './cryptsetup.js';
+import { probeDmCrypt } from './device-mapper.js';
 import {
   createSparseFile,
+  fileStat,
+  readSecretFile,
+  moveDirectory,
+  pathExists,
   fileAllocation,
   filesystemUsage,
   makeDirectory,
@@ -15,6 +21,8 @@ export type { LoopDevice } from './loop.js';
 export type { MountEntry } from './mount.js';
 export type { FilesystemType } from './mkfs.js';
 export type { FileAllocation, FilesystemUsage } from './files.js';
+export type { FormatOptions, Pbkdf } from './cryptsetup.js';
+export type { Availability } from './device-mapper.js';
 export { CommandError } from './run.js';
 
 /**
@@ -32,7 +40,20 @@ export function createSystemTools(timeoutMs: number) {
       mountDevice(device, target, fsType, options, timeoutMs),
     unmount: (target: string) => unmount(target, timeoutMs),
     listMounts,
+    luksFormat: (device: string, key: Uint8Array, options: FormatOptions) => luksFormat(device, key, options, timeoutMs),
+    luksOpen: (device: string, name: string, key: Uint8Array) => luksOpen(device, name, key, timeoutMs),
+    luksClose: (name: string) => luksClose(name, timeoutMs),
+    luksStatus: (name: string) => luksStatus(name, timeoutMs),
+    luksDump: (device: string) => luksDump(device, timeoutMs),
+    luksAddKey: (device: string, existing: Uint8Array, added: Uint8Array) => luksAddKey(device, existing, added, timeoutMs),
+    luksRemoveKey: (device: string, key: Uint8Array) => luksRemoveKey(device, key, timeoutMs),
+    luksErase: (device: string) => luksErase(device, timeoutMs),
+    probeDmCrypt: () => probeDmCrypt(timeoutMs),
     createSparseFile,
+    fileStat,
+    readSecretFile,
+    moveDirectory,
+    pathExists,
     makeDirectory,
     makeNewDirectory,
     removeTree,

@@ -7,6 +7,7 @@ export type VolumeErrorCode =
   | 'INVALID_OPTION'
   | 'VOLUME_NOT_FOUND'
   | 'VOLUME_IN_USE'
+  | 'PRECONDITION_FAILED'
   | 'BACKING_FAILED'
   | 'STATE_FAILED';
 

@@ -7,7 +7,7 @@ import { addLease, hasLease, releaseLease, totalLeases } from './leases.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { validateName, volumeId } from './names.js';
 import { volumePaths, type PathRoots } from './paths.js';
-import { parseVolumeSpec, type VolumeOptions } from './spec.js';
+import { parseVolumeSpec, type SpecDefaults, type VolumeOptions } from './spec.js';
 import { describeVolume } from './describe.js';
 
 export interface VolumeInfo {
@@ -33,6 +33,7 @@ export class VolumeService {
     private readonly backings: Backings,
     private readonly roots: PathRoots,
     private readonly log: Logger,
+    private readonly specDefaults: SpecDefaults = { generatedKeySource: 'generated' },
   ) {}
 
   context(record: VolumeRecord): VolumeContext {
@@ -45,9 +46,11 @@ export class VolumeService {
 
   async create(name: string, options: VolumeOptions | null): Promise<void> {
     validateName(name);
-    const spec = parseVolumeSpec(name, options);
+    const spec = parseVolumeSpec(name, options, this.specDefaults);
     await this.locks.run(name, async () => {
       if (this.state.get(name)) return; // Docker may race two creates; the first one wins.
+      const problem = await this.backings[spec.type].preflight(spec);
+      if (problem) throw new VolumeError('PRECONDITION_FAILED', name, problem);
       const record: VolumeRecord = {
         name,
         id: volumeId(name),

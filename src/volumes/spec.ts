@@ -1,17 +1,41 @@
-import type { FsType, VolumeSpec, VolumeType } from '../state/schema.js';
+import type { EncryptedSpec, FsType, KeySource, VolumeSpec, VolumeType } from '../state/schema.js';
 import { VolumeError } from './errors.js';
 import { formatSize, parseSize } from './size.js';
 
 export type VolumeOptions = Readonly<Record<string, string>>;
 
-const VOLUME_TYPES: readonly VolumeType[] = ['plain'];
+export interface SpecDefaults {
+  /** How a generated key would be stored: 'sealed' when a host KEK is configured. */
+  readonly generatedKeySource: Exclude<KeySource, 'keyfile'>;
+}
+
+const VOLUME_TYPES: readonly VolumeType[] = ['plain', 'encrypted'];
 const FS_TYPES: readonly FsType[] = ['ext4', 'xfs'];
-const OPTION_KEYS = ['type', 'size', 'fs'] as const;
+const COMMON_KEYS = ['type', 'size', 'fs', 'retain'] as const;
+const TYPE_KEYS: Record<VolumeType, readonly string[]> = {
+  plain: [],
+  encrypted: ['cipher', 'keyfile'],
+};
+// Keys that would carry a secret. Docker keeps driver options in plain text
+// and shows them in `docker volume inspect`, so they are refused by name and
+// their values are never echoed.
+const SECRET_KEYS = ['passphrase', 'password', 'secret', 'key', 'luks-passphrase', 'luks-key'];
+
+/** Ciphers offered for LUKS2, with their key size (XTS splits the key in two). */
+export const CIPHERS: Readonly<Record<string, number>> = {
+  'aes-xts-plain64': 512,
+  'serpent-xts-plain64': 512,
+  'twofish-xts-plain64': 512,
+  'aes-cbc-essiv:sha256': 256,
+  'xchacha20,aes-adiantum-plain64': 256,
+};
 
 export const DEFAULT_SIZE = '10G';
+export const DEFAULT_CIPHER = 'aes-xts-plain64';
 // mkfs refuses smaller images (xfsprogs 6: 300 MiB); ext4 below 16 MiB has
-// no room for a journal worth having.
+// no room for a journal worth having. LUKS2 adds a 16 MiB header.
 const MIN_SIZE: Record<FsType, number> = { ext4: 16 * 1024 ** 2, xfs: 300 * 1024 ** 2 };
+const LUKS_HEADER_BYTES = 16 * 1024 ** 2;
 const MAX_SIZE = 64 * 1024 ** 4;
 
 function invalid(volume: string, detail: string): VolumeError {
@@ -29,13 +53,21 @@ function oneOf<T extends string>(volume: string, key: string, value: string, all
   throw invalid(volume, `${key}=${shown(value)} is not supported; use one of: ${allowed.join(', ')}`);
 }
 
-function parseSizeOption(volume: string, value: string, fs: FsType): number {
+function parseBoolean(volume: string, key: string, value: string | undefined): boolean {
+  if (value === undefined) return false;
+  if (['true', 'yes', '1', 'on'].includes(value.toLowerCase())) return true;
+  if (['false', 'no', '0', 'off'].includes(value.toLowerCase())) return false;
+  throw invalid(volume, `${key}=${shown(value)} is not a boolean; use true or false`);
+}
+
+function parseSizeOption(volume: string, value: string, fs: FsType, overhead: number): number {
   const bytes = parseSize(value);
   if (bytes === undefined) {
     throw invalid(volume, `size=${shown(value)} is not a size; use a number with an optional unit k, M, G or T (e.g. size=2G)`);
   }
-  if (bytes < MIN_SIZE[fs]) {
-    throw invalid(volume, `size=${shown(value)} is too small for fs=${fs}; the minimum is ${formatSize(MIN_SIZE[fs])}`);
+  const minimum = MIN_SIZE[fs] + overhead;
+  if (bytes < minimum) {
+    throw invalid(volume, `size=${shown(value)} is too small for fs=${fs}${overhead ? ' with encryption' : ''}; the minimum is ${formatSize(minimum)}`);
   }
   if (bytes > MAX_SIZE) {
     throw invalid(volume, `size=${shown(value)} is larger than the maximum of ${formatSize(MAX_SIZE)}`);
@@ -44,15 +76,47 @@ function parseSizeOption(volume: string, value: string, fs: FsType): number {
   return Math.ceil(bytes / 1024 ** 2) * 1024 ** 2;
 }
 
-/** Docker's `-o key=value` options → a validated spec. `null` (no -o) means all defaults. */
-export function parseVolumeSpec(volume: string, options: VolumeOptions | null): VolumeSpec {
-  const opts = options ?? {};
-  const unknown = Object.keys(opts).filter((key) => !(OPTION_KEYS as readonly string[]).includes(key));
-  if (unknown.length > 0) {
-    throw invalid(volume, `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}; valid options are: ${OPTION_KEYS.join(', ')}`);
+function checkKeys(volume: string, opts: VolumeOptions, type: VolumeType): void {
+  const keys = Object.keys(opts);
+  const secrets = keys.filter((key) => SECRET_KEYS.includes(key.toLowerCase()));
+  if (secrets.length > 0) {
+    throw invalid(volume, `option ${secrets.map((k) => JSON.stringify(k)).join(', ')} is refused: Docker stores driver options in plain text and shows them in \`docker volume inspect\`. Leave it out to get a random key kept by the plugin (sealed when a host key-encryption key is configured), or use -o keyfile=/absolute/host/path to a file only root can read`);
   }
+  const valid = [...COMMON_KEYS, ...TYPE_KEYS[type]];
+  const unknown = keys.filter((key) => !valid.includes(key));
+  if (unknown.length === 0) return;
+  const otherType = VOLUME_TYPES.find((t) => unknown.every((key) => TYPE_KEYS[t].includes(key)));
+  if (otherType) {
+    throw invalid(volume, `option ${unknown.map((k) => JSON.stringify(k)).join(', ')} applies only to type=${otherType}`);
+  }
+  throw invalid(volume, `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}; valid options for type=${type} are: ${valid.join(', ')}`);
+}
+
+function parseEncryption(volume: string, opts: VolumeOptions, defaults: SpecDefaults): Pick<EncryptedSpec, 'cipher' | 'keySizeBits' | 'keySource' | 'keyfile'> {
+  const cipher = oneOf(volume, 'cipher', opts['cipher'] ?? DEFAULT_CIPHER, Object.keys(CIPHERS));
+  const keySizeBits = CIPHERS[cipher] ?? 512;
+  const keyfile = opts['keyfile'];
+  if (keyfile === undefined) return { cipher, keySizeBits, keySource: defaults.generatedKeySource };
+  if (!keyfile.startsWith('/') || keyfile.includes('\0') || keyfile.split('/').includes('..')) {
+    throw invalid(volume, `keyfile=${shown(keyfile)} must be an absolute path on the host, without ".."`);
+  }
+  return { cipher, keySizeBits, keySource: 'keyfile', keyfile };
+}
+
+/** Docker's `-o key=value` options → a validated spec. `null` (no -o) means all defaults. */
+export function parseVolumeSpec(
+  volume: string,
+  options: VolumeOptions | null,
+  defaults: SpecDefaults = { generatedKeySource: 'generated' },
+): VolumeSpec {
+  const opts = options ?? {};
   const type = oneOf(volume, 'type', opts['type'] ?? 'plain', VOLUME_TYPES);
+  checkKeys(volume, opts, type);
   const fs = oneOf(volume, 'fs', opts['fs'] ?? 'ext4', FS_TYPES);
-  const sizeBytes = parseSizeOption(volume, opts['size'] ?? DEFAULT_SIZE, fs);
-  return { type, fs, sizeBytes };
+  const overhead = type === 'encrypted' ? LUKS_HEADER_BYTES : 0;
+  const sizeBytes = parseSizeOption(volume, opts['size'] ?? DEFAULT_SIZE, fs, overhead);
+  const retain = parseBoolean(volume, 'retain', opts['retain']);
+  const common = { sizeBytes, fs, ...(retain ? { retain } : {}) };
+  if (type === 'plain') return { type, ...common };
+  return { type, ...common, ...parseEncryption(volume, opts, defaults) };
 }

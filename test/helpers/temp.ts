@@ -18,6 +18,7 @@ export function testConfig(root: string, overrides: Partial<Config> = {}): Confi
     stateDir: join(root, 'state'),
     dataDir: join(root, 'state', 'volumes'),
     mountDir: join(root, 'state', 'mounts'),
+    keyDir: join(root, 'state', 'keys'),
     commandTimeoutMs: 20_000,
     logLevel: 'silent',
     ...overrides,

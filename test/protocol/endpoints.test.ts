@@ -117,7 +117,7 @@ test.serial('Create: size=abc', createError, { Name: 'bad', Opts: { size: 'abc' 
 test.serial('Create: size=0', createError, { Name: 'bad', Opts: { size: '0' } }, /^volume "bad": size="0" is too small for fs=ext4; the minimum is 16 MiB$/);
 test.serial('Create: fs=ntfs', createError, { Name: 'bad', Opts: { fs: 'ntfs' } }, /^volume "bad": fs="ntfs" is not supported; use one of: ext4, xfs/);
 test.serial('Create: type=unknown', createError, { Name: 'bad', Opts: { type: 'unknown' } }, /^volume "bad": type="unknown" is not supported/);
-test.serial('Create: unknown option', createError, { Name: 'bad', Opts: { colour: 'red' } }, /unknown option "colour"; valid options are: type, size, fs/);
+test.serial('Create: unknown option', createError, { Name: 'bad', Opts: { colour: 'red' } }, /unknown option "colour"; valid options for type=plain are: type, size, fs, retain$/);
 test.serial('Create: option value not a string', createError, { Name: 'bad', Opts: { size: 5 } }, /option "size" must be a string/, 400);
 test.serial('Create: Opts is a list', createError, { Name: 'bad', Opts: ['a'] }, /Opts must be an object/, 400);
 test.serial('Create: Name missing', createError, { Opts: null }, /field Name must be a string, got nothing/, 400);

@@ -2,6 +2,25 @@ import test from 'ava';
 import { parseVolumeSpec } from '../../src/volumes/spec.js';
 import { VolumeError } from '../../src/volumes/errors.js';
 
+test('type=encrypted defaults to aes-xts-plain64 with a 512-bit generated key', (t) => {
+  t.deepEqual(parseVolumeSpec('v', { type: 'encrypted', size: '1G' }), {
+    type: 'encrypted', fs: 'ext4', sizeBytes: 1024 ** 3, cipher: 'aes-xts-plain64', keySizeBits: 512, keySource: 'generated',
+  });
+});
+
+test('with a host KEK, generated keys are sealed', (t) => {
+  const spec = parseVolumeSpec('v', { type: 'encrypted' }, { generatedKeySource: 'sealed' });
+  t.like(spec, { keySource: 'sealed' });
+});
+
+test('keyfile, cipher and retain are parsed', (t) => {
+  t.deepEqual(parseVolumeSpec('v', { type: 'encrypted', keyfile: '/etc/keys/v.key', cipher: 'serpent-xts-plain64', retain: 'true', fs: 'xfs', size: '1G' }), {
+    type: 'encrypted', fs: 'xfs', sizeBytes: 1024 ** 3, cipher: 'serpent-xts-plain64', keySizeBits: 512, keySource: 'keyfile', keyfile: '/etc/keys/v.key', retain: true,
+  });
+  t.like(parseVolumeSpec('v', { retain: 'no' }), { type: 'plain' });
+  t.false('retain' in parseVolumeSpec('v', { retain: 'false' }));
+});
+
 test('no options (Opts: null) gives a 10 GiB ext4 plain volume', (t) => {
   t.deepEqual(parseVolumeSpec('v', null), { type: 'plain', fs: 'ext4', sizeBytes: 10 * 1024 ** 3 });
 });
@@ -32,4 +51,17 @@ test('size below xfs minimum', rejects, { size: '100M', fs: 'xfs' }, 'too small 
 test('size above maximum', rejects, { size: '100T' }, 'larger than the maximum');
 test('fs=ntfs', rejects, { fs: 'ntfs' }, 'fs="ntfs" is not supported', 'ext4, xfs');
 test('type=unknown', rejects, { type: 'unknown' }, 'type="unknown" is not supported', 'plain');
-test('unknown keys are listed with the valid ones', rejects, { colour: 'red', sise: '1G' }, '"colour", "sise"', 'valid options are: type, size, fs');
+test('unknown keys are listed with the valid ones', rejects, { colour: 'red', sise: '1G' }, '"colour", "sise"', 'valid options for type=plain are: type, size, fs, retain');
+
+test('passphrase is refused with the reason and the alternatives, value not echoed', rejects, { type: 'encrypted', passphrase: 'hunter2' }, 'option "passphrase" is refused', 'plain text', 'docker volume inspect', '-o keyfile=');
+test('password is refused even on a plain volume', rejects, { password: 'x' }, 'option "password" is refused');
+test('cipher on a plain volume', rejects, { cipher: 'aes-xts-plain64' }, 'option "cipher" applies only to type=encrypted');
+test('unknown cipher', rejects, { type: 'encrypted', cipher: 'rot13' }, 'cipher="rot13" is not supported', 'aes-xts-plain64');
+test('relative keyfile', rejects, { type: 'encrypted', keyfile: 'keys/v' }, 'must be an absolute path');
+test('keyfile with ..', rejects, { type: 'encrypted', keyfile: '/etc/../root/k' }, 'without ".."');
+test('retain=maybe', rejects, { retain: 'maybe' }, 'retain="maybe" is not a boolean');
+test('encrypted size must leave room for the LUKS header', rejects, { type: 'encrypted', size: '20M' }, 'too small for fs=ext4 with encryption', '32 MiB');
+test('refused secrets are never echoed', (t) => {
+  const error = t.throws(() => parseVolumeSpec('data', { type: 'encrypted', key: 'TOPSECRET' }));
+  t.false(error?.message.includes('TOPSECRET'));
+});

@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isSealed, sealKey, unsealKey } from './seal.js';
+
+export const VOLUME_KEY_BYTES = 64;
+
+export type StoredKeySource = 'generated' | 'sealed';
+
+// Per-volume LUKS keys: <stateDir>/keys (0700), one file per volume (0400),
+// sealed with the host KEK when one is configured. Keys live in memory only
+// as long as a cryptsetup call needs them; callers wipe them afterwards.
+export class KeyStore {
+  constructor(
+    private readonly dir: string,
+    private readonly kek: Buffer | undefined,
+  ) {}
+
+  /** What a key generated now would be stored as. */
+  get source(): StoredKeySource {
+    return this.kek ? 'sealed' : 'generated';
+  }
+
+  private file(volumeId: string): string {
+    return join(this.dir, `${volumeId}.key`);
+  }
+
+  /** Generates and durably stores a new random key; fails if one exists. */
+  async create(volumeId: string): Promise<Buffer> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await chmod(this.dir, 0o700);
+    const key = randomBytes(VOLUME_KEY_BYTES);
+    const blob = this.kek ? sealKey(key, this.kek, volumeId) : key;
+    const handle = await open(this.file(volumeId), 'wx', 0o400);
+    try {
+      await handle.writeFile(blob);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    const dirHandle = await open(this.dir, 'r');
+    await dirHandle.sync().finally(() => dirHandle.close());
+    return key;
+  }
+
+  async load(volumeId: string): Promise<Buffer> {
+    const blob = await readFile(this.file(volumeId));
+    if (isSealed(blob)) {
+      if (!this.kek) throw new Error('the key is sealed but no key-encryption key is configured (CUSTOM_KEK_FILE)');
+      try {
+        return unsealKey(blob, this.kek, volumeId);
+      } catch {
+        throw new Error('the sealed key does not open with the configured key-encryption key');
+      }
+    }
+    if (blob.length !== VOLUME_KEY_BYTES) throw new Error(`the key file has ${blob.length} bytes, expected ${VOLUME_KEY_BYTES}`);
+    return blob;
+  }
+
+  async remove(volumeId: string): Promise<void> {
+    await rm(this.file(volumeId), { force: true });
+  }
+
+  /** Moves the key next to retained data (`retain=true` volumes). */
+  async moveTo(volumeId: string, destination: string): Promise<void> {
+    await rename(this.file(volumeId), destination);
+  }
+}

@@ -1,0 +1,63 @@
+import test from 'ava';
+import { readFile, readdir, rename, stat, writeFile, chmod } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { KeyStore, VOLUME_KEY_BYTES } from '../../src/keys/key-store.js';
+import { loadKek } from '../../src/keys/kek.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp.js';
+
+async function tempDir(t: { teardown: (fn: () => Promise<void>) => void }): Promise<string> {
+  const dir = await makeTempDir('keys');
+  t.teardown(() => removeTempDir(dir));
+  return dir;
+}
+
+test('generated keys are 64 random bytes in a 0400 file inside a 0700 directory', async (t) => {
+  const dir = join(await tempDir(t), 'keys');
+  const store = new KeyStore(dir, undefined);
+  const key = await store.create('vol-1');
+  t.is(key.length, VOLUME_KEY_BYTES);
+  t.deepEqual(await store.load('vol-1'), key);
+  t.is((await stat(dir)).mode & 0o777, 0o700);
+  t.is((await stat(join(dir, 'vol-1.key'))).mode & 0o777, 0o400);
+  t.notDeepEqual(await store.create('vol-2'), key);
+  await t.throwsAsync(store.create('vol-1'), { code: 'EEXIST' });
+  await store.remove('vol-1');
+  t.deepEqual(await readdir(dir), ['vol-2.key']);
+});
+
+test('with a KEK the key file holds only ciphertext and opens only for its own volume', async (t) => {
+  const dir = join(await tempDir(t), 'keys');
+  const kek = randomBytes(32);
+  const store = new KeyStore(dir, kek);
+  t.is(store.source, 'sealed');
+  const a = await store.create('a');
+  const b = await store.create('b');
+  const fileA = await readFile(join(dir, 'a.key'));
+  t.false(fileA.includes(a), 'plaintext key in the sealed file');
+  t.deepEqual(await new KeyStore(dir, kek).load('a'), a);
+  await t.throwsAsync(new KeyStore(dir, randomBytes(32)).load('a'), { message: /does not open with the configured key-encryption key/ });
+  await t.throwsAsync(new KeyStore(dir, undefined).load('a'), { message: /sealed but no key-encryption key is configured/ });
+  // A sealed key copied over another volume's file does not unlock that volume.
+  await chmod(join(dir, 'b.key'), 0o600);
+  await rename(join(dir, 'a.key'), join(dir, 'b.key'));
+  await t.throwsAsync(store.load('b'), { message: /does not open/ });
+  t.truthy(b);
+});
+
+test('a KEK file is 32 raw bytes or 64 hex digits, readable only by its owner', async (t) => {
+  const dir = await tempDir(t);
+  const raw = join(dir, 'raw');
+  await writeFile(raw, randomBytes(32), { mode: 0o600 });
+  t.is((await loadKek(raw)).length, 32);
+  const hex = join(dir, 'hex');
+  await writeFile(hex, `${'ab'.repeat(32)}\n`, { mode: 0o400 });
+  t.deepEqual(await loadKek(hex), Buffer.alloc(32, 0xab));
+  const open = join(dir, 'open');
+  await writeFile(open, randomBytes(32), { mode: 0o644 });
+  await chmod(open, 0o644);
+  await t.throwsAsync(loadKek(open), { message: /must not be readable by group or others/ });
+  const short = join(dir, 'short');
+  await writeFile(short, 'too short', { mode: 0o600 });
+  await t.throwsAsync(loadKek(short), { message: /32 raw bytes or 64 hex digits/ });
+});

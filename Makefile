@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help deps build run stop test bench busybox-image clean
+.PHONY: help deps build run stop test test-host test-guest bench busybox-image clean
 
 help:
 	@echo "make run    install dependencies, build, start Docker (if needed) and the plugin"
@@ -25,8 +25,17 @@ run: deps build
 stop:
 	scripts/stop-plugin.sh
 
+# Host suite, then the dm-crypt suite inside a QEMU guest (this kernel has no
+# device-mapper); one summary line for both.
 test: deps build
+	( status=0; npx ava --tap || status=$$?; test/vm/run-guest-suite.sh || status=$$?; exit $$status ) \
+	  | node dist/test/helpers/tap-summary.js
+
+test-host: deps build
 	npx ava --tap | node dist/test/helpers/tap-summary.js
+
+test-guest: deps build
+	test/vm/run-guest-suite.sh | node dist/test/helpers/tap-summary.js
 
 bench: deps build
 	node dist/bench/run.js

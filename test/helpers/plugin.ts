@@ -1,5 +1,6 @@
 import { request } from 'node:http';
-import { pino } from 'pino';
+import { PassThrough } from 'node:stream';
+import { pino, type Logger } from 'pino';
 import type { Config } from '../../src/config.js';
 import { startPlugin, type RunningPlugin } from '../../src/plugin.js';
 import { createSystemTools, type SystemTools } from '../../src/system/index.js';
@@ -56,10 +57,14 @@ export interface PluginFixture {
 }
 
 /** The real plugin, in this process, on a temp socket, state and volume root. */
-export async function startTestPlugin(prefix: string, tools?: SystemTools): Promise<PluginFixture> {
+export async function startTestPlugin(
+  prefix: string,
+  tools?: SystemTools,
+  overrides: Partial<Config> = {},
+  log: Logger = pino({ level: 'silent' }),
+): Promise<PluginFixture> {
   const root = await makeTempDir(prefix);
-  const config = testConfig(root);
-  const log = pino({ level: 'silent' });
+  const config = testConfig(root, overrides);
   const start = (t?: SystemTools) => startPlugin(config, log, t ?? createSystemTools(config.commandTimeoutMs));
   const fixture: PluginFixture = {
     root,
@@ -79,4 +84,12 @@ export async function startTestPlugin(prefix: string, tools?: SystemTools): Prom
   };
   await fixture.plugin.recovered;
   return fixture;
+}
+
+/** A debug-level logger whose every line is kept in memory, for leak checks. */
+export function capturingLogger(): { log: Logger; text: () => string } {
+  let text = '';
+  const stream = new PassThrough();
+  stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  return { log: pino({ level: 'debug' }, stream), text: () => text };
 }

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs inside the guest (stock Debian kernel with dm-crypt): gives the tests a
+# real ext4 scratch filesystem (the guest root is an overlay on tmpfs, where
+# O_DIRECT loop devices cannot live) and runs the guest ava suite as TAP.
+set -euo pipefail
+modprobe dm_crypt 2>/dev/null || true
+scratch=/var/tmp/guest-scratch
+mkdir -p "$scratch"
+truncate -s 4G /tmp/scratch.img
+mkfs.ext4 -q -F /tmp/scratch.img
+mount -o loop /tmp/scratch.img "$scratch"
+export CUSTOM_TEST_TMP=$scratch AVA_SUITE=guest
+node node_modules/ava/entrypoints/cli.mjs --tap

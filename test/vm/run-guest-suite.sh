@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs test/guest (compiled to dist/ on the host first) inside a QEMU guest
+# that boots Debian's stock kernel, where device-mapper and dm-crypt exist.
+# Prints the guest's TAP; if the guest could not run the suite, prints a
+# failing TAP line so the summary counts it.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=$(mktemp)
+VM_TIMEOUT=${VM_TIMEOUT:-1800} VM_MEM=${VM_MEM:-3072} test/vm/run-in-vm.sh bash test/vm/guest-entry.sh 2>&1 | tee "$out"
+status=${PIPESTATUS[0]}
+if ! grep -qE '^(not )?ok [0-9]+' "$out"; then
+  echo "not ok 1 - guest suite did not run (run-in-vm exit $status)"
+  status=1
+fi
+rm -f "$out"
+exit "$status"

@@ -39,6 +39,8 @@ test-guest: deps build
 
 bench: deps build
 	node dist/bench/run.js
+	@echo
+	VM_MEM=4096 test/vm/run-in-vm.sh bash test/vm/guest-entry.sh bench
 
 busybox-image: deps
 	scripts/ensure-dockerd.sh

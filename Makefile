@@ -16,6 +16,7 @@ deps:
 	scripts/install-deps.sh
 
 build:
+	rm -rf dist
 	npx tsc -p tsconfig.json
 
 run: deps build

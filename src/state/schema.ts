@@ -3,8 +3,17 @@
 
 export const STATE_VERSION = 1;
 
-export type VolumeType = 'plain' | 'encrypted';
-export type FsType = 'ext4' | 'xfs';
+export type VolumeType = 'plain' | 'encrypted' | 'compressed';
+export type FsType = 'ext4' | 'xfs' | 'btrfs';
+export type CompressionAlgorithm = 'zstd' | 'lzo' | 'zlib';
+
+/** btrfs transparent compression (mount option compress= or compress-force=). */
+export interface Compression {
+  readonly algorithm: CompressionAlgorithm;
+  readonly level?: number;
+  /** compress-force: keep compressing files whose first chunk did not shrink. */
+  readonly force: boolean;
+}
 export type KeySource = 'generated' | 'sealed' | 'keyfile';
 
 interface CommonSpec {
@@ -12,6 +21,8 @@ interface CommonSpec {
   readonly fs: FsType;
   /** Keep image (and key) on Remove, moved aside. Absent means false. */
   readonly retain?: boolean;
+  /** Only with fs btrfs: always on type compressed, optional on type encrypted (stacked). */
+  readonly compression?: Compression;
 }
 
 export interface PlainSpec extends CommonSpec {
@@ -27,7 +38,13 @@ export interface EncryptedSpec extends CommonSpec {
   readonly keyfile?: string;
 }
 
-export type VolumeSpec = PlainSpec | EncryptedSpec;
+export interface CompressedSpec extends CommonSpec {
+  readonly type: 'compressed';
+  readonly fs: 'btrfs';
+  readonly compression: Compression;
+}
+
+export type VolumeSpec = PlainSpec | EncryptedSpec | CompressedSpec;
 
 export interface VolumeRecord {
   readonly name: string;

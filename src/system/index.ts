@@ -3,6 +3,8 @@ import { makeFilesystem, type FilesystemType } from './mkfs.js';
 import { listMounts, mountDevice, unmount } from './mount.js';
 import { luksAddKey, luksClose, luksDump, luksErase, luksFormat, luksOpen, luksRemoveKey, luksStatus, type FormatOptions } from './cryptsetup.js';
 import { probeDmCrypt } from './device-mapper.js';
+import { probeFilesystem } from './filesystems.js';
+import { measureCompression } from './compsize.js';
 import {
   createSparseFile,
   fileStat,
@@ -23,6 +25,7 @@ export type { FilesystemType } from './mkfs.js';
 export type { FileAllocation, FilesystemUsage } from './files.js';
 export type { FormatOptions, Pbkdf } from './cryptsetup.js';
 export type { Availability } from './device-mapper.js';
+export type { CompressionUsage } from './compsize.js';
 export { CommandError } from './run.js';
 
 /**
@@ -49,6 +52,9 @@ export function createSystemTools(timeoutMs: number) {
     luksRemoveKey: (device: string, key: Uint8Array) => luksRemoveKey(device, key, timeoutMs),
     luksErase: (device: string) => luksErase(device, timeoutMs),
     probeDmCrypt: () => probeDmCrypt(timeoutMs),
+    probeFilesystem: (fs: FilesystemType) => probeFilesystem(fs, timeoutMs),
+    /** Bounded separately: it walks every file of the volume. */
+    measureCompression: (path: string, limitMs: number) => measureCompression(path, Math.min(limitMs, timeoutMs)),
     createSparseFile,
     fileStat,
     readSecretFile,

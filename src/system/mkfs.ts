@@ -1,6 +1,6 @@
 import { runTool } from './run.js';
 
-export type FilesystemType = 'ext4' | 'xfs';
+export type FilesystemType = 'ext4' | 'xfs' | 'btrfs';
 
 // Fast, sparse-friendly formatting: lazy inode/journal init and no discard, so a
 // 10 GiB image is formatted in milliseconds and stays sparse on the host.
@@ -10,6 +10,7 @@ const MKFS_ARGS: Record<FilesystemType, (target: string) => string[]> = {
     '-E', 'nodiscard,lazy_itable_init=1,lazy_journal_init=1', '--', target,
   ],
   xfs: (target) => ['mkfs.xfs', '-q', '-f', '-K', '--', target],
+  btrfs: (target) => ['mkfs.btrfs', '-q', '-f', '-K', '--', target],
 };
 
 export async function makeFilesystem(

@@ -1,6 +1,7 @@
-import type { EncryptedSpec, FsType, KeySource, VolumeSpec, VolumeType } from '../state/schema.js';
+import type { Compression, EncryptedSpec, FsType, KeySource, VolumeSpec, VolumeType } from '../state/schema.js';
 import { VolumeError } from './errors.js';
 import { formatSize, parseSize } from './size.js';
+import { DEFAULT_COMPRESSION, parseCompression } from './compression.js';
 
 export type VolumeOptions = Readonly<Record<string, string>>;
 
@@ -9,12 +10,20 @@ export interface SpecDefaults {
   readonly generatedKeySource: Exclude<KeySource, 'keyfile'>;
 }
 
-const VOLUME_TYPES: readonly VolumeType[] = ['plain', 'encrypted'];
-const FS_TYPES: readonly FsType[] = ['ext4', 'xfs'];
+const VOLUME_TYPES: readonly VolumeType[] = ['plain', 'encrypted', 'compressed'];
+const FS_TYPES: readonly FsType[] = ['ext4', 'xfs', 'btrfs'];
 const COMMON_KEYS = ['type', 'size', 'fs', 'retain'] as const;
+// The grammar: `type` picks the stack; encryption is only ever type=encrypted,
+// and compression=… on an encrypted volume stacks btrfs compression on LUKS.
 const TYPE_KEYS: Record<VolumeType, readonly string[]> = {
   plain: [],
-  encrypted: ['cipher', 'keyfile'],
+  encrypted: ['cipher', 'keyfile', 'compression', 'compress-force'],
+  compressed: ['compression', 'compress-force'],
+};
+const HINTS: Record<string, string> = {
+  encrypt: 'encryption is chosen with -o type=encrypted (add -o compression=zstd to compress as well)',
+  encrypted: 'encryption is chosen with -o type=encrypted (add -o compression=zstd to compress as well)',
+  compress: 'use -o compression=zstd (with -o type=compressed, or -o type=encrypted to stack both)',
 };
 // Keys that would carry a secret. Docker keeps driver options in plain text
 // and shows them in `docker volume inspect`, so they are refused by name and
@@ -34,7 +43,7 @@ export const DEFAULT_SIZE = '10G';
 export const DEFAULT_CIPHER = 'aes-xts-plain64';
 // mkfs refuses smaller images (xfsprogs 6: 300 MiB); ext4 below 16 MiB has
 // no room for a journal worth having. LUKS2 adds a 16 MiB header.
-const MIN_SIZE: Record<FsType, number> = { ext4: 16 * 1024 ** 2, xfs: 300 * 1024 ** 2 };
+const MIN_SIZE: Record<FsType, number> = { ext4: 16 * 1024 ** 2, xfs: 300 * 1024 ** 2, btrfs: 128 * 1024 ** 2 };
 const LUKS_HEADER_BYTES = 16 * 1024 ** 2;
 const MAX_SIZE = 64 * 1024 ** 4;
 
@@ -85,9 +94,12 @@ function checkKeys(volume: string, opts: VolumeOptions, type: VolumeType): void 
   const valid = [...COMMON_KEYS, ...TYPE_KEYS[type]];
   const unknown = keys.filter((key) => !valid.includes(key));
   if (unknown.length === 0) return;
-  const otherType = VOLUME_TYPES.find((t) => unknown.every((key) => TYPE_KEYS[t].includes(key)));
-  if (otherType) {
-    throw invalid(volume, `option ${unknown.map((k) => JSON.stringify(k)).join(', ')} applies only to type=${otherType}`);
+  const first = unknown[0] ?? '';
+  const hint = HINTS[first.toLowerCase()];
+  if (hint) throw invalid(volume, `unknown option ${JSON.stringify(first)}: ${hint}`);
+  const owners = VOLUME_TYPES.filter((t) => TYPE_KEYS[t].includes(first));
+  if (owners.length > 0) {
+    throw invalid(volume, `option ${JSON.stringify(first)} applies only to ${owners.map((t) => `type=${t}`).join(' or ')}`);
   }
   throw invalid(volume, `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}; valid options for type=${type} are: ${valid.join(', ')}`);
 }
@@ -103,6 +115,28 @@ function parseEncryption(volume: string, opts: VolumeOptions, defaults: SpecDefa
   return { cipher, keySizeBits, keySource: 'keyfile', keyfile };
 }
 
+// compression= is wanted on type=compressed (default zstd:1) and optional on
+// type=encrypted; it needs btrfs, which is then the default fs.
+function parseCompressionOptions(volume: string, opts: VolumeOptions, type: VolumeType): Compression | undefined {
+  const force = parseBoolean(volume, 'compress-force', opts['compress-force']);
+  const text = opts['compression'] ?? (type === 'compressed' ? DEFAULT_COMPRESSION : undefined);
+  if (text === undefined) {
+    if (opts['compress-force'] !== undefined) throw invalid(volume, 'compress-force applies only together with compression=…');
+    return undefined;
+  }
+  const parsed = parseCompression(text, force);
+  if (typeof parsed === 'string') throw invalid(volume, `compression=${shown(text)} is not supported; ${parsed}`);
+  return parsed;
+}
+
+function parseFs(volume: string, opts: VolumeOptions, compression: Compression | undefined): FsType {
+  const fs = oneOf(volume, 'fs', opts['fs'] ?? (compression ? 'btrfs' : 'ext4'), FS_TYPES);
+  if (compression && fs !== 'btrfs') {
+    throw invalid(volume, `compression needs fs=btrfs (btrfs does the compressing), not fs=${fs}; leave fs out or set fs=btrfs`);
+  }
+  return fs;
+}
+
 /** Docker's `-o key=value` options → a validated spec. `null` (no -o) means all defaults. */
 export function parseVolumeSpec(
   volume: string,
@@ -112,11 +146,13 @@ export function parseVolumeSpec(
   const opts = options ?? {};
   const type = oneOf(volume, 'type', opts['type'] ?? 'plain', VOLUME_TYPES);
   checkKeys(volume, opts, type);
-  const fs = oneOf(volume, 'fs', opts['fs'] ?? 'ext4', FS_TYPES);
+  const compression = parseCompressionOptions(volume, opts, type);
+  const fs = parseFs(volume, opts, compression);
   const overhead = type === 'encrypted' ? LUKS_HEADER_BYTES : 0;
   const sizeBytes = parseSizeOption(volume, opts['size'] ?? DEFAULT_SIZE, fs, overhead);
   const retain = parseBoolean(volume, 'retain', opts['retain']);
   const common = { sizeBytes, fs, ...(retain ? { retain } : {}) };
   if (type === 'plain') return { type, ...common };
-  return { type, ...common, ...parseEncryption(volume, opts, defaults) };
+  if (type === 'compressed') return { type, ...common, fs: 'btrfs', compression: compression! };
+  return { type, ...common, ...(compression ? { compression } : {}), ...parseEncryption(volume, opts, defaults) };
 }

@@ -9,7 +9,7 @@ import { fileContains, ourMappings } from '../helpers/luks.js';
 import { toolsFailingAt, type ToolName } from '../helpers/faults.js';
 import { volumeId } from '../../src/volumes/names.js';
 import { STATE_FILE_NAME } from '../../src/state/store.js';
-import { mapperName } from '../../src/backings/luks.js';
+import { mapperName } from '../../src/backings/luks-layer.js';
 
 // Runs inside a guest with a stock Debian kernel (dm-crypt); see test/vm.
 const A = 'a'.repeat(64);

@@ -25,11 +25,11 @@ if (!dmOnHost.available) test('without dm-crypt, an encrypted Create is refused 
 
 test('the start-up check reports which volume types this host can serve', async (t) => {
   const { checkHost } = await import('../../src/volumes/doctor.js');
-  const { PlainBacking } = await import('../../src/backings/plain.js');
-  const { LuksBacking } = await import('../../src/backings/luks.js');
-  const { KeyStore } = await import('../../src/keys/key-store.js');
-  const types = await checkHost({ plain: new PlainBacking(tools), encrypted: new LuksBacking(tools, new KeyStore('/nonexistent', undefined)) });
+  const { imageBacking } = await import('../helpers/backing.js');
+  const images = imageBacking(tools);
+  const types = await checkHost({ plain: images, encrypted: images, compressed: images });
   t.is(types.plain, 'available');
+  t.is(types.compressed, 'available');
   const dm = await tools.probeDmCrypt();
   t.is(types.encrypted, dm.available ? 'available' : `unavailable: dm-crypt is not available on this host: ${dm.reason}; encrypted volumes need a kernel with device-mapper and dm_crypt`);
 });

@@ -2,7 +2,7 @@ import test from 'ava';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { PlainBacking } from '../../src/backings/plain.js';
+import { imageBacking } from '../helpers/backing.js';
 import type { VolumeContext } from '../../src/backings/backing.js';
 import { createSystemTools } from '../../src/system/index.js';
 import { volumePaths } from '../../src/volumes/paths.js';
@@ -43,7 +43,7 @@ const NOTHING = { loops: [], mounts: [], files: [] };
 for (const fs of ['ext4', 'xfs'] as const) {
   test(`${fs}: data survives deactivate and activate; the size is enforced`, async (t) => {
     await withRoot(async (root) => {
-      const backing = new PlainBacking(createSystemTools(20_000));
+      const backing = imageBacking(createSystemTools(20_000));
       const volume = await volumeIn(root, `sized ${fs}`, fs, fs === 'xfs' ? 300 * 1024 ** 2 : 64 * 1024 ** 2);
       await backing.create(volume);
       await backing.activate(volume);
@@ -71,7 +71,7 @@ for (const fs of ['ext4', 'xfs'] as const) {
 
 test('the image is sparse: a 10 GiB volume costs a few MiB on the host', async (t) => {
   await withRoot(async (root) => {
-    const backing = new PlainBacking(createSystemTools(20_000));
+    const backing = imageBacking(createSystemTools(20_000));
     const volume = await volumeIn(root, 'sparse', 'ext4', 10 * 1024 ** 3);
     await backing.create(volume);
     const status = await backing.status(volume);
@@ -84,7 +84,7 @@ const createSteps: ToolName[] = ['makeNewDirectory', 'createSparseFile', 'makeFi
 for (const step of createSteps) {
   test(`create failing at ${step} leaves nothing behind`, async (t) => {
     await withRoot(async (root) => {
-      const backing = new PlainBacking(toolsFailingAt(step));
+      const backing = imageBacking(toolsFailingAt(step));
       const volume = await volumeIn(root, `fail-${step}`);
       await t.throwsAsync(backing.create(volume), { message: `injected failure in ${step}` });
       t.deepEqual(await leftovers(root), NOTHING);
@@ -97,13 +97,13 @@ const activateSteps: Array<[ToolName, number]> = [['attachLoop', 1], ['makeDirec
 for (const [step, nth] of activateSteps) {
   test(`activate failing at ${step} #${nth} leaves no loop device or mount, and keeps the data`, async (t) => {
     await withRoot(async (root) => {
-      const real = new PlainBacking(createSystemTools(20_000));
+      const real = imageBacking(createSystemTools(20_000));
       const volume = await volumeIn(root, `activate-${step}-${nth}`);
       await real.create(volume);
       await real.activate(volume);
       await writeFile(join(volume.paths.mountpoint, 'keep'), 'me');
       await real.deactivate(volume);
-      const faulty = new PlainBacking(toolsFailingAt(step, nth));
+      const faulty = imageBacking(toolsFailingAt(step, nth));
       await t.throwsAsync(faulty.activate(volume), { message: `injected failure in ${step}` });
       t.deepEqual(await loopsUnder(root), []);
       t.deepEqual(await mountsUnder(root), []);
@@ -117,7 +117,7 @@ for (const [step, nth] of activateSteps) {
 
 test('create never reuses or deletes an existing volume directory', async (t) => {
   await withRoot(async (root) => {
-    const backing = new PlainBacking(createSystemTools(20_000));
+    const backing = imageBacking(createSystemTools(20_000));
     const volume = await volumeIn(root, 'existing');
     await execa('mkdir', ['-p', volume.paths.dir]);
     await writeFile(volume.paths.image, 'an earlier volume');
@@ -133,7 +133,7 @@ test('a real mkfs failure (image on a full filesystem) is reported and undone', 
     await execa('mkdir', ['-p', dataDir]);
     await execa('mount', ['-t', 'tmpfs', '-o', 'size=1M', 'tmpfs', dataDir]);
     try {
-      const backing = new PlainBacking(createSystemTools(20_000));
+      const backing = imageBacking(createSystemTools(20_000));
       const volume = await volumeIn(root, 'full', 'xfs', 2 * 1024 ** 3);
       await t.throwsAsync(backing.create(volume), { message: /mkfs\.xfs exited with/ });
       t.deepEqual(await readdir(dataDir), []);

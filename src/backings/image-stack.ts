@@ -1,0 +1,115 @@
+import type { Backing, StatusValue, VolumeContext } from './backing.js';
+import type { EncryptedSpec, VolumeSpec } from '../state/schema.js';
+import type { SystemTools } from '../system/index.js';
+import { detachAll, ensureLoop, provisionImage, retainStorage } from './loop-image.js';
+import { ensureDataDirectory, isMountedAt, mountFilesystem, unmountFilesystem, usageStatus } from './filesystem.js';
+import { CompressionMeter, compressionMountOption, describeCompression } from './compression.js';
+import type { LuksLayer } from './luks-layer.js';
+import { withUndo } from './undo.js';
+
+function encryption(spec: VolumeSpec): EncryptedSpec | undefined {
+  return spec.type === 'encrypted' ? spec : undefined;
+}
+
+function mountOptions(spec: VolumeSpec): string[] {
+  return spec.compression ? [compressionMountOption(spec.compression)] : [];
+}
+
+/**
+ * Every image-file volume, composed of layers instead of one class per type:
+ *   block:      sparse image → loop device (direct I/O) [→ LUKS2 mapping]
+ *   filesystem: ext4 | xfs | btrfs [with compress=…]
+ * plain = loop + fs; encrypted = loop + LUKS + fs; compressed = loop + btrfs
+ * compression; encrypted with compression = loop + LUKS + btrfs compression.
+ */
+export class ImageStackBacking implements Backing {
+  private readonly meter: CompressionMeter;
+
+  constructor(
+    private readonly tools: SystemTools,
+    private readonly luks: LuksLayer,
+  ) {
+    this.meter = new CompressionMeter(tools);
+  }
+
+  async preflight(spec: VolumeSpec): Promise<string | undefined> {
+    const fs = await this.tools.probeFilesystem(spec.fs);
+    if (!fs.available) return `fs=${spec.fs} is not available on this host: ${fs.reason}`;
+    const luks = encryption(spec);
+    return luks ? this.luks.preflight(luks) : undefined;
+  }
+
+  async create({ record, paths }: VolumeContext): Promise<void> {
+    const { spec } = record;
+    const luks = encryption(spec);
+    await withUndo(async (undo) => {
+      await provisionImage(this.tools, paths.dir, paths.image, spec.sizeBytes, undo);
+      if (!luks) {
+        await this.tools.makeFilesystem(spec.fs, paths.image);
+        return;
+      }
+      const key = await this.luks.newKey(record, luks, undo);
+      try {
+        const device = await ensureLoop(this.tools, paths.image, undo);
+        await this.luks.format(device, key, luks);
+        const mapper = await this.luks.open(record, device, key, undo);
+        await this.tools.makeFilesystem(spec.fs, mapper);
+        await this.luks.close(record);
+        await this.tools.detachLoop(device);
+      } finally {
+        key.fill(0);
+      }
+    });
+  }
+
+  async activate({ record, paths }: VolumeContext): Promise<void> {
+    if (await isMountedAt(this.tools, paths.mountRoot)) {
+      await ensureDataDirectory(this.tools, paths);
+      return;
+    }
+    const luks = encryption(record.spec);
+    await withUndo(async (undo) => {
+      const device = await ensureLoop(this.tools, paths.image, undo);
+      const top = luks ? await this.luks.ensureOpen(record, luks, device, undo) : device;
+      await mountFilesystem(this.tools, top, record.spec.fs, mountOptions(record.spec), paths, undo);
+    });
+  }
+
+  async deactivate({ record, paths }: VolumeContext): Promise<void> {
+    await unmountFilesystem(this.tools, paths);
+    if (encryption(record.spec)) await this.luks.close(record);
+    await detachAll(this.tools, paths.image);
+  }
+
+  async destroy(volume: VolumeContext): Promise<void> {
+    const { record, paths } = volume;
+    const luks = encryption(record.spec);
+    await this.deactivate(volume);
+    this.meter.forget(record.id);
+    if (record.spec.retain) {
+      const kept = await retainStorage(this.tools, paths);
+      if (luks) await this.luks.retainKey(record, luks, kept);
+      return;
+    }
+    // Crypto-erase first: once the keyslots are gone the data is unreadable,
+    // even if deleting the image fails or the disk keeps old blocks.
+    if (luks) await this.luks.erase(record, paths.image);
+    await this.tools.removeTree(paths.dir);
+  }
+
+  async status({ record, paths }: VolumeContext): Promise<Record<string, StatusValue>> {
+    const { spec } = record;
+    const mounted = await isMountedAt(this.tools, paths.mountRoot);
+    const allocation = await this.tools.fileAllocation(paths.image);
+    const status: Record<string, StatusValue> = { mounted, allocatedBytes: allocation.allocatedBytes };
+    const luks = encryption(spec);
+    if (luks) Object.assign(status, await this.luks.status(record, luks));
+    if (spec.compression) {
+      status['compression'] = describeCompression(spec.compression);
+      status['compressionForce'] = spec.compression.force;
+      Object.assign(status, await this.meter.status(record.id, mounted ? paths.mountRoot : undefined));
+    }
+    if (mounted) Object.assign(status, await usageStatus(this.tools, paths));
+    return status;
+  }
+}

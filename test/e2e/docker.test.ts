@@ -99,6 +99,20 @@ test.serial('the plugin is SIGKILLed while a container writes; restarted, it ser
   await dockerd.docker(['volume', 'rm', 'survivor']);
 });
 
+test.serial('a compressed volume used by a container shows its compression ratio in inspect', async (t) => {
+  await dockerd.docker(['volume', 'create', '-d', plugin.driver, '-o', 'type=compressed', '-o', 'compression=zstd:3', '-o', 'size=256M', 'logs']);
+  await run(['-v', 'logs:/logs', TEST_IMAGE, 'sh', '-c', 'seq 1 3000000 > /logs/numbers.txt && sync']);
+  const c = (await dockerd.docker(['run', '-d', '--network', 'none', '-v', 'logs:/logs', TEST_IMAGE, 'sleep', '600'])).stdout;
+  const volume = await inspectStatus('logs');
+  t.like(volume.Status, { type: 'compressed', fs: 'btrfs', compression: 'zstd:3', mounted: true });
+  t.true(Number(volume.Status['logicalBytes']) > 20_000_000);
+  t.true(Number(volume.Status['compressionRatio']) < 0.5, `ratio ${String(volume.Status['compressionRatio'])}`);
+  t.is((await dockerd.docker(['exec', c, 'tail', '-n', '1', '/logs/numbers.txt'])).stdout, '3000000');
+  await dockerd.docker(['rm', '-f', c]);
+  await dockerd.docker(['volume', 'rm', 'logs']);
+  t.deepEqual(await mountsUnder(plugin.root), []);
+});
+
 test.serial('SIGTERM stops the plugin cleanly: socket removed, volumes stay mounted for running containers', async (t) => {
   await dockerd.docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=64M', 'graceful']);
   const c = (await dockerd.docker(['run', '-d', '--network', 'none', '-v', 'graceful:/d', TEST_IMAGE, 'sleep', '600'])).stdout;

@@ -65,3 +65,37 @@ test('refused secrets are never echoed', (t) => {
   const error = t.throws(() => parseVolumeSpec('data', { type: 'encrypted', key: 'TOPSECRET' }));
   t.false(error?.message.includes('TOPSECRET'));
 });
+
+test('type=compressed defaults to btrfs with zstd level 1', (t) => {
+  t.deepEqual(parseVolumeSpec('v', { type: 'compressed', size: '1G' }), {
+    type: 'compressed', fs: 'btrfs', sizeBytes: 1024 ** 3, compression: { algorithm: 'zstd', level: 1, force: false },
+  });
+});
+
+test('compression levels and compress-force are parsed', (t) => {
+  t.like(parseVolumeSpec('v', { type: 'compressed', compression: 'zstd:15', 'compress-force': 'true' }), { compression: { algorithm: 'zstd', level: 15, force: true } });
+  t.like(parseVolumeSpec('v', { type: 'compressed', compression: 'lzo' }), { compression: { algorithm: 'lzo', force: false } });
+  t.like(parseVolumeSpec('v', { type: 'compressed', compression: 'zlib:9' }), { compression: { algorithm: 'zlib', level: 9 } });
+});
+
+test('encrypted with compression stacks LUKS under btrfs compression', (t) => {
+  t.like(parseVolumeSpec('v', { type: 'encrypted', compression: 'zstd:3' }), {
+    type: 'encrypted', fs: 'btrfs', cipher: 'aes-xts-plain64', compression: { algorithm: 'zstd', level: 3, force: false },
+  });
+});
+
+test('fs=btrfs works on a plain volume', (t) => {
+  t.like(parseVolumeSpec('v', { fs: 'btrfs', size: '1G' }), { type: 'plain', fs: 'btrfs' });
+});
+
+test('zstd:16', rejects, { type: 'compressed', compression: 'zstd:16' }, 'compression="zstd:16" is not supported', 'level must be 1 to 15');
+test('lzo:3', rejects, { type: 'compressed', compression: 'lzo:3' }, 'lzo has no levels');
+test('zlib:10', rejects, { type: 'compressed', compression: 'zlib:10' }, 'level must be 1 to 9');
+test('brotli', rejects, { type: 'compressed', compression: 'brotli' }, 'use zstd, zstd:1..15, lzo, zlib or zlib:1..9');
+test('compression on a plain volume', rejects, { compression: 'zstd' }, 'option "compression" applies only to type=encrypted or type=compressed');
+test('compressed on ext4', rejects, { type: 'compressed', fs: 'ext4' }, 'compression needs fs=btrfs', 'not fs=ext4');
+test('encrypted + compression on xfs', rejects, { type: 'encrypted', fs: 'xfs', compression: 'zstd' }, 'compression needs fs=btrfs');
+test('compress-force without compression', rejects, { type: 'encrypted', 'compress-force': 'true' }, 'compress-force applies only together with compression');
+test('encrypt=true points to type=encrypted', rejects, { type: 'compressed', encrypt: 'true' }, 'unknown option "encrypt": encryption is chosen with -o type=encrypted');
+test('cipher on a compressed volume', rejects, { type: 'compressed', cipher: 'aes-xts-plain64' }, 'option "cipher" applies only to type=encrypted');
+test('btrfs below its minimum', rejects, { type: 'compressed', size: '100M' }, 'too small for fs=btrfs', '128 MiB');

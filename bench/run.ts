@@ -5,6 +5,7 @@ import { makeTempDir, removeTempDir } from '../test/helpers/temp.js';
 import { scrubHost } from '../test/helpers/host.js';
 import { bareLoopExt4, pluginVolume, rawDisk } from './throughput.js';
 import { dockerLatency, stateLatency } from './latency.js';
+import { bareBtrfs, makeCorpus, volumeCopy, type CopyResult } from './compression.js';
 import { fmt, ratio, table } from './stats.js';
 
 async function main(): Promise<void> {
@@ -24,6 +25,28 @@ async function main(): Promise<void> {
     console.log(`\n${table(
       ['storage', 'seq write MB/s', 'vs raw', 'vs bare loop', 'seq read MB/s', 'vs raw', 'vs bare loop', '4k rand write IOPS', 'vs raw', 'vs bare loop'],
       [row('raw disk (host fs)', raw), row('ext4 on bare loop', bare), row('custom plain ext4', plainExt4), row('custom plain xfs', plainXfs)],
+    )}`);
+
+    console.log('\nmeasuring compression (512 MiB text-like corpus: cp + sync in, cold read out, compsize)…');
+    const corpus = await makeCorpus(root);
+    const plainCopy = await volumeCopy(corpus, {});
+    const bareZstd = await bareBtrfs(root, corpus, 'zstd:1');
+    const zstd1 = await volumeCopy(corpus, { type: 'compressed' });
+    const zstd3 = await volumeCopy(corpus, { type: 'compressed', compression: 'zstd:3' });
+    const lzo = await volumeCopy(corpus, { type: 'compressed', compression: 'lzo' });
+    const copyRow = (label: string, r: CopyResult) => [
+      label, fmt(r.writeMBps, 0), ratio(r.writeMBps, plainCopy.writeMBps), ratio(r.writeMBps, bareZstd.writeMBps),
+      fmt(r.readMBps, 0), ratio(r.readMBps, plainCopy.readMBps), ratio(r.readMBps, bareZstd.readMBps), fmt(r.storedRatio, 3),
+    ];
+    console.log(`\n${table(
+      ['storage', 'write MB/s', 'vs plain vol', 'vs bare btrfs zstd', 'read MB/s', 'vs plain vol', 'vs bare btrfs zstd', 'stored/logical'],
+      [
+        copyRow('custom plain ext4', plainCopy),
+        copyRow('btrfs zstd:1 on bare loop', bareZstd),
+        copyRow('custom compressed zstd:1', zstd1),
+        copyRow('custom compressed zstd:3', zstd3),
+        copyRow('custom compressed lzo', lzo),
+      ],
     )}`);
 
     console.log('\nmeasuring docker latency (median of 8, private dockerd)…');

@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help deps build run stop test test-host test-guest bench busybox-image clean
+.PHONY: help deps build run stop test test-host test-guest bench busybox-image plugin-rootfs plugin registry push install upgrade clean
 
 help:
 	@echo "make run    install dependencies, build, start Docker (if needed) and the plugin"
@@ -11,6 +11,10 @@ help:
 	@echo "make bench  measure volumes against the raw disk and Docker's local driver"
 	@echo "make stop   stop the plugin (volumes stay mounted for running containers)"
 	@echo "make busybox-image   import busybox:latest offline (machines with no image registry)"
+	@echo "make plugin-rootfs   build plugin-rootfs/ (config.json + rootfs) for a managed plugin"
+	@echo "make plugin          docker plugin create + enable it as custom:latest"
+	@echo "make push / install  push to REGISTRY (default a local registry on 127.0.0.1:5000) / install from it"
+	@echo "make upgrade         upgrade the installed plugin to REGISTRY/custom:PLUGIN_TAG, keeping volumes"
 
 deps:
 	scripts/install-deps.sh
@@ -28,7 +32,7 @@ stop:
 
 # Host suite, then the dm-crypt suite inside a QEMU guest (this kernel has no
 # device-mapper); one summary line for both.
-test: deps build
+test: deps build plugin-rootfs
 	( status=0; npx ava --tap || status=$$?; test/vm/run-guest-suite.sh || status=$$?; exit $$status ) \
 	  | node dist/test/helpers/tap-summary.js
 
@@ -43,9 +47,30 @@ bench: deps build
 	@echo
 	VM_MEM=4096 test/vm/run-in-vm.sh bash test/vm/guest-entry.sh bench
 
+plugin-rootfs: deps build
+	scripts/build-plugin-rootfs.sh
+
+plugin: plugin-rootfs
+	scripts/ensure-dockerd.sh
+	scripts/managed-plugin.sh create
+
+registry:
+	scripts/managed-plugin.sh registry
+
+push: plugin-rootfs registry
+	scripts/ensure-dockerd.sh
+	scripts/managed-plugin.sh push
+
+install: registry
+	scripts/ensure-dockerd.sh
+	scripts/managed-plugin.sh install
+
+upgrade: registry
+	scripts/managed-plugin.sh upgrade
+
 busybox-image: deps
 	scripts/ensure-dockerd.sh
 	scripts/import-busybox.sh
 
 clean:
-	rm -rf dist
+	rm -rf dist plugin-rootfs

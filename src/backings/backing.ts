@@ -1,5 +1,8 @@
 import type { VolumeRecord, VolumeSpec } from '../state/schema.js';
 
+/** The image file's name inside a volume's directory. */
+export const IMAGE_NAME = 'disk.img';
+
 /** Where one volume lives on the host. Derived from the volume's id, never its raw name. */
 export interface VolumePaths {
   /** Directory holding the volume's backing files (image, …). */

@@ -21,9 +21,14 @@ export async function provisionImage(
   await tools.createSparseFile(image, sizeBytes);
 }
 
+// Matched by the file's identity, not its path: the kernel prints a loop's
+// backing file relative to the mount namespace that attached it, so after a
+// managed plugin restarts the same image shows under another path.
 export async function loopsOf(tools: SystemTools, image: string): Promise<string[]> {
+  const identity = await tools.fileIdentity(image);
+  if (identity === undefined) return [];
   const loops = await tools.listLoops();
-  return loops.filter((loop) => loop.backingFile === image).map((loop) => loop.device);
+  return loops.filter((loop) => loop.backingIdentity === identity).map((loop) => loop.device);
 }
 
 /** The image's loop device, attaching one if there is none. */

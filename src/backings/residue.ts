@@ -1,6 +1,6 @@
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { SystemTools } from '../system/index.js';
-import type { VolumePaths } from './backing.js';
+import { IMAGE_NAME, type VolumePaths } from './backing.js';
 import { detachAll } from './loop-image.js';
 import { unmountFilesystem } from './filesystem.js';
 
@@ -28,9 +28,17 @@ export class HostResidue {
     for (const mount of await this.tools.listMounts()) {
       if (isDirectChild(this.roots.mountDir, mount.target)) ids.add(basename(mount.target));
     }
-    for (const loop of await this.tools.listLoops()) {
-      const volumeDir = dirname(loop.backingFile);
-      if (isDirectChild(this.roots.dataDir, volumeDir)) ids.add(basename(volumeDir));
+    const loops = await this.tools.listLoops();
+    if (loops.length === 0) return ids;
+    // Loop devices are matched to volume directories by the image's identity.
+    const owners = new Map<string, string>();
+    for (const id of await this.tools.listDirectory(this.roots.dataDir)) {
+      const identity = await this.tools.fileIdentity(join(this.roots.dataDir, id, IMAGE_NAME));
+      if (identity) owners.set(identity, id);
+    }
+    for (const loop of loops) {
+      const id = loop.backingIdentity ? owners.get(loop.backingIdentity) : undefined;
+      if (id) ids.add(id);
     }
     return ids;
   }

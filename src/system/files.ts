@@ -1,4 +1,4 @@
-import { open, mkdir, readFile, rename, rm, rmdir, stat, statfs } from 'node:fs/promises';
+import { open, mkdir, readdir, readFile, rename, rm, rmdir, stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /** Creates a sparse file of `bytes`; fails if it exists (never clobbers data). */
@@ -97,4 +97,30 @@ export async function readSecretFile(path: string): Promise<Buffer> {
 export async function moveDirectory(from: string, to: string): Promise<void> {
   await mkdir(dirname(to), { recursive: true, mode: 0o700 });
   await rename(from, to);
+}
+
+/**
+ * "major:minor:inode" of a file, comparable with losetup's BACK-MAJ:MIN and
+ * BACK-INO; undefined when the file is missing.
+ */
+export async function fileIdentity(path: string): Promise<string | undefined> {
+  try {
+    const info = await stat(path, { bigint: true });
+    // Linux dev_t: major in bits 8-19 and 32+, minor in bits 0-7 and 20+.
+    const major = ((info.dev >> 8n) & 0xfffn) | ((info.dev >> 32n) & ~0xfffn);
+    const minor = (info.dev & 0xffn) | ((info.dev >> 12n) & ~0xffn);
+    return `${major}:${minor}:${info.ino}`;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+export async function listDirectory(path: string): Promise<string[]> {
+  try {
+    return await readdir(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
 }

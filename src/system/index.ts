@@ -8,6 +8,8 @@ import { measureCompression } from './compsize.js';
 import {
   createSparseFile,
   fileStat,
+  fileIdentity,
+  listDirectory,
   readSecretFile,
   moveDirectory,
   pathExists,
@@ -57,6 +59,8 @@ export function createSystemTools(timeoutMs: number) {
     measureCompression: (path: string, limitMs: number) => measureCompression(path, Math.min(limitMs, timeoutMs)),
     createSparseFile,
     fileStat,
+    fileIdentity,
+    listDirectory,
     readSecretFile,
     moveDirectory,
     pathExists,

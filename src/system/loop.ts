@@ -6,11 +6,14 @@ import { runTool } from './run.js';
 
 export interface LoopDevice {
   readonly device: string;
+  /** As the kernel prints it: relative to whoever attached it, so not always our path. */
   readonly backingFile: string;
+  /** "major:minor:inode" of the backing file: the same in every mount namespace. */
+  readonly backingIdentity: string | undefined;
 }
 
 interface LosetupJson {
-  loopdevices?: Array<{ name: string; 'back-file': string | null }>;
+  loopdevices?: Array<{ name: string; 'back-file': string | null; 'back-ino'?: number | string | null; 'back-maj:min'?: string | null }>;
 }
 
 export async function attachLoop(image: string, timeoutMs: number): Promise<string> {
@@ -32,18 +35,18 @@ export async function detachLoop(device: string, timeoutMs: number): Promise<voi
 
 /** Every attached loop device with its backing file (" (deleted)" stripped). */
 export async function listLoops(timeoutMs: number): Promise<LoopDevice[]> {
-  const { stdout } = await runTool('losetup', ['--list', '--json', '--output', 'NAME,BACK-FILE'], {
+  const { stdout } = await runTool('losetup', ['--list', '--json', '--output', 'NAME,BACK-FILE,BACK-INO,BACK-MAJ:MIN'], {
     timeoutMs,
   });
   if (stdout.trim() === '') return [];
   const parsed = JSON.parse(stdout) as LosetupJson;
-  return (parsed.loopdevices ?? []).map((entry) => ({
-    device: entry.name,
-    backingFile: (entry['back-file'] ?? '').replace(/ \(deleted\)$/, ''),
-  }));
-}
-
-export async function findLoopsOf(image: string, timeoutMs: number): Promise<string[]> {
-  const loops = await listLoops(timeoutMs);
-  return loops.filter((loop) => loop.backingFile === image).map((loop) => loop.device);
+  return (parsed.loopdevices ?? []).map((entry) => {
+    const majMin = (entry['back-maj:min'] ?? '').trim();
+    const inode = String(entry['back-ino'] ?? '').trim();
+    return {
+      device: entry.name,
+      backingFile: (entry['back-file'] ?? '').replace(/ \(deleted\)$/, ''),
+      backingIdentity: majMin && inode ? `${majMin}:${inode}` : undefined,
+    };
+  });
 }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { VolumePaths } from '../backings/backing.js';
+import { IMAGE_NAME, type VolumePaths } from '../backings/backing.js';
 
 export interface PathRoots {
   readonly dataDir: string;
@@ -11,7 +11,7 @@ export function volumePaths(roots: PathRoots, id: string): VolumePaths {
   const mountRoot = join(roots.mountDir, id);
   return {
     dir,
-    image: join(dir, 'disk.img'),
+    image: join(dir, IMAGE_NAME),
     mountRoot,
     mountpoint: join(mountRoot, '_data'),
   };

@@ -117,3 +117,24 @@ test('a second plugin refuses to steal a live socket; a stale socket file is rep
   await t.throwsAsync(startPlugin(fx.config, pino({ level: 'silent' })), { message: /in use by another running plugin/ });
   t.is((await fx.call('Plugin.Activate', '')).status, 200);
 });
+
+test('a loop device attached from another mount namespace is recognised (managed plugin restarts)', async (t) => {
+  const fx = await startTestPlugin('foreign-loop');
+  t.teardown(() => fx.close());
+  await fx.call('VolumeDriver.Create', { Name: 'moved', Opts: { size: '32M' } });
+  // Attach the image through a bind mount in a namespace that then dies: the
+  // kernel now prints its backing file as a path we never used.
+  const { stdout } = await execa('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
+    'mkdir -p /mnt/custom-foreign && mount --bind "$1" /mnt/custom-foreign && losetup -f --show --direct-io=on /mnt/custom-foreign/"$2"/disk.img',
+    'sh', fx.config.dataDir, (await import('../../src/volumes/names.js')).volumeId('moved')]);
+  const device = stdout.trim();
+  const { stdout: listed } = await execa('losetup', ['-n', '-O', 'BACK-FILE', device]);
+  t.false(listed.trim().startsWith(fx.config.dataDir), `backing path ${listed.trim()} still looks like ours`);
+  await fx.call('VolumeDriver.Mount', { Name: 'moved', ID: A });
+  t.deepEqual((await loopsUnder(fx.root)), [], 'no second loop device under our path');
+  const { stdout: attached } = await execa('losetup', ['-n', '-O', 'NAME', '--list']);
+  t.is(attached.split('\n').filter((line) => line.trim() === device).length, 1, 'the foreign device is the one in use');
+  await fx.call('VolumeDriver.Unmount', { Name: 'moved', ID: A });
+  const still = await execa('losetup', [device], { reject: false });
+  t.not(still.exitCode, 0, `${device} was not detached: ${still.stdout}`);
+});

@@ -34,7 +34,7 @@ stop:
 # device-mapper); one summary line for both.
 test: deps build plugin-rootfs
 	( status=0; npx ava --tap || status=$$?; test/vm/run-guest-suite.sh || status=$$?; exit $$status ) \
-	  | node dist/test/helpers/tap-summary.js
+	  | node dist/test/helpers/tap-summary.js --runs 2
 
 test-host: deps build
 	npx ava --tap | node dist/test/helpers/tap-summary.js

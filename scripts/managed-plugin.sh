@@ -5,26 +5,42 @@
 #   push     create REGISTRY/NAME and push it
 #   install  docker plugin install REGISTRY/NAME as NAME (the driver name users type)
 #   upgrade  disable -f, upgrade to REGISTRY/NAME, enable: volumes and data are kept
-# Settings: PLUGIN_NAME (custom), PLUGIN_TAG (latest), REGISTRY (127.0.0.1:5000),
-# STATE_SOURCE (host directory for state, keys and images).
+# Settings: PLUGIN_NAME (custom), PLUGIN_TAG (latest: the tag pushed, installed
+# or upgraded to), REGISTRY (127.0.0.1:5000), STATE_SOURCE (host directory for
+# state, keys and images), DOCKER_HOST (which engine).
+# Locally the plugin is always NAME (NAME:latest): volumes remember their
+# driver by name, so upgrading to another tag must not rename it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DOCKER=/usr/bin/docker; [ -x "$DOCKER" ] || DOCKER=docker
 NAME=${PLUGIN_NAME:-custom}
 TAG=${PLUGIN_TAG:-latest}
 REGISTRY=${REGISTRY:-127.0.0.1:5000}
-LOCAL=$NAME:$TAG
+LOCAL=$NAME:latest
 REMOTE=$REGISTRY/$NAME:$TAG
 STATE_SOURCE=${STATE_SOURCE:-/var/lib/custom-volume-plugin}
 
 exists() { "$DOCKER" plugin inspect "$1" >/dev/null 2>&1; }
+
+# dockerd 20.10 refuses a second `plugin create` from a rootfs it has seen
+# ("content sha256:… already exists"), so each reference gets its own rootfs:
+# a hard-linked copy with the reference written into it.
+create_from_bundle() {
+  local ref=$1 stage
+  [ -f plugin-rootfs/config.json ] || { echo "plugin-rootfs/ is not built: make plugin-rootfs" >&2; exit 1; }
+  stage=$(mktemp -d /var/tmp/custom-plugin-bundle.XXXXXX)
+  cp -al plugin-rootfs/. "$stage/"
+  printf '%s\n' "$ref" > "$stage/rootfs/opt/custom/PLUGIN_REF"
+  "$DOCKER" plugin create "$ref" "$stage" >/dev/null || { rm -rf "$stage"; exit 1; }
+  rm -rf "$stage"
+}
 remove() { if exists "$1"; then "$DOCKER" plugin disable -f "$1" >/dev/null 2>&1 || true; "$DOCKER" plugin rm -f "$1" >/dev/null; fi; }
 
 case ${1:-} in
   create)
     mkdir -p "$STATE_SOURCE"
     remove "$LOCAL"
-    "$DOCKER" plugin create "$LOCAL" plugin-rootfs
+    create_from_bundle "$LOCAL"
     "$DOCKER" plugin set "$LOCAL" state.source="$STATE_SOURCE"
     "$DOCKER" plugin enable "$LOCAL"
     echo "managed plugin $LOCAL enabled: docker volume create -d $NAME …"
@@ -47,18 +63,31 @@ YAML
     ;;
   push)
     remove "$REMOTE"
-    "$DOCKER" plugin create "$REMOTE" plugin-rootfs
+    create_from_bundle "$REMOTE"
     "$DOCKER" plugin push "$REMOTE"
+    "$DOCKER" plugin rm -f "$REMOTE" >/dev/null
+    echo "pushed $REMOTE"
     ;;
   install)
     mkdir -p "$STATE_SOURCE"
     remove "$LOCAL"
     "$DOCKER" plugin install --grant-all-permissions --alias "$LOCAL" "$REMOTE" state.source="$STATE_SOURCE"
+    echo "installed $REMOTE as $LOCAL"
     ;;
   upgrade)
+    # dockerd 20.10 can drop settings on upgrade (measured: state.source fell back
+    # to its default after an install with state.source=…, the plugin then saw
+    # no volumes and the daemon made `local` ones in their place). Carry the
+    # state mount and the settable environment over explicitly.
+    source=$("$DOCKER" plugin inspect -f '{{range .Settings.Mounts}}{{if eq .Name "state"}}{{.Source}}{{end}}{{end}}' "$LOCAL")
+    mapfile -t env < <("$DOCKER" plugin inspect -f '{{range .Settings.Env}}{{println .}}{{end}}' "$LOCAL" | grep -E '^(CUSTOM_LOG_LEVEL|CUSTOM_KEK_FILE|CUSTOM_COMMAND_TIMEOUT_MS|DM_DISABLE_UDEV)=')
     "$DOCKER" plugin disable -f "$LOCAL"
-    "$DOCKER" plugin upgrade --grant-all-permissions "$LOCAL" "$REMOTE"
+    # The user names the new tag; Docker would otherwise ask on the terminal
+    # whenever the reference differs from the one installed.
+    "$DOCKER" plugin upgrade --grant-all-permissions --skip-remote-check "$LOCAL" "$REMOTE" </dev/null
+    "$DOCKER" plugin set "$LOCAL" state.source="$source" "${env[@]}"
     "$DOCKER" plugin enable "$LOCAL"
+    echo "upgraded $LOCAL to $REMOTE"
     ;;
   *)
     echo "usage: $0 create|registry|push|install|upgrade" >&2; exit 2 ;;

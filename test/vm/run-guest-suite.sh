@@ -13,6 +13,7 @@ VM_TIMEOUT=${VM_TIMEOUT:-1800} VM_MEM=${VM_MEM:-3072} test/vm/run-in-vm.sh bash 
 status=${PIPESTATUS[0]}
 if ! grep -qE '^(not )?ok [0-9]+' "$out"; then
   echo "not ok 1 - guest suite did not run (run-in-vm exit $status)"
+  echo "1..1"
   status=1
 fi
 rm -f "$out"

@@ -1,0 +1,155 @@
+import test from 'ava';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
+import { startRegistry, type Registry } from '../helpers/registry.js';
+import { loopsUnder, mountsUnder, scrubHost } from '../helpers/host.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp.js';
+
+// The plugin as users meet it, driven through the same script as make
+// plugin/push/install/upgrade: create + enable from plugin-rootfs, push to and
+// install from a registry, SIGKILLed and restarted by the daemon, upgraded.
+// Needs `make plugin-rootfs` first (make test does it).
+const PROJECT = join(import.meta.dirname, '..', '..', '..');
+const BUNDLE = join(PROJECT, 'plugin-rootfs');
+const ENTRY = '/opt/custom/dist/src/main.js';
+const NAME = 'customtest';
+
+let dockerd: Dockerd;
+let registry: Registry;
+let state: string;
+
+test.before(async () => {
+  if (!existsSync(join(BUNDLE, 'rootfs', 'usr', 'local', 'bin', 'node'))) {
+    throw new Error(`${BUNDLE} is not built: run make plugin-rootfs`);
+  }
+  state = await makeTempDir('managed-state');
+  dockerd = await startDockerd('managed');
+  registry = await startRegistry();
+});
+test.after.always(async () => {
+  if (dockerd) {
+    for (const id of (await dockerd.docker(['plugin', 'ls', '-q'], { reject: false })).stdout.split('\n').filter(Boolean)) {
+      await dockerd.docker(['plugin', 'rm', '-f', id], { reject: false });
+    }
+    await dockerd.stop();
+  }
+  await registry?.stop();
+  if (state) {
+    await scrubHost(state);
+    await removeTempDir(state);
+  }
+});
+
+async function script(command: string, tag = 'latest'): Promise<string> {
+  const result = await execa(join(PROJECT, 'scripts', 'managed-plugin.sh'), [command], {
+    env: { DOCKER_HOST: dockerd.host, PLUGIN_NAME: NAME, PLUGIN_TAG: tag, REGISTRY: registry.address, STATE_SOURCE: state },
+    reject: false,
+    stdin: 'ignore',
+    timeout: 120_000,
+  });
+  if (result.exitCode !== 0) throw new Error(`managed-plugin.sh ${command}: ${result.stderr}`);
+  return result.stdout;
+}
+
+const run = (args: string[]) => dockerd.docker(['run', '--rm', '--network', 'none', ...args]);
+const statusOf = async (volume: string) =>
+  (JSON.parse((await dockerd.docker(['volume', 'inspect', volume])).stdout) as Array<{ Driver: string; Mountpoint: string; Status: Record<string, unknown> }>)[0]!;
+const propagatedMount = async () =>
+  join(dockerd.root, 'data', 'plugins', (await dockerd.docker(['plugin', 'inspect', '-f', '{{.Id}}', NAME])).stdout, 'propagated-mount');
+
+/** PIDs of this dockerd's plugin processes: their shim's -address lies in its exec root. */
+async function pluginPids(): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (!cmdline.includes(ENTRY)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const parent = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+    const shim = await readFile(`/proc/${parent}/cmdline`, 'utf8').catch(() => '');
+    if (shim.includes(dockerd.root)) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+test.serial('make plugin: create + enable from plugin-rootfs; plain and compressed volumes; data in propagated-mount', async (t) => {
+  const started = Date.now();
+  t.regex(await script('create'), /enabled/);
+  t.log(`create + enable: ${Date.now() - started} ms`);
+
+  await dockerd.docker(['volume', 'create', '-d', NAME, '-o', 'size=64M', 'plainvol']);
+  await run(['-v', 'plainvol:/d', TEST_IMAGE, 'sh', '-c', 'echo managed > /d/f']);
+  t.is((await run(['-v', 'plainvol:/d', TEST_IMAGE, 'cat', '/d/f'])).stdout, 'managed');
+  const plain = await statusOf('plainvol');
+  t.like(plain.Status, { type: 'plain', size: '64 MiB', mounted: false });
+  t.true(plain.Mountpoint.startsWith('/mnt/volumes/'), plain.Mountpoint);
+  t.true(existsSync(join(state, 'state.json')), 'state lives on the settable host mount');
+
+  await dockerd.docker(['volume', 'create', '-d', NAME, '-o', 'type=compressed', '-o', 'size=256M', 'zvol']);
+  const c = (await dockerd.docker(['run', '-d', '--network', 'none', '-v', 'zvol:/d', TEST_IMAGE, 'sh', '-c', 'seq 1 1000000 > /d/n; sync; sleep 600'])).stdout;
+  await sleep(1500);
+  const zvol = await statusOf('zvol');
+  t.like(zvol.Status, { type: 'compressed', mounted: true, leases: 1 });
+  t.true(Number(zvol.Status['compressionRatio']) < 0.5, String(zvol.Status['compressionRatio']));
+  const hostView = join(await propagatedMount(), zvol.Mountpoint.slice('/mnt/volumes/'.length));
+  t.is((await readFile(join(hostView, 'n'), 'utf8')).split('\n')[999_999], '1000000', 'the host sees the data under propagated-mount');
+  await dockerd.docker(['rm', '-f', c]);
+  t.deepEqual(await mountsUnder(await propagatedMount()), []);
+  t.deepEqual(await loopsUnder(state), []);
+});
+
+test.serial('SIGKILLed, the plugin is restarted by the daemon; containers keep their data; stop unmounts cleanly', async (t) => {
+  const c = (await dockerd.docker(['run', '-d', '--network', 'none', '-v', 'plainvol:/d', TEST_IMAGE, 'sh', '-c',
+    'while true; do echo x >> /d/log; sleep 0.05; done'])).stdout;
+  const pids = await pluginPids();
+  t.is(pids.length, 1, 'found the plugin process');
+  process.kill(pids[0]!, 'SIGKILL');
+  const deadline = Date.now() + 30_000;
+  let restarted: number[] = [];
+  while (Date.now() < deadline) {
+    restarted = (await pluginPids()).filter((p) => p !== pids[0]);
+    if (restarted.length > 0) break;
+    await sleep(200);
+  }
+  t.is(restarted.length, 1, 'the daemon restarted the plugin');
+  const before = Number((await dockerd.docker(['exec', c, 'sh', '-c', 'wc -l < /d/log'])).stdout);
+  await sleep(500);
+  const after = Number((await dockerd.docker(['exec', c, 'sh', '-c', 'wc -l < /d/log'])).stdout);
+  t.true(after > before && before > 0, `writes went on: ${before} → ${after}`);
+  await dockerd.docker(['stop', '-t', '1', c]);
+  await dockerd.docker(['rm', c]);
+  t.like((await statusOf('plainvol')).Status, { mounted: false, leases: 0 });
+  t.deepEqual(await loopsUnder(state), [], 'no leaked loop device');
+  t.deepEqual(await mountsUnder(await propagatedMount()), []);
+});
+
+test.serial('make push + install: from a local registry, under the same driver name; volumes and data survive', async (t) => {
+  t.regex(await script('push', 'v1'), /pushed/);
+  t.regex(await script('install', 'v1'), /installed .*custom.*:v1 as customtest:latest/);
+  await dockerd.docker(['plugin', 'disable', NAME]);
+  await dockerd.docker(['plugin', 'set', NAME, 'CUSTOM_LOG_LEVEL=debug']);
+  await dockerd.docker(['plugin', 'enable', NAME]);
+  t.regex((await dockerd.docker(['plugin', 'inspect', '-f', '{{.PluginReference}}', NAME])).stdout, /customtest:v1$/);
+  const ls = await dockerd.docker(['volume', 'ls', '--format', '{{.Driver}} {{.Name}}']);
+  t.regex(ls.stdout, new RegExp(`${NAME}:latest plainvol`));
+  t.is((await run(['-v', 'plainvol:/d', TEST_IMAGE, 'cat', '/d/f'])).stdout, 'managed', 'data written by the first install');
+});
+
+test.serial('make upgrade: a rebuilt tag replaces the rootfs and keeps every volume and its data', async (t) => {
+  await script('push', 'v2');
+  t.regex(await script('upgrade', 'v2'), /upgraded/);
+  t.regex((await dockerd.docker(['plugin', 'inspect', '-f', '{{.PluginReference}}', NAME])).stdout, /customtest:v2$/);
+  const source = await dockerd.docker(['plugin', 'inspect', '-f', '{{range .Settings.Mounts}}{{if eq .Name "state"}}{{.Source}}{{end}}{{end}}', NAME]);
+  t.is(source.stdout, state, 'the state mount survived the upgrade');
+  t.like((await statusOf('plainvol')), { Driver: `${NAME}:latest` });
+  t.is((await run(['-v', 'plainvol:/d', TEST_IMAGE, 'cat', '/d/f'])).stdout, 'managed');
+  t.like((await statusOf('zvol')).Status, { type: 'compressed' });
+  const env = await dockerd.docker(['plugin', 'inspect', '-f', '{{json .Settings.Env}}', NAME]);
+  t.true(env.stdout.includes('CUSTOM_LOG_LEVEL=debug'), `settable env survived: ${env.stdout}`);
+  for (const volume of ['plainvol', 'zvol']) await dockerd.docker(['volume', 'rm', volume]);
+  t.deepEqual(await readdir(join(state, 'volumes')), []);
+});

@@ -34,6 +34,8 @@ export async function startDockerd(prefix: string): Promise<Dockerd> {
   ], { stdio: ['ignore', logFd, logFd] });
   closeSync(logFd);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // If the worker dies (a timeout), the daemon must not outlive it.
+  process.once('exit', () => child.kill('SIGKILL'));
 
   const docker: Dockerd['docker'] = async (args, options = {}) => {
     const result = await execa(DOCKER_CLI, ['-H', host, ...args], {

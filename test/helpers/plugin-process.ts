@@ -47,6 +47,7 @@ export async function startPluginProcess(prefix: string): Promise<PluginProcess>
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child = proc;
+      process.once('exit', () => proc.kill('SIGKILL'));
       exited = new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
       proc.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
       proc.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

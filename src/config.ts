@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 
 export interface Config {
@@ -16,6 +17,20 @@ export interface Config {
   readonly keyDir: string;
   /** Host key-encryption key that seals generated keys; unset means keys are stored unsealed. */
   readonly kekFile?: string;
+  /** GlusterFS pool for replicated volumes. */
+  readonly gluster: GlusterConfig;
+}
+
+export interface GlusterConfig {
+  /** This host's name in the pool (a brick host; never localhost or 127.0.0.1). */
+  readonly host: string;
+  /** Brick hosts in order of preference; just [host] on a single host. */
+  readonly peers: readonly string[];
+  /** Directory for bricks, the same path on every peer. */
+  readonly brickRoot: string;
+  /** glusterd's socket, when not /var/run/glusterd.socket. */
+  readonly socket?: string;
+  readonly timeoutMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -47,5 +62,20 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: env['CUSTOM_LOG_LEVEL'] || 'info',
     keyDir: absolutePath(env, 'CUSTOM_KEY_DIR', join(stateDir, 'keys')),
     ...(env['CUSTOM_KEK_FILE'] ? { kekFile: absolutePath(env, 'CUSTOM_KEK_FILE', '') } : {}),
+    gluster: glusterConfig(env, stateDir),
+  });
+}
+
+function glusterConfig(env: Env, stateDir: string): GlusterConfig {
+  const host = env['CUSTOM_GLUSTER_HOST'] || hostname();
+  const listed = (env['CUSTOM_GLUSTER_PEERS'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  // This host first: its brick is local and it serves the mount's volfile.
+  const peers = [host, ...listed.filter((peer) => peer !== host)];
+  return Object.freeze({
+    host,
+    peers,
+    brickRoot: absolutePath(env, 'CUSTOM_GLUSTER_BRICK_ROOT', join(stateDir, 'bricks')),
+    ...(env['CUSTOM_GLUSTER_SOCKET'] ? { socket: absolutePath(env, 'CUSTOM_GLUSTER_SOCKET', '') } : {}),
+    timeoutMs: positiveInteger(env, 'CUSTOM_GLUSTER_TIMEOUT_MS', 15_000),
   });
 }

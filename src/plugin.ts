@@ -12,7 +12,8 @@ import { KeyStore } from './keys/key-store.js';
 import { loadKek } from './keys/kek.js';
 import { checkHost } from './volumes/doctor.js';
 import { HostResidue } from './backings/residue.js';
-import { createSystemTools, type SystemTools } from './system/index.js';
+import { createGlusterTools, createSystemTools, type SystemTools } from './system/index.js';
+import { GlusterBacking } from './backings/gluster.js';
 
 export interface RunningPlugin {
   readonly server: Server;
@@ -33,9 +34,14 @@ export async function startPlugin(
   const kek = config.kekFile ? await loadKek(config.kekFile) : undefined;
   const keys = new KeyStore(config.keyDir, kek);
   const images = new ImageStackBacking(tools, new LuksLayer(tools, keys));
-  const backings: Backings = { plain: images, encrypted: images, compressed: images };
+  const { gluster } = config;
+  const glusterTools = createGlusterTools({ timeoutMs: gluster.timeoutMs, ...(gluster.socket ? { socket: gluster.socket } : {}) });
+  const replicated = new GlusterBacking(tools, glusterTools, gluster);
+  const backings: Backings = { plain: images, encrypted: images, compressed: images, replicated };
   const service = new VolumeService(state, backings, config, log, { generatedKeySource: keys.source });
-  const server = await listenOnSocket(createApp(service, log), config.socket);
+  // Several peers: every host's plugin sees the same replicated volumes.
+  const scope = gluster.peers.length > 1 ? 'global' : 'local';
+  const server = await listenOnSocket(createApp(service, log, scope), config.socket);
   log.info({ socket: config.socket, volumes: state.all().length, keys: keys.source }, 'listening');
   void checkHost(backings).then((types) => log.info({ types }, 'volume types this host can serve'));
 

@@ -43,4 +43,11 @@ export interface Backing {
   destroy(volume: VolumeContext): Promise<void>;
   /** Cheap facts for `docker volume inspect`; must not block. */
   status(volume: VolumeContext): Promise<Record<string, StatusValue>>;
+  /**
+   * Volumes that exist beyond this host (global scope): the source of truth
+   * every host's plugin agrees on. Absent for host-local types.
+   */
+  catalog?(): Promise<VolumeRecord[]>;
+  /** Deletes what this host holds of volumes that no longer exist elsewhere. */
+  sweep?(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import type { Backing, StatusValue, VolumeContext } from './backing.js';
-import type { EncryptedSpec, VolumeSpec } from '../state/schema.js';
+import type { EncryptedSpec, ImageSpec, VolumeRecord, VolumeSpec } from '../state/schema.js';
 import type { SystemTools } from '../system/index.js';
 import { detachAll, ensureLoop, provisionImage, retainStorage } from './loop-image.js';
 import { ensureDataDirectory, isMountedAt, mountFilesystem, unmountFilesystem, usageStatus } from './filesystem.js';
@@ -11,7 +11,12 @@ function encryption(spec: VolumeSpec): EncryptedSpec | undefined {
   return spec.type === 'encrypted' ? spec : undefined;
 }
 
-function mountOptions(spec: VolumeSpec): string[] {
+function imageSpec(record: VolumeRecord): ImageSpec {
+  if (record.spec.type === 'replicated') throw new Error(`volume ${record.name} has no image`);
+  return record.spec;
+}
+
+function mountOptions(spec: ImageSpec): string[] {
   return spec.compression ? [compressionMountOption(spec.compression)] : [];
 }
 
@@ -33,6 +38,7 @@ export class ImageStackBacking implements Backing {
   }
 
   async preflight(spec: VolumeSpec): Promise<string | undefined> {
+    if (spec.type === 'replicated') return 'not an image volume';
     const fs = await this.tools.probeFilesystem(spec.fs);
     if (!fs.available) return `fs=${spec.fs} is not available on this host: ${fs.reason}`;
     const luks = encryption(spec);
@@ -40,7 +46,7 @@ export class ImageStackBacking implements Backing {
   }
 
   async create({ record, paths }: VolumeContext): Promise<void> {
-    const { spec } = record;
+    const spec = imageSpec(record);
     const luks = encryption(spec);
     await withUndo(async (undo) => {
       await provisionImage(this.tools, paths.dir, paths.image, spec.sizeBytes, undo);
@@ -67,11 +73,12 @@ export class ImageStackBacking implements Backing {
       await ensureDataDirectory(this.tools, paths);
       return;
     }
-    const luks = encryption(record.spec);
+    const spec = imageSpec(record);
+    const luks = encryption(spec);
     await withUndo(async (undo) => {
       const device = await ensureLoop(this.tools, paths.image, undo);
       const top = luks ? await this.luks.ensureOpen(record, luks, device, undo) : device;
-      await mountFilesystem(this.tools, top, record.spec.fs, mountOptions(record.spec), paths, undo);
+      await mountFilesystem(this.tools, top, spec.fs, mountOptions(spec), paths, undo);
     });
   }
 
@@ -98,7 +105,7 @@ export class ImageStackBacking implements Backing {
   }
 
   async status({ record, paths }: VolumeContext): Promise<Record<string, StatusValue>> {
-    const { spec } = record;
+    const spec = imageSpec(record);
     const mounted = await isMountedAt(this.tools, paths.mountRoot);
     const allocation = await this.tools.fileAllocation(paths.image);
     const status: Record<string, StatusValue> = { mounted, allocatedBytes: allocation.allocatedBytes };

@@ -69,8 +69,8 @@ export function createApp(service: VolumeService, log: Logger, scope: Scope = 'l
     await service.unmount(name, id);
     ctx.body = { Err: '' };
   });
-  router.post('/VolumeDriver.Path', (ctx) => {
-    ctx.body = { Mountpoint: service.path(decodeName(ctx.state.body).name), Err: '' };
+  router.post('/VolumeDriver.Path', async (ctx) => {
+    ctx.body = { Mountpoint: await service.path(decodeName(ctx.state.body).name), Err: '' };
   });
   router.post('/VolumeDriver.Get', async (ctx) => {
     const volume = await service.get(decodeName(ctx.state.body).name);
@@ -84,9 +84,9 @@ export function createApp(service: VolumeService, log: Logger, scope: Scope = 'l
       Err: '',
     };
   });
-  router.post('/VolumeDriver.List', (ctx) => {
+  router.post('/VolumeDriver.List', async (ctx) => {
     ctx.body = {
-      Volumes: service.list().map((v) => ({ Name: v.name, Mountpoint: v.mountpoint })),
+      Volumes: (await service.list()).map((v) => ({ Name: v.name, Mountpoint: v.mountpoint })),
       Err: '',
     };
   });

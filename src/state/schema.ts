@@ -3,7 +3,7 @@
 
 export const STATE_VERSION = 1;
 
-export type VolumeType = 'plain' | 'encrypted' | 'compressed';
+export type VolumeType = 'plain' | 'encrypted' | 'compressed' | 'replicated';
 export type FsType = 'ext4' | 'xfs' | 'btrfs';
 export type CompressionAlgorithm = 'zstd' | 'lzo' | 'zlib';
 
@@ -44,7 +44,18 @@ export interface CompressedSpec extends CommonSpec {
   readonly compression: Compression;
 }
 
-export type VolumeSpec = PlainSpec | EncryptedSpec | CompressedSpec;
+/** GlusterFS replica set; no image file, so no fs or fixed size (size is a quota). */
+export interface ReplicatedSpec {
+  readonly type: 'replicated';
+  readonly replicas: 2 | 3;
+  /** replica 3 arbiter 1: two data bricks and a metadata-only arbiter. */
+  readonly arbiter: boolean;
+  readonly quotaBytes?: number;
+  readonly retain?: boolean;
+}
+
+export type ImageSpec = PlainSpec | EncryptedSpec | CompressedSpec;
+export type VolumeSpec = ImageSpec | ReplicatedSpec;
 
 export interface VolumeRecord {
   readonly name: string;

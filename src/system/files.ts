@@ -75,13 +75,14 @@ export interface FileStat {
   readonly isFile: boolean;
   readonly mode: number;
   readonly size: number;
+  readonly mtimeMs: number;
 }
 
 /** stat(2) of a path, or undefined when nothing is there. */
 export async function fileStat(path: string): Promise<FileStat | undefined> {
   try {
     const info = await stat(path);
-    return { isFile: info.isFile(), mode: info.mode & 0o7777, size: info.size };
+    return { isFile: info.isFile(), mode: info.mode & 0o7777, size: info.size, mtimeMs: info.mtimeMs };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;

@@ -74,3 +74,29 @@ export function createSystemTools(timeoutMs: number) {
 }
 
 export type SystemTools = ReturnType<typeof createSystemTools>;
+
+import * as gluster from './gluster.js';
+export type { GlusterBrick, GlusterVolume, BrickStatus } from './gluster.js';
+
+/** The gluster CLI with socket and timeout bound in. */
+export function createGlusterTools(options: gluster.GlusterOptions) {
+  return {
+    volumeInfo: (name?: string) => gluster.volumeInfo(options, name),
+    peerCount: () => gluster.peerCount(options),
+    volumeCreate: (name: string, replica: number, arbiter: boolean, bricks: readonly gluster.GlusterBrick[], force: boolean) =>
+      gluster.volumeCreate(name, replica, arbiter, bricks, force, options),
+    volumeStart: (name: string, force = false) => gluster.volumeStart(name, force, options),
+    volumeStop: (name: string) => gluster.volumeStop(name, options),
+    volumeDelete: (name: string) => gluster.volumeDelete(name, options),
+    volumeSet: (name: string, key: string, value: string) => gluster.volumeSet(name, key, value, options),
+    quotaLimit: (name: string, bytes: number) => gluster.quotaLimit(name, bytes, options),
+    volumeStatus: (name: string) => gluster.volumeStatus(name, options),
+    healCount: (name: string) => gluster.healCount(name, options),
+    healStart: (name: string) => gluster.healStart(name, options),
+    splitBrainCount: (name: string) => gluster.splitBrainCount(name, options),
+    mount: (server: string, volume: string, backups: readonly string[], target: string) =>
+      gluster.mountGlusterfs(server, volume, backups, target, options.timeoutMs),
+  };
+}
+
+export type GlusterTools = ReturnType<typeof createGlusterTools>;

@@ -16,11 +16,13 @@ export async function describeVolume(
 ): Promise<Record<string, StatusValue>> {
   const { record } = volume;
   const leases = totalLeases(record.leases);
+  const { spec } = record;
+  const sizeBytes = spec.type === 'replicated' ? spec.quotaBytes : spec.sizeBytes;
   const status: Record<string, StatusValue> = {
-    type: record.spec.type,
-    fs: record.spec.fs,
-    size: formatSize(record.spec.sizeBytes),
-    sizeBytes: record.spec.sizeBytes,
+    type: spec.type,
+    fs: spec.type === 'replicated' ? 'glusterfs' : spec.fs,
+    size: sizeBytes === undefined ? 'unlimited' : formatSize(sizeBytes),
+    sizeBytes: sizeBytes ?? null,
     mounted: leases > 0,
     leases,
     createdAt: record.createdAt,

@@ -24,6 +24,17 @@ export interface VolumeSummary {
 
 export type Backings = Readonly<Record<VolumeType, Backing>>;
 
+// Get and List must answer even when a pool peer hangs.
+const CATALOG_DEADLINE_MS = 3000;
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
 /** The domain: what each VolumeDriver call means, independent of HTTP. */
 export class VolumeService {
   readonly locks = new KeyedMutex();
@@ -72,7 +83,7 @@ export class VolumeService {
 
   async remove(name: string): Promise<void> {
     await this.locks.run(name, async () => {
-      const record = this.state.get(name);
+      const record = this.state.get(name) ?? (await this.adopt(name));
       if (!record) {
         this.log.warn({ volume: name }, 'remove of a volume we do not have: nothing to do');
         return;
@@ -88,7 +99,7 @@ export class VolumeService {
 
   async mount(name: string, id: string): Promise<string> {
     return this.locks.run(name, async () => {
-      const record = this.require(name);
+      const record = await this.find(name);
       const volume = this.context(record);
       const wasIdle = totalLeases(record.leases) === 0;
       await this.step(name, 'could not be mounted', () => this.backingOf(record).activate(volume));
@@ -106,7 +117,8 @@ export class VolumeService {
 
   async unmount(name: string, id: string): Promise<void> {
     await this.locks.run(name, async () => {
-      const record = this.require(name);
+      const record = this.state.get(name);
+      if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume');
       if (!hasLease(record.leases, id)) return; // unknown ID: nothing to release
       record.leases = releaseLease(record.leases, id);
       // Persist first: a crash between the two steps then leaves an unneeded
@@ -118,12 +130,12 @@ export class VolumeService {
     });
   }
 
-  path(name: string): string {
-    return this.context(this.require(name)).paths.mountpoint;
+  async path(name: string): Promise<string> {
+    return this.context(await this.find(name)).paths.mountpoint;
   }
 
   async get(name: string): Promise<VolumeInfo> {
-    const record = this.require(name);
+    const record = await this.find(name);
     const volume = this.context(record);
     return {
       name: record.name,
@@ -133,15 +145,54 @@ export class VolumeService {
     };
   }
 
-  list(): VolumeSummary[] {
-    return this.state.all().map((record) => ({
+  async list(): Promise<VolumeSummary[]> {
+    const records = new Map(this.state.all().map((record) => [record.name, record]));
+    for (const [type, remote] of await this.catalogs()) {
+      const names = new Set(remote.map((record) => record.name));
+      for (const record of remote) if (!records.has(record.name)) records.set(record.name, record);
+      // Gone from the pool (removed on another host) and not mounted here.
+      for (const record of this.state.all()) {
+        if (record.spec.type === type && !names.has(record.name) && totalLeases(record.leases) === 0) {
+          records.delete(record.name);
+          await this.state.delete(record.name).catch(() => undefined);
+        }
+      }
+    }
+    return [...records.values()].map((record) => ({
       name: record.name,
       mountpoint: volumePaths(this.roots, record.id).mountpoint,
     }));
   }
 
-  private require(name: string): VolumeRecord {
-    const record = this.state.get(name);
+  /** Every type whose volumes live beyond this host, with what its catalog holds now. */
+  private async catalogs(): Promise<Array<[VolumeType, VolumeRecord[]]>> {
+    const result: Array<[VolumeType, VolumeRecord[]]> = [];
+    for (const [type, backing] of Object.entries(this.backings) as Array<[VolumeType, Backing]>) {
+      if (!backing.catalog) continue;
+      try {
+        result.push([type, await withDeadline(backing.catalog(), CATALOG_DEADLINE_MS)]);
+        void backing.sweep?.().catch((error: unknown) => this.log.warn({ err: error, type }, 'sweep failed'));
+      } catch (error) {
+        this.log.warn({ err: error, type }, 'catalog unavailable; answering from local state');
+      }
+    }
+    return result;
+  }
+
+  /** A volume another host created: its record, now kept here too (leases stay per host). */
+  private async adopt(name: string): Promise<VolumeRecord | undefined> {
+    for (const [, remote] of await this.catalogs()) {
+      const record = remote.find((candidate) => candidate.name === name);
+      if (record) {
+        await this.state.put({ ...record, leases: {} });
+        return this.state.get(name);
+      }
+    }
+    return undefined;
+  }
+
+  private async find(name: string): Promise<VolumeRecord> {
+    const record = this.state.get(name) ?? (await this.adopt(name));
     if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume');
     return record;
   }

@@ -10,7 +10,7 @@ export interface SpecDefaults {
   readonly generatedKeySource: Exclude<KeySource, 'keyfile'>;
 }
 
-const VOLUME_TYPES: readonly VolumeType[] = ['plain', 'encrypted', 'compressed'];
+const VOLUME_TYPES: readonly VolumeType[] = ['plain', 'encrypted', 'compressed', 'replicated'];
 const FS_TYPES: readonly FsType[] = ['ext4', 'xfs', 'btrfs'];
 const COMMON_KEYS = ['type', 'size', 'fs', 'retain'] as const;
 // The grammar: `type` picks the stack; encryption is only ever type=encrypted,
@@ -19,6 +19,7 @@ const TYPE_KEYS: Record<VolumeType, readonly string[]> = {
   plain: [],
   encrypted: ['cipher', 'keyfile', 'compression', 'compress-force'],
   compressed: ['compression', 'compress-force'],
+  replicated: ['replicas', 'arbiter'],
 };
 const HINTS: Record<string, string> = {
   encrypt: 'encryption is chosen with -o type=encrypted (add -o compression=zstd to compress as well)',
@@ -137,6 +138,33 @@ function parseFs(volume: string, opts: VolumeOptions, compression: Compression |
   return fs;
 }
 
+function parseReplicated(volume: string, opts: VolumeOptions): VolumeSpec {
+  if (opts['fs'] !== undefined) throw invalid(volume, 'fs does not apply to type=replicated (GlusterFS stores files on the bricks\' own filesystems)');
+  const replicas = oneOf(volume, 'replicas', opts['replicas'] ?? '3', ['2', '3']);
+  const arbiter = parseBoolean(volume, 'arbiter', opts['arbiter']);
+  if (replicas === '2' && !arbiter) {
+    throw invalid(volume, 'replicas=2 can split-brain: when the two bricks lose sight of each other both accept writes that cannot be merged. Use replicas=3, or replicas=2 with arbiter=true (two data bricks plus a metadata-only arbiter brick)');
+  }
+  if (replicas === '3' && arbiter && opts['replicas'] !== undefined) {
+    throw invalid(volume, 'arbiter=true means two data bricks and one arbiter: use it with replicas=2');
+  }
+  let quotaBytes: number | undefined;
+  if (opts['size'] !== undefined) {
+    quotaBytes = parseSize(opts['size']);
+    if (quotaBytes === undefined || quotaBytes < 1024 ** 2) {
+      throw invalid(volume, `size=${shown(opts['size'])} is not a size of at least 1M; use a number with an optional unit k, M, G or T`);
+    }
+  }
+  const retain = parseBoolean(volume, 'retain', opts['retain']);
+  return {
+    type: 'replicated',
+    replicas: arbiter ? 2 : 3,
+    arbiter,
+    ...(quotaBytes !== undefined ? { quotaBytes } : {}),
+    ...(retain ? { retain } : {}),
+  };
+}
+
 /** Docker's `-o key=value` options → a validated spec. `null` (no -o) means all defaults. */
 export function parseVolumeSpec(
   volume: string,
@@ -146,6 +174,7 @@ export function parseVolumeSpec(
   const opts = options ?? {};
   const type = oneOf(volume, 'type', opts['type'] ?? 'plain', VOLUME_TYPES);
   checkKeys(volume, opts, type);
+  if (type === 'replicated') return parseReplicated(volume, opts);
   const compression = parseCompressionOptions(volume, opts, type);
   const fs = parseFs(volume, opts, compression);
   const overhead = type === 'encrypted' ? LUKS_HEADER_BYTES : 0;

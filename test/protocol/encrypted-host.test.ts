@@ -27,7 +27,7 @@ test('the start-up check reports which volume types this host can serve', async 
   const { checkHost } = await import('../../src/volumes/doctor.js');
   const { imageBacking } = await import('../helpers/backing.js');
   const images = imageBacking(tools);
-  const types = await checkHost({ plain: images, encrypted: images, compressed: images });
+  const types = await checkHost({ plain: images, encrypted: images, compressed: images, replicated: images });
   t.is(types.plain, 'available');
   t.is(types.compressed, 'available');
   const dm = await tools.probeDmCrypt();

@@ -34,7 +34,7 @@ test('size and fs are parsed', (t) => {
 });
 
 test('sizes are rounded up to whole MiB', (t) => {
-  t.is(parseVolumeSpec('v', { size: '20000001' }).sizeBytes, 20 * 1024 ** 2);
+  t.like(parseVolumeSpec('v', { size: '20000001' }), { sizeBytes: 20 * 1024 ** 2 });
 });
 
 const rejects = test.macro((t, opts: Record<string, string>, ...fragments: string[]) => {

@@ -1,0 +1,201 @@
+import { join } from 'node:path';
+import type { Backing, StatusValue, VolumeContext } from './backing.js';
+import type { ReplicatedSpec, VolumeRecord, VolumeSpec } from '../state/schema.js';
+import type { GlusterBrick, GlusterTools, GlusterVolume, SystemTools } from '../system/index.js';
+import { ensureDataDirectory, isMountedAt, unmountFilesystem, usageStatus } from './filesystem.js';
+import { withUndo } from './undo.js';
+
+export interface GlusterLayout {
+  /** This host's name in the pool. */
+  readonly host: string;
+  /** Brick hosts, this host first. One entry: N bricks on this host. */
+  readonly peers: readonly string[];
+  readonly brickRoot: string;
+}
+
+const PREFIX = 'cv_';
+const META = 'user.custom-volume.';
+const CATALOG_TTL_MS = 2000;
+const SWEEP_AGE_MS = 60_000;
+
+export function glusterName(volumeId: string): string {
+  return `${PREFIX}${volumeId}`;
+}
+
+const encode = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
+const decode = (text: string) => Buffer.from(text, 'base64url').toString('utf8');
+
+function replicated(record: VolumeRecord): ReplicatedSpec {
+  if (record.spec.type !== 'replicated') throw new Error(`volume ${record.name} is not replicated`);
+  return record.spec;
+}
+
+/** The record another host wrote into the Gluster volume's user.* options. */
+export function recordFromGluster(volume: GlusterVolume): VolumeRecord | undefined {
+  const name = volume.options[`${META}name`];
+  const spec = volume.options[`${META}spec`];
+  if (!volume.name.startsWith(PREFIX) || !name || !spec) return undefined;
+  return {
+    name: decode(name),
+    id: volume.name.slice(PREFIX.length),
+    spec: JSON.parse(decode(spec)) as ReplicatedSpec,
+    createdAt: volume.options[`${META}created`] ?? new Date(0).toISOString(),
+    leases: {},
+  };
+}
+
+/**
+ * `type=replicated`: a GlusterFS replica set (replica 3, or replica 3 arbiter 1)
+ * with one brick per peer (or N bricks on this host when it is alone), mounted
+ * with the FUSE client on the first lease. Gluster is the catalog: every
+ * host's plugin lists the same volumes; leases stay per host.
+ */
+export class GlusterBacking implements Backing {
+  private cached: { at: number; records: VolumeRecord[] } | undefined;
+  /** Global scope only: on one host every replicated volume is in local state already. */
+  readonly catalog?: () => Promise<VolumeRecord[]>;
+  readonly sweep?: () => Promise<void>;
+
+  constructor(
+    private readonly tools: SystemTools,
+    private readonly gluster: GlusterTools,
+    private readonly layout: GlusterLayout,
+  ) {
+    if (this.multiHost) {
+      this.catalog = () => this.readCatalog();
+      this.sweep = () => this.sweepBricks();
+    }
+  }
+
+  private get multiHost(): boolean {
+    return this.layout.peers.length > 1;
+  }
+
+  async preflight(spec: VolumeSpec): Promise<string | undefined> {
+    if (spec.type !== 'replicated') return 'not a replicated volume';
+    let peers;
+    try {
+      peers = await this.gluster.peerCount();
+    } catch (error) {
+      return `replicated volumes need a reachable GlusterFS pool (glusterd on this host): ${error instanceof Error ? error.message : String(error)}`;
+    }
+    if (this.multiHost) {
+      if (this.layout.peers.length < 3) return `replicas=3 needs 3 brick hosts; CUSTOM_GLUSTER_PEERS names ${this.layout.peers.length}`;
+      if (peers.connected < 3) return `only ${peers.connected} of the pool's ${peers.total} hosts are connected; a replica set of 3 needs 3`;
+    }
+    return undefined;
+  }
+
+  private bricks(record: VolumeRecord): GlusterBrick[] {
+    if (this.multiHost) {
+      return this.layout.peers.slice(0, 3).map((host) => ({ host, path: join(this.layout.brickRoot, record.id) }));
+    }
+    return [1, 2, 3].map((i) => ({ host: this.layout.host, path: join(this.layout.brickRoot, `${record.id}-b${i}`) }));
+  }
+
+  private async removeLocalBricks(record: VolumeRecord): Promise<void> {
+    for (const brick of this.bricks(record)) {
+      if (brick.host === this.layout.host) await this.tools.removeTree(brick.path);
+    }
+  }
+
+  async create({ record }: VolumeContext): Promise<void> {
+    const spec = replicated(record);
+    const name = glusterName(record.id);
+    const bricks = this.bricks(record);
+    await withUndo(async (undo) => {
+      await this.tools.makeDirectory(this.layout.brickRoot);
+      undo.push('remove local bricks', () => this.removeLocalBricks(record));
+      try {
+        await this.gluster.volumeCreate(name, 3, spec.arbiter, bricks, false);
+      } catch (error) {
+        // Gluster refuses, unless forced, bricks on the root filesystem and
+        // several bricks of one replica set on one server: the brick root is
+        // the operator's choice, and one server is the single-host default.
+        if (!/root partition|same server|force/i.test(String(error))) throw error;
+        await this.gluster.volumeCreate(name, 3, spec.arbiter, bricks, true);
+      }
+      undo.push('delete gluster volume', () => this.gluster.volumeDelete(name));
+      await this.gluster.volumeSet(name, `${META}name`, encode(record.name));
+      await this.gluster.volumeSet(name, `${META}spec`, encode(JSON.stringify(spec)));
+      await this.gluster.volumeSet(name, `${META}created`, record.createdAt);
+      await this.gluster.volumeStart(name);
+      undo.push('stop gluster volume', () => this.gluster.volumeStop(name));
+      if (spec.quotaBytes !== undefined) await this.gluster.quotaLimit(name, spec.quotaBytes);
+    });
+    this.cached = undefined;
+  }
+
+  async activate({ record, paths }: VolumeContext): Promise<void> {
+    if (!(await isMountedAt(this.tools, paths.mountRoot))) {
+      await withUndo(async (undo) => {
+        await this.tools.makeDirectory(paths.mountRoot, 0o755);
+        undo.push('remove mount directory', () => this.tools.removeEmptyDirectory(paths.mountRoot));
+        const [server, ...backups] = [...new Set(this.bricks(record).map((b) => b.host))];
+        // backup-volfile-servers: a dead first server does not block mounting.
+        await this.gluster.mount(server ?? this.layout.host, glusterName(record.id), backups, paths.mountRoot);
+      });
+    }
+    await ensureDataDirectory(this.tools, paths);
+  }
+
+  async deactivate({ paths }: VolumeContext): Promise<void> {
+    await unmountFilesystem(this.tools, paths);
+  }
+
+  async destroy(volume: VolumeContext): Promise<void> {
+    const { record } = volume;
+    await this.deactivate(volume);
+    const name = glusterName(record.id);
+    this.cached = undefined;
+    await this.gluster.volumeStop(name).catch(() => undefined); // already stopped is fine
+    if (replicated(record).retain) return; // stopped, bricks and volume kept
+    await this.gluster.volumeDelete(name);
+    await this.removeLocalBricks(record);
+  }
+
+  async status({ record, paths }: VolumeContext): Promise<Record<string, StatusValue>> {
+    const spec = replicated(record);
+    const name = glusterName(record.id);
+    const mounted = await isMountedAt(this.tools, paths.mountRoot);
+    const status: Record<string, StatusValue> = { glusterVolume: name, replicas: 3, arbiter: spec.arbiter, mounted };
+    const bricks = await this.gluster.volumeStatus(name).catch(() => []);
+    const heal = await this.gluster.healCount(name).catch(() => new Map<string, number>());
+    status['bricks'] = this.bricks(record)
+      .map((b) => {
+        const live = bricks.find((s) => s.host === b.host && s.path === b.path);
+        return `${b.host}:${b.path} ${live?.online ? 'online' : 'offline'}`;
+      })
+      .join(', ');
+    status['bricksOnline'] = bricks.filter((b) => b.online).length;
+    status['healPending'] = heal.size > 0 ? [...heal.values()].reduce((a, b) => a + b, 0) : null;
+    status['splitBrain'] = (await this.gluster.splitBrainCount(name)) ?? null;
+    if (mounted) Object.assign(status, await usageStatus(this.tools, paths));
+    return status;
+  }
+
+  private async readCatalog(): Promise<VolumeRecord[]> {
+    if (this.cached && Date.now() - this.cached.at < CATALOG_TTL_MS) return this.cached.records;
+    const records = (await this.gluster.volumeInfo()).map(recordFromGluster).filter((r): r is VolumeRecord => r !== undefined);
+    this.cached = { at: Date.now(), records };
+    return records;
+  }
+
+  // Gluster leaves brick directories behind on delete, on every host; each
+  // host's plugin removes its own once no volume uses them. Young ones are
+  // skipped: a create may be between mkdir and commit.
+  private async sweepBricks(): Promise<void> {
+    const entries = await this.tools.listDirectory(this.layout.brickRoot);
+    if (entries.length === 0) return;
+    const used = new Set<string>();
+    for (const volume of await this.gluster.volumeInfo()) {
+      for (const brick of volume.bricks) if (brick.host === this.layout.host) used.add(brick.path);
+    }
+    for (const entry of entries) {
+      const path = join(this.layout.brickRoot, entry);
+      if (used.has(path)) continue;
+      const info = await this.tools.fileStat(path);
+      if (info && Date.now() - info.mtimeMs > SWEEP_AGE_MS) await this.tools.removeTree(path);
+    }
+  }
+}

@@ -21,13 +21,21 @@ export interface Config {
   readonly gluster: GlusterConfig;
 }
 
+export interface GlusterPeer {
+  readonly host: string;
+  /** Directory for this peer's bricks. */
+  readonly brickRoot: string;
+}
+
 export interface GlusterConfig {
   /** This host's name in the pool (a brick host; never localhost or 127.0.0.1). */
   readonly host: string;
-  /** Brick hosts in order of preference; just [host] on a single host. */
-  readonly peers: readonly string[];
-  /** Directory for bricks, the same path on every peer. */
+  /** Brick hosts in order of preference, this host first; just this host when alone. */
+  readonly peers: readonly GlusterPeer[];
+  /** This host's brick directory (the default for every peer). */
   readonly brickRoot: string;
+  /** Leftover bricks younger than this are not swept (a create may be in flight). */
+  readonly sweepAgeMs: number;
   /** glusterd's socket, when not /var/run/glusterd.socket. */
   readonly socket?: string;
   readonly timeoutMs: number;
@@ -66,15 +74,26 @@ export function loadConfig(env: Env = process.env): Config {
   });
 }
 
+// CUSTOM_GLUSTER_PEERS: "host[:/brick/root],…"; a peer without a path uses
+// CUSTOM_GLUSTER_BRICK_ROOT, the same directory on every host.
+function parsePeer(entry: string, brickRoot: string): GlusterPeer {
+  const index = entry.indexOf(':/');
+  if (index < 0) return { host: entry, brickRoot };
+  return { host: entry.slice(0, index), brickRoot: entry.slice(index + 1) };
+}
+
 function glusterConfig(env: Env, stateDir: string): GlusterConfig {
   const host = env['CUSTOM_GLUSTER_HOST'] || hostname();
-  const listed = (env['CUSTOM_GLUSTER_PEERS'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  const defaultRoot = absolutePath(env, 'CUSTOM_GLUSTER_BRICK_ROOT', join(stateDir, 'bricks'));
+  const listed = (env['CUSTOM_GLUSTER_PEERS'] ?? '').split(',').map((p) => p.trim()).filter(Boolean).map((p) => parsePeer(p, defaultRoot));
+  const self = listed.find((peer) => peer.host === host) ?? { host, brickRoot: defaultRoot };
   // This host first: its brick is local and it serves the mount's volfile.
-  const peers = [host, ...listed.filter((peer) => peer !== host)];
+  const peers = [self, ...listed.filter((peer) => peer.host !== host)];
   return Object.freeze({
     host,
     peers,
-    brickRoot: absolutePath(env, 'CUSTOM_GLUSTER_BRICK_ROOT', join(stateDir, 'bricks')),
+    brickRoot: self.brickRoot,
+    sweepAgeMs: positiveInteger(env, 'CUSTOM_GLUSTER_SWEEP_AGE_MS', 60_000),
     ...(env['CUSTOM_GLUSTER_SOCKET'] ? { socket: absolutePath(env, 'CUSTOM_GLUSTER_SOCKET', '') } : {}),
     timeoutMs: positiveInteger(env, 'CUSTOM_GLUSTER_TIMEOUT_MS', 15_000),
   });

@@ -8,15 +8,15 @@ import { withUndo } from './undo.js';
 export interface GlusterLayout {
   /** This host's name in the pool. */
   readonly host: string;
-  /** Brick hosts, this host first. One entry: N bricks on this host. */
-  readonly peers: readonly string[];
+  /** Brick hosts with their brick directories, this host first. One entry: N bricks on this host. */
+  readonly peers: ReadonlyArray<{ readonly host: string; readonly brickRoot: string }>;
   readonly brickRoot: string;
+  readonly sweepAgeMs: number;
 }
 
 const PREFIX = 'cv_';
 const META = 'user.custom-volume.';
 const CATALOG_TTL_MS = 2000;
-const SWEEP_AGE_MS = 60_000;
 
 export function glusterName(volumeId: string): string {
   return `${PREFIX}${volumeId}`;
@@ -88,13 +88,19 @@ export class GlusterBacking implements Backing {
 
   private bricks(record: VolumeRecord): GlusterBrick[] {
     if (this.multiHost) {
-      return this.layout.peers.slice(0, 3).map((host) => ({ host, path: join(this.layout.brickRoot, record.id) }));
+      return this.layout.peers.slice(0, 3).map((peer) => ({ host: peer.host, path: join(peer.brickRoot, record.id) }));
     }
     return [1, 2, 3].map((i) => ({ host: this.layout.host, path: join(this.layout.brickRoot, `${record.id}-b${i}`) }));
   }
 
-  private async removeLocalBricks(record: VolumeRecord): Promise<void> {
-    for (const brick of this.bricks(record)) {
+  /** The volume's real bricks (as created, maybe by another host), or the planned ones. */
+  private async actualBricks(record: VolumeRecord): Promise<GlusterBrick[]> {
+    const [info] = await this.gluster.volumeInfo(glusterName(record.id)).catch(() => []);
+    return info?.bricks ?? this.bricks(record);
+  }
+
+  private async removeLocalBricks(bricks: readonly GlusterBrick[]): Promise<void> {
+    for (const brick of bricks) {
       if (brick.host === this.layout.host) await this.tools.removeTree(brick.path);
     }
   }
@@ -105,7 +111,7 @@ export class GlusterBacking implements Backing {
     const bricks = this.bricks(record);
     await withUndo(async (undo) => {
       await this.tools.makeDirectory(this.layout.brickRoot);
-      undo.push('remove local bricks', () => this.removeLocalBricks(record));
+      undo.push('remove local bricks', () => this.removeLocalBricks(bricks));
       try {
         await this.gluster.volumeCreate(name, 3, spec.arbiter, bricks, false);
       } catch (error) {
@@ -131,7 +137,9 @@ export class GlusterBacking implements Backing {
       await withUndo(async (undo) => {
         await this.tools.makeDirectory(paths.mountRoot, 0o755);
         undo.push('remove mount directory', () => this.tools.removeEmptyDirectory(paths.mountRoot));
-        const [server, ...backups] = [...new Set(this.bricks(record).map((b) => b.host))];
+        const hosts = new Set((await this.actualBricks(record)).map((b) => b.host));
+        // This host's glusterd first when it holds a brick; the others as backups.
+        const [server, ...backups] = hosts.has(this.layout.host) ? [this.layout.host, ...[...hosts].filter((h) => h !== this.layout.host)] : [...hosts];
         // backup-volfile-servers: a dead first server does not block mounting.
         await this.gluster.mount(server ?? this.layout.host, glusterName(record.id), backups, paths.mountRoot);
       });
@@ -148,10 +156,11 @@ export class GlusterBacking implements Backing {
     await this.deactivate(volume);
     const name = glusterName(record.id);
     this.cached = undefined;
+    const bricks = await this.actualBricks(record);
     await this.gluster.volumeStop(name).catch(() => undefined); // already stopped is fine
     if (replicated(record).retain) return; // stopped, bricks and volume kept
     await this.gluster.volumeDelete(name);
-    await this.removeLocalBricks(record);
+    await this.removeLocalBricks(bricks);
   }
 
   async status({ record, paths }: VolumeContext): Promise<Record<string, StatusValue>> {
@@ -161,7 +170,7 @@ export class GlusterBacking implements Backing {
     const status: Record<string, StatusValue> = { glusterVolume: name, replicas: 3, arbiter: spec.arbiter, mounted };
     const bricks = await this.gluster.volumeStatus(name).catch(() => []);
     const heal = await this.gluster.healCount(name).catch(() => new Map<string, number>());
-    status['bricks'] = this.bricks(record)
+    status['bricks'] = (await this.actualBricks(record))
       .map((b) => {
         const live = bricks.find((s) => s.host === b.host && s.path === b.path);
         return `${b.host}:${b.path} ${live?.online ? 'online' : 'offline'}`;
@@ -195,7 +204,7 @@ export class GlusterBacking implements Backing {
       const path = join(this.layout.brickRoot, entry);
       if (used.has(path)) continue;
       const info = await this.tools.fileStat(path);
-      if (info && Date.now() - info.mtimeMs > SWEEP_AGE_MS) await this.tools.removeTree(path);
+      if (info && Date.now() - info.mtimeMs > this.layout.sweepAgeMs) await this.tools.removeTree(path);
     }
   }
 }

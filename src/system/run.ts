@@ -49,14 +49,9 @@ export async function runTool(
     ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
   });
   if (result.failed) {
-    throw new CommandError(
-      command,
-      args,
-      result.exitCode,
-      String(result.stderr ?? ''),
-      result.timedOut,
-      { cause: result.cause ?? undefined },
-    );
+    // Some tools (the gluster CLI) say why on stdout.
+    const stderr = String(result.stderr ?? '').trim() || String(result.stdout ?? '').trim();
+    throw new CommandError(command, args, result.exitCode, stderr, result.timedOut, { cause: result.cause ?? undefined });
   }
   return { stdout: String(result.stdout), stderr: String(result.stderr) };
 }

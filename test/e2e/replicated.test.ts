@@ -1,0 +1,140 @@
+import test from 'ava';
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
+import { startGlusterPool, type GlusterPool, type PoolPlugin } from '../helpers/gluster-pool.js';
+import { mountsUnder } from '../helpers/host.js';
+
+// Three hosts (network namespaces) forming one GlusterFS pool; a plugin on
+// host A serves a real dockerd, plugins on B and C are called directly.
+let pool: GlusterPool;
+let dockerd: Dockerd;
+let a: PoolPlugin;
+let b: PoolPlugin;
+let c: PoolPlugin;
+const ID = 'e'.repeat(64);
+
+test.before(async () => {
+  pool = await startGlusterPool(3);
+  a = await pool.startPlugin(pool.hosts[0]!);
+  b = await pool.startPlugin(pool.hosts[1]!);
+  c = await pool.startPlugin(pool.hosts[2]!);
+  dockerd = await startDockerd('replicated');
+});
+test.after.always(async () => {
+  await dockerd?.stop();
+  await pool?.stop();
+});
+
+type Status = Record<string, unknown>;
+const statusOn = async (plugin: PoolPlugin, name: string): Promise<Status> =>
+  ((await plugin.call('VolumeDriver.Get', { Name: name })).body['Volume'] as Record<string, Status> | undefined)?.['Status'] ?? {};
+
+/** sha256 of every file of a brick, by path, leaving out Gluster's own .glusterfs. */
+async function brickDigest(dir: string): Promise<Record<string, string>> {
+  const result: Record<string, string> = {};
+  const walk = async (current: string): Promise<void> => {
+    for (const entry of await readdir(current, { withFileTypes: true })) {
+      const path = join(current, entry.name);
+      if (entry.name === '.glusterfs') continue;
+      if (entry.isDirectory()) await walk(path);
+      else if (entry.isFile()) result[relative(dir, path)] = createHash('sha256').update(await readFile(path)).digest('hex');
+    }
+  };
+  await walk(dir);
+  return result;
+}
+
+test.serial('global scope; A creates a replica-3 volume, a container writes; B lists, inspects, mounts and reads it', async (t) => {
+  t.deepEqual((await a.call('VolumeDriver.Capabilities', {})).body, { Capabilities: { Scope: 'global' } });
+  await dockerd.docker(['volume', 'create', '-d', a.driver, '-o', 'type=replicated', '-o', 'size=200M', 'shared']);
+  await dockerd.docker(['run', '--rm', '--network', 'none', '-v', 'shared:/d', TEST_IMAGE, 'sh', '-c', 'echo from-host-a > /d/hello; df -k /d | tail -1']);
+  const listed = (await b.call('VolumeDriver.List', {})).body['Volumes'] as Array<{ Name: string }>;
+  t.true(listed.some((v) => v.Name === 'shared'), 'host B lists the volume host A made');
+  const status = await statusOn(b, 'shared');
+  t.like(status, { type: 'replicated', fs: 'glusterfs', replicas: 3, arbiter: false, bricksOnline: 3, size: '200 MiB' });
+  t.regex(String(status['bricks']), /10\.77\.0\.1:.* online, 10\.77\.0\.2:.* online, 10\.77\.0\.3:.* online/);
+  const mountpoint = String((await b.call('VolumeDriver.Mount', { Name: 'shared', ID })).body['Mountpoint']);
+  t.is(await readFile(join(mountpoint, 'hello'), 'utf8'), 'from-host-a\n');
+  const mounted = await statusOn(b, 'shared');
+  t.true(Number(mounted['capacityBytes']) <= 200 * 1024 ** 2, `quota seen by statfs: ${String(mounted['capacityBytes'])}`);
+  t.is((await b.call('VolumeDriver.Unmount', { Name: 'shared', ID })).body['Err'], '');
+});
+
+test.serial('host C dies while a container writes: writes go on; C comes back, heal completes, bricks are identical', async (t) => {
+  const writer = (await dockerd.docker(['run', '-d', '--network', 'none', '-v', 'shared:/d', TEST_IMAGE, 'sh', '-c',
+    'i=0; while true; i=$((i+1)); do echo "line $i" >> /d/log; [ $((i % 20)) -eq 0 ] && echo $i > /d/count-$((i / 20 % 5)); sleep 0.02; done'])).stdout;
+  await sleep(1000);
+  const hostC = pool.hosts[2]!;
+  await hostC.kill();
+  const lines = async () => Number((await dockerd.docker(['exec', writer, 'sh', '-c', 'wc -l < /d/log'])).stdout);
+  const during = await lines();
+  await sleep(2000);
+  t.true((await lines()) > during, 'writes continue with one host down');
+  t.like(await statusOn(a, 'shared'), { bricksOnline: 2 });
+  await hostC.startGlusterd();
+  const deadline = Date.now() + 60_000;
+  while ((await statusOn(a, 'shared'))['bricksOnline'] !== 3 && Date.now() < deadline) await sleep(500);
+  await dockerd.docker(['stop', '-t', '0', writer]);
+  await dockerd.docker(['rm', writer]);
+  const name = String((await statusOn(a, 'shared'))['glusterVolume']);
+  let pending: unknown = -1;
+  while (Date.now() < deadline) {
+    await pool.hosts[0]!.gluster(['volume', 'heal', name]).catch(() => undefined); // can fail once right after a restart
+    pending = (await statusOn(a, 'shared'))['healPending'];
+    if (pending === 0) break;
+    await sleep(1000);
+  }
+  t.is(pending, 0, 'self-heal completed');
+  const digests = await Promise.all(pool.hosts.map((host) => brickDigest(join(host.brickRoot, String(name).slice(3)))));
+  t.true(Object.keys(digests[0]!).length >= 2);
+  t.deepEqual(digests[1], digests[0]);
+  t.deepEqual(digests[2], digests[0], 'the brick of the host that died caught up');
+});
+
+test.serial('remove on A leaves no Gluster volume, brick, mount or record on any host', async (t) => {
+  const name = String((await statusOn(a, 'shared'))['glusterVolume']);
+  await dockerd.docker(['volume', 'rm', 'shared']);
+  t.notRegex(await pool.hosts[1]!.gluster(['volume', 'list']), new RegExp(name));
+  const deadline = Date.now() + 20_000;
+  let left: string[][] = [];
+  while (Date.now() < deadline) {
+    for (const plugin of [b, c]) await plugin.call('VolumeDriver.List', {}); // each host sweeps its own bricks
+    left = await Promise.all(pool.hosts.map((host) => readdir(host.brickRoot)));
+    if (left.every((entries) => entries.length === 0)) break;
+    await sleep(500);
+  }
+  t.deepEqual(left, [[], [], []], 'brick directories left');
+  for (const plugin of [a, b, c]) {
+    t.false(((await plugin.call('VolumeDriver.List', {})).body['Volumes'] as Array<{ Name: string }>).some((v) => v.Name === 'shared'));
+  }
+  t.deepEqual(await mountsUnder(pool.root), []);
+});
+
+test.serial('single-host default: three bricks on one host; create, write, read back, remove', async (t) => {
+  const alone = await pool.startPlugin(pool.hosts[0]!, { alone: true });
+  t.deepEqual((await alone.call('VolumeDriver.Capabilities', {})).body, { Capabilities: { Scope: 'local' } });
+  t.is((await alone.call('VolumeDriver.Create', { Name: 'solo', Opts: { type: 'replicated' } })).body['Err'], '');
+  const mountpoint = String((await alone.call('VolumeDriver.Mount', { Name: 'solo', ID })).body['Mountpoint']);
+  await dockerd.docker(['run', '--rm', '--network', 'none', '-v', `${mountpoint}:/d`, TEST_IMAGE, 'sh', '-c', 'echo solo > /d/f']);
+  const status = await statusOn(alone, 'solo');
+  t.like(status, { replicas: 3, bricksOnline: 3, size: 'unlimited' });
+  const bricks = await readdir(join(pool.hosts[0]!.dir, 'bricks-alone'));
+  t.is(bricks.length, 3);
+  for (const brick of bricks) t.is(await readFile(join(pool.hosts[0]!.dir, 'bricks-alone', brick, '_data', 'f'), 'utf8'), 'solo\n');
+  await alone.call('VolumeDriver.Unmount', { Name: 'solo', ID });
+  t.is((await alone.call('VolumeDriver.Remove', { Name: 'solo' })).body['Err'], '');
+  t.deepEqual(await readdir(join(pool.hosts[0]!.dir, 'bricks-alone')), []);
+});
+
+test.serial('without a reachable pool a replicated Create fails at once with a clear Err', async (t) => {
+  const hostB = pool.hosts[1]!;
+  await hostB.kill();
+  const started = Date.now();
+  const res = await b.call('VolumeDriver.Create', { Name: 'nopool', Opts: { type: 'replicated' } });
+  t.regex(String(res.body['Err']), /^volume "nopool": replicated volumes need a reachable GlusterFS pool \(glusterd on this host\): gluster pool list: .*(Connection failed|daemon)/);
+  t.true(Date.now() - started < 5000);
+  await hostB.startGlusterd();
+});

@@ -25,6 +25,7 @@ build:
 
 run: deps build
 	scripts/ensure-dockerd.sh
+	scripts/ensure-glusterd.sh
 	scripts/run-plugin.sh
 
 stop:

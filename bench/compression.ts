@@ -26,7 +26,7 @@ async function readAll(file: string): Promise<void> {
 }
 
 /** Buffered copy of the corpus in (with sync), cold read back, and compsize on btrfs. */
-async function copyInAndOut(corpus: string, dir: string, btrfs: boolean): Promise<CopyResult> {
+export async function copyInAndOut(corpus: string, dir: string, btrfs: boolean): Promise<CopyResult> {
   const target = join(dir, 'corpus.txt');
   await dropCaches();
   const writeMs = await timeMs(async () => {

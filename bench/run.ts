@@ -6,6 +6,7 @@ import { scrubHost } from '../test/helpers/host.js';
 import { bareLoopExt4, pluginVolume, rawDisk } from './throughput.js';
 import { dockerLatency, stateLatency } from './latency.js';
 import { bareBtrfs, makeCorpus, volumeCopy, type CopyResult } from './compression.js';
+import { replicatedBench } from './replicated.js';
 import { fmt, ratio, table } from './stats.js';
 
 async function main(): Promise<void> {
@@ -46,6 +47,16 @@ async function main(): Promise<void> {
         copyRow('custom compressed zstd:1', zstd1),
         copyRow('custom compressed zstd:3', zstd3),
         copyRow('custom compressed lzo', lzo),
+      ],
+    )}`);
+
+    console.log('\nmeasuring replicated volumes (replica 3 over three network-namespace hosts on this machine; same corpus)…');
+    const rep = await replicatedBench(corpus);
+    console.log(`\n${table(
+      ['volume', 'write MB/s', 'vs plain', 'read MB/s', 'vs plain', 'Create+Mount ms', 'vs plain'],
+      [
+        ['custom plain ext4', fmt(rep.plain.writeMBps, 0), '1.00x', fmt(rep.plain.readMBps, 0), '1.00x', fmt(rep.plainCreateMountMs), '1.00x'],
+        ['custom replicated (GlusterFS replica 3)', fmt(rep.replicated.writeMBps, 0), ratio(rep.replicated.writeMBps, rep.plain.writeMBps), fmt(rep.replicated.readMBps, 0), ratio(rep.replicated.readMBps, rep.plain.readMBps), fmt(rep.replicatedCreateMountMs), ratio(rep.replicatedCreateMountMs, rep.plainCreateMountMs)],
       ],
     )}`);
 

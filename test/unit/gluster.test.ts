@@ -1,0 +1,75 @@
+import test from 'ava';
+import { XMLParser } from 'fast-xml-parser';
+import { parseHealCount, parseVolumeInfo } from '../../src/system/gluster.js';
+import { glusterName, recordFromGluster } from '../../src/backings/gluster.js';
+import { loadConfig } from '../../src/config.js';
+import { parseVolumeSpec } from '../../src/volumes/spec.js';
+import { VolumeError } from '../../src/volumes/errors.js';
+
+// `gluster volume info --xml` as glusterfs 10.3 printed it (trimmed).
+const INFO = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<cliOutput><opRet>0</opRet><opErrno>0</opErrno><opErrstr/><volInfo><volumes>
+<volume><name>cv_data-0123456789abcdef</name><status>1</status><replicaCount>3</replicaCount><arbiterCount>0</arbiterCount>
+<bricks><brick uuid="u1">10.77.0.1:/b/a<name>10.77.0.1:/b/a</name><isArbiter>0</isArbiter></brick>
+<brick uuid="u2">10.77.0.2:/b/b<name>10.77.0.2:/b/b</name><isArbiter>0</isArbiter></brick></bricks>
+<options><option><name>user.custom-volume.name</name><value>${Buffer.from('my data/vol').toString('base64url')}</value></option>
+<option><name>user.custom-volume.spec</name><value>${Buffer.from(JSON.stringify({ type: 'replicated', replicas: 3, arbiter: false })).toString('base64url')}</value></option>
+<option><name>user.custom-volume.created</name><value>2026-11-23T12:00:00.000Z</value></option></options></volume>
+<volume><name>someone-elses</name><status>2</status><replicaCount>1</replicaCount><arbiterCount>0</arbiterCount><bricks><brick>h:/x<name>h:/x</name></brick></bricks><options/></volume>
+</volumes></volInfo></cliOutput>`;
+
+function infoDoc(xml: string): Record<string, unknown> {
+  const parser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, isArray: (n) => ['volume', 'brick', 'option'].includes(n) });
+  return (parser.parse(xml) as { cliOutput: Record<string, unknown> }).cliOutput;
+}
+
+test('volume info XML is parsed into volumes, bricks and options', (t) => {
+  const [ours, theirs] = parseVolumeInfo(infoDoc(INFO));
+  t.like(ours, { name: 'cv_data-0123456789abcdef', started: true, replicaCount: 3, arbiterCount: 0 });
+  t.deepEqual(ours?.bricks, [{ host: '10.77.0.1', path: '/b/a' }, { host: '10.77.0.2', path: '/b/b' }]);
+  t.is(ours?.options['user.custom-volume.created'], '2026-11-23T12:00:00.000Z');
+  t.like(theirs, { name: 'someone-elses', started: false });
+  t.deepEqual(theirs?.options, {});
+});
+
+test('a Gluster volume of ours gives back the Docker record; other volumes are not ours', (t) => {
+  const [ours, theirs] = parseVolumeInfo(infoDoc(INFO));
+  t.deepEqual(recordFromGluster(ours!), {
+    name: 'my data/vol', id: 'data-0123456789abcdef', spec: { type: 'replicated', replicas: 3, arbiter: false },
+    createdAt: '2026-11-23T12:00:00.000Z', leases: {},
+  });
+  t.is(recordFromGluster(theirs!), undefined);
+  t.is(glusterName('data-0123456789abcdef'), 'cv_data-0123456789abcdef');
+});
+
+test('heal-count text is parsed per brick', (t) => {
+  const text = 'Gathering count of entries to be healed on volume v has been successful \n\nBrick 10.77.0.1:/b/a\nNumber of entries: 0\n\nBrick 10.77.0.3:/b/c\nNumber of entries: 17\n';
+  t.deepEqual([...parseHealCount(text)], [['10.77.0.1:/b/a', 0], ['10.77.0.3:/b/c', 17]]);
+});
+
+test('replicated options: default replica 3, arbiter with replicas=2, size as quota', (t) => {
+  t.deepEqual(parseVolumeSpec('v', { type: 'replicated' }), { type: 'replicated', replicas: 3, arbiter: false });
+  t.deepEqual(parseVolumeSpec('v', { type: 'replicated', replicas: '2', arbiter: 'true', size: '1G' }), { type: 'replicated', replicas: 2, arbiter: true, quotaBytes: 1024 ** 3 });
+});
+
+const refuses = test.macro((t, opts: Record<string, string>, pattern: RegExp) => {
+  const error = t.throws(() => parseVolumeSpec('r', opts), { instanceOf: VolumeError });
+  t.regex(error?.message ?? '', pattern);
+});
+test('replicas=2 without an arbiter warns of split brain', refuses, { type: 'replicated', replicas: '2' }, /^volume "r": replicas=2 can split-brain.*arbiter=true/);
+test('replicas=4', refuses, { type: 'replicated', replicas: '4' }, /replicas="4" is not supported; use one of: 2, 3/);
+test('fs on a replicated volume', refuses, { type: 'replicated', fs: 'ext4' }, /fs does not apply to type=replicated/);
+test('arbiter with replicas=3', refuses, { type: 'replicated', replicas: '3', arbiter: 'true' }, /use it with replicas=2/);
+test('replicas on a plain volume', refuses, { replicas: '3' }, /option "replicas" applies only to type=replicated/);
+
+test('peers: this host first, each with its brick root; one host alone by default', (t) => {
+  const alone = loadConfig({ CUSTOM_GLUSTER_HOST: 'node1', CUSTOM_STATE_DIR: '/s' });
+  t.deepEqual(alone.gluster.peers, [{ host: 'node1', brickRoot: '/s/bricks' }]);
+  const pool = loadConfig({ CUSTOM_GLUSTER_HOST: 'n2', CUSTOM_GLUSTER_PEERS: 'n1,n2:/data/b2, n3:/data/b3', CUSTOM_GLUSTER_BRICK_ROOT: '/bricks' });
+  t.deepEqual(pool.gluster.peers, [
+    { host: 'n2', brickRoot: '/data/b2' },
+    { host: 'n1', brickRoot: '/bricks' },
+    { host: 'n3', brickRoot: '/data/b3' },
+  ]);
+  t.is(pool.gluster.brickRoot, '/data/b2');
+});

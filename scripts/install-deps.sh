@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RUNTIME_PKGS=(util-linux mount e2fsprogs xfsprogs btrfs-progs cryptsetup-bin dmsetup kmod curl)
+RUNTIME_PKGS=(util-linux mount e2fsprogs xfsprogs btrfs-progs btrfs-compsize cryptsetup-bin dmsetup kmod curl)
 DOCKER_PKGS=(docker.io docker-compose docker-registry debootstrap)
 # qemu + xz: the dm-crypt suite boots Debian's stock kernel in a guest.
 TEST_PKGS=(busybox-static fio qemu-system-x86 xz-utils glusterfs-server glusterfs-client iproute2)

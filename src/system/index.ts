@@ -5,21 +5,8 @@ import { luksAddKey, luksClose, luksDump, luksErase, luksFormat, luksOpen, luksR
 import { probeDmCrypt } from './device-mapper.js';
 import { probeFilesystem } from './filesystems.js';
 import { measureCompression } from './compsize.js';
-import {
-  createSparseFile,
-  fileStat,
-  fileIdentity,
-  listDirectory,
-  readSecretFile,
-  moveDirectory,
-  pathExists,
-  fileAllocation,
-  filesystemUsage,
-  makeDirectory,
-  makeNewDirectory,
-  removeEmptyDirectory,
-  removeTree,
-} from './files.js';
+import * as files from './files.js';
+import * as gluster from './gluster.js';
 
 export type { LoopDevice } from './loop.js';
 export type { MountEntry } from './mount.js';
@@ -57,25 +44,13 @@ export function createSystemTools(timeoutMs: number) {
     probeFilesystem: (fs: FilesystemType) => probeFilesystem(fs, timeoutMs),
     /** Bounded separately: it walks every file of the volume. */
     measureCompression: (path: string, limitMs: number) => measureCompression(path, Math.min(limitMs, timeoutMs)),
-    createSparseFile,
-    fileStat,
-    fileIdentity,
-    listDirectory,
-    readSecretFile,
-    moveDirectory,
-    pathExists,
-    makeDirectory,
-    makeNewDirectory,
-    removeTree,
-    removeEmptyDirectory,
-    fileAllocation,
-    filesystemUsage,
+    // Plain file operations need no timeout.
+    ...files,
   };
 }
 
 export type SystemTools = ReturnType<typeof createSystemTools>;
 
-import * as gluster from './gluster.js';
 export type { GlusterBrick, GlusterVolume, BrickStatus } from './gluster.js';
 
 /** The gluster CLI with socket and timeout bound in. */

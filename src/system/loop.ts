@@ -1,3 +1,6 @@
+import { access } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { runTool } from './run.js';
 
 // losetup wrappers. Devices are attached with direct I/O: the volume's page
@@ -29,8 +32,22 @@ export async function attachLoop(image: string, timeoutMs: number): Promise<stri
   return device;
 }
 
+// losetup -d succeeds at once, but the kernel defers the detach while
+// anything still holds the device open (autoclear): wait until the loop's
+// sysfs attribute is gone, so "detached" really means nothing is left.
 export async function detachLoop(device: string, timeoutMs: number): Promise<void> {
   await runTool('losetup', ['--detach', device], { timeoutMs });
+  const attribute = `/sys/block/${basename(device)}/loop/backing_file`;
+  const deadline = Date.now() + Math.min(timeoutMs, 5000);
+  while (Date.now() < deadline) {
+    try {
+      await access(attribute);
+    } catch {
+      return;
+    }
+    await sleep(20);
+  }
+  throw new Error(`${device} is still attached 5 s after losetup --detach (something holds it open)`);
 }
 
 /** Every attached loop device with its backing file (" (deleted)" stripped). */

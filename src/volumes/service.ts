@@ -136,6 +136,7 @@ export class VolumeService {
 
   async get(name: string): Promise<VolumeInfo> {
     const record = await this.find(name);
+    await this.forgetIfGone(record);
     const volume = this.context(record);
     return {
       name: record.name,
@@ -177,6 +178,18 @@ export class VolumeService {
       }
     }
     return result;
+  }
+
+  // A global volume removed on another host: drop our copy (unless mounted
+  // here) rather than tell Docker it still exists. Only on a catalog answer.
+  private async forgetIfGone(record: VolumeRecord): Promise<void> {
+    if (!this.backingOf(record).catalog || totalLeases(record.leases) > 0) return;
+    const catalogs = await this.catalogs();
+    const remote = catalogs.find(([type]) => type === record.spec.type)?.[1];
+    if (remote && !remote.some((candidate) => candidate.name === record.name)) {
+      await this.state.delete(record.name);
+      throw new VolumeError('VOLUME_NOT_FOUND', record.name, 'no such volume (removed on another host)');
+    }
   }
 
   /** A volume another host created: its record, now kept here too (leases stay per host). */

@@ -94,6 +94,24 @@ test.serial('host C dies while a container writes: writes go on; C comes back, h
   t.deepEqual(digests[2], digests[0], 'the brick of the host that died caught up');
 });
 
+test.serial('a hung peer does not hang the plugin: Get and List answer within seconds', async (t) => {
+  const hostC = pool.hosts[2]!;
+  const { execa } = await import('execa');
+  const pids = (await execa('ip', ['netns', 'pids', hostC.netns])).stdout.split('\n').filter(Boolean);
+  for (const pid of pids) await execa('kill', ['-STOP', pid], { reject: false });
+  try {
+    const started = Date.now();
+    const list = await b.call('VolumeDriver.List', {});
+    const get = await b.call('VolumeDriver.Get', { Name: 'shared' });
+    const elapsed = Date.now() - started;
+    t.true(elapsed < 8000, `List + Get took ${elapsed} ms with a frozen peer`);
+    t.true(((list.body['Volumes'] as Array<{ Name: string }>) ?? []).some((v) => v.Name === 'shared'));
+    t.is(get.body['Err'], '', 'Get still finds the volume (the daemon would drop it otherwise)');
+  } finally {
+    for (const pid of pids) await execa('kill', ['-CONT', pid], { reject: false });
+  }
+});
+
 test.serial('remove on A leaves no Gluster volume, brick, mount or record on any host', async (t) => {
   const name = String((await statusOn(a, 'shared'))['glusterVolume']);
   await dockerd.docker(['volume', 'rm', 'shared']);
@@ -110,6 +128,7 @@ test.serial('remove on A leaves no Gluster volume, brick, mount or record on any
   for (const plugin of [a, b, c]) {
     t.false(((await plugin.call('VolumeDriver.List', {})).body['Volumes'] as Array<{ Name: string }>).some((v) => v.Name === 'shared'));
   }
+  t.regex(String((await b.call('VolumeDriver.Get', { Name: 'shared' })).body['Err']), /no such volume/);
   t.deepEqual(await mountsUnder(pool.root), []);
 });
 

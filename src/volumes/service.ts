@@ -9,6 +9,7 @@ import { validateName, volumeId } from './names.js';
 import { volumePaths, type PathRoots } from './paths.js';
 import { parseVolumeSpec, type SpecDefaults, type VolumeOptions } from './spec.js';
 import { describeVolume } from './describe.js';
+import { GlobalCatalog } from './catalog.js';
 
 export interface VolumeInfo {
   readonly name: string;
@@ -24,20 +25,10 @@ export interface VolumeSummary {
 
 export type Backings = Readonly<Record<VolumeType, Backing>>;
 
-// Get and List must answer even when a pool peer hangs.
-const CATALOG_DEADLINE_MS = 3000;
-
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
-}
-
 /** The domain: what each VolumeDriver call means, independent of HTTP. */
 export class VolumeService {
   readonly locks = new KeyedMutex();
+  private readonly catalog: GlobalCatalog;
 
   constructor(
     private readonly state: StateStore,
@@ -45,7 +36,9 @@ export class VolumeService {
     private readonly roots: PathRoots,
     private readonly log: Logger,
     private readonly specDefaults: SpecDefaults = { generatedKeySource: 'generated' },
-  ) {}
+  ) {
+    this.catalog = new GlobalCatalog(backings, state, log);
+  }
 
   context(record: VolumeRecord): VolumeContext {
     return { record, paths: volumePaths(this.roots, record.id) };
@@ -83,7 +76,7 @@ export class VolumeService {
 
   async remove(name: string): Promise<void> {
     await this.locks.run(name, async () => {
-      const record = this.state.get(name) ?? (await this.adopt(name));
+      const record = this.state.get(name) ?? (await this.catalog.adopt(name));
       if (!record) {
         this.log.warn({ volume: name }, 'remove of a volume we do not have: nothing to do');
         return;
@@ -136,7 +129,9 @@ export class VolumeService {
 
   async get(name: string): Promise<VolumeInfo> {
     const record = await this.find(name);
-    await this.forgetIfGone(record);
+    if (await this.catalog.isGone(record)) {
+      throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume (removed on another host)');
+    }
     const volume = this.context(record);
     return {
       name: record.name,
@@ -147,65 +142,14 @@ export class VolumeService {
   }
 
   async list(): Promise<VolumeSummary[]> {
-    const records = new Map(this.state.all().map((record) => [record.name, record]));
-    for (const [type, remote] of await this.catalogs()) {
-      const names = new Set(remote.map((record) => record.name));
-      for (const record of remote) if (!records.has(record.name)) records.set(record.name, record);
-      // Gone from the pool (removed on another host) and not mounted here.
-      for (const record of this.state.all()) {
-        if (record.spec.type === type && !names.has(record.name) && totalLeases(record.leases) === 0) {
-          records.delete(record.name);
-          await this.state.delete(record.name).catch(() => undefined);
-        }
-      }
-    }
-    return [...records.values()].map((record) => ({
+    return (await this.catalog.merged()).map((record) => ({
       name: record.name,
       mountpoint: volumePaths(this.roots, record.id).mountpoint,
     }));
   }
 
-  /** Every type whose volumes live beyond this host, with what its catalog holds now. */
-  private async catalogs(): Promise<Array<[VolumeType, VolumeRecord[]]>> {
-    const result: Array<[VolumeType, VolumeRecord[]]> = [];
-    for (const [type, backing] of Object.entries(this.backings) as Array<[VolumeType, Backing]>) {
-      if (!backing.catalog) continue;
-      try {
-        result.push([type, await withDeadline(backing.catalog(), CATALOG_DEADLINE_MS)]);
-        void backing.sweep?.().catch((error: unknown) => this.log.warn({ err: error, type }, 'sweep failed'));
-      } catch (error) {
-        this.log.warn({ err: error, type }, 'catalog unavailable; answering from local state');
-      }
-    }
-    return result;
-  }
-
-  // A global volume removed on another host: drop our copy (unless mounted
-  // here) rather than tell Docker it still exists. Only on a catalog answer.
-  private async forgetIfGone(record: VolumeRecord): Promise<void> {
-    if (!this.backingOf(record).catalog || totalLeases(record.leases) > 0) return;
-    const catalogs = await this.catalogs();
-    const remote = catalogs.find(([type]) => type === record.spec.type)?.[1];
-    if (remote && !remote.some((candidate) => candidate.name === record.name)) {
-      await this.state.delete(record.name);
-      throw new VolumeError('VOLUME_NOT_FOUND', record.name, 'no such volume (removed on another host)');
-    }
-  }
-
-  /** A volume another host created: its record, now kept here too (leases stay per host). */
-  private async adopt(name: string): Promise<VolumeRecord | undefined> {
-    for (const [, remote] of await this.catalogs()) {
-      const record = remote.find((candidate) => candidate.name === name);
-      if (record) {
-        await this.state.put({ ...record, leases: {} });
-        return this.state.get(name);
-      }
-    }
-    return undefined;
-  }
-
   private async find(name: string): Promise<VolumeRecord> {
-    const record = this.state.get(name) ?? (await this.adopt(name));
+    const record = this.state.get(name) ?? (await this.catalog.adopt(name));
     if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume');
     return record;
   }

@@ -13,6 +13,8 @@ export interface Config {
   /** Cap on every external command; Docker gives a managed plugin 30 s per request. */
   readonly commandTimeoutMs: number;
   readonly logLevel: string;
+  /** A tmpfs for short-lived private files (FIFOs that hand over keys). */
+  readonly runtimeDir: string;
   /** Per-volume LUKS keys (0700 directory, 0400 files). */
   readonly keyDir: string;
   /** Host key-encryption key that seals generated keys; unset means keys are stored unsealed. */
@@ -68,6 +70,7 @@ export function loadConfig(env: Env = process.env): Config {
     mountDir: absolutePath(env, 'CUSTOM_MOUNT_DIR', join(stateDir, 'mounts')),
     commandTimeoutMs: positiveInteger(env, 'CUSTOM_COMMAND_TIMEOUT_MS', 20_000),
     logLevel: env['CUSTOM_LOG_LEVEL'] || 'info',
+    runtimeDir: absolutePath(env, 'CUSTOM_RUNTIME_DIR', '/run'),
     keyDir: absolutePath(env, 'CUSTOM_KEY_DIR', join(stateDir, 'keys')),
     ...(env['CUSTOM_KEK_FILE'] ? { kekFile: absolutePath(env, 'CUSTOM_KEK_FILE', '') } : {}),
     gluster: glusterConfig(env, stateDir),

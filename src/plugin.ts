@@ -28,7 +28,7 @@ export interface RunningPlugin {
 export async function startPlugin(
   config: Config,
   log: Logger,
-  tools: SystemTools = createSystemTools(config.commandTimeoutMs),
+  tools: SystemTools = createSystemTools(config.commandTimeoutMs, config.runtimeDir),
 ): Promise<RunningPlugin> {
   const state = await StateStore.open(config.stateDir);
   const kek = config.kekFile ? await loadKek(config.kekFile) : undefined;

@@ -17,6 +17,7 @@ export interface GlusterLayout {
 const PREFIX = 'cv_';
 const META = 'user.custom-volume.';
 const CATALOG_TTL_MS = 2000;
+const SWEEP_INTERVAL_MS = 10_000;
 
 export function glusterName(volumeId: string): string {
   return `${PREFIX}${volumeId}`;
@@ -34,7 +35,7 @@ function replicated(record: VolumeRecord): ReplicatedSpec {
 export function recordFromGluster(volume: GlusterVolume): VolumeRecord | undefined {
   const name = volume.options[`${META}name`];
   const spec = volume.options[`${META}spec`];
-  if (!volume.name.startsWith(PREFIX) || !name || !spec) return undefined;
+  if (!volume.name.startsWith(PREFIX) || !name || !spec || volume.options[`${META}retained`]) return undefined;
   return {
     name: decode(name),
     id: volume.name.slice(PREFIX.length),
@@ -111,7 +112,11 @@ export class GlusterBacking implements Backing {
     const bricks = this.bricks(record);
     await withUndo(async (undo) => {
       await this.tools.makeDirectory(this.layout.brickRoot);
-      undo.push('remove local bricks', () => this.removeLocalBricks(bricks));
+      // Never touch a Gluster volume or bricks that exist already (a retained
+      // volume, or one made on another host): only what this call creates is undone.
+      if ((await this.gluster.volumeInfo(name).catch(() => [])).length > 0) {
+        throw new Error(`GlusterFS volume ${name} already exists (retained, or created on another host)`);
+      }
       try {
         await this.gluster.volumeCreate(name, 3, spec.arbiter, bricks, false);
       } catch (error) {
@@ -121,6 +126,7 @@ export class GlusterBacking implements Backing {
         if (!/root partition|same server|force/i.test(String(error))) throw error;
         await this.gluster.volumeCreate(name, 3, spec.arbiter, bricks, true);
       }
+      undo.push('remove local bricks', () => this.removeLocalBricks(bricks));
       undo.push('delete gluster volume', () => this.gluster.volumeDelete(name));
       await this.gluster.volumeSet(name, `${META}name`, encode(record.name));
       await this.gluster.volumeSet(name, `${META}spec`, encode(JSON.stringify(spec)));
@@ -129,6 +135,15 @@ export class GlusterBacking implements Backing {
       undo.push('stop gluster volume', () => this.gluster.volumeStop(name));
       if (spec.quotaBytes !== undefined) await this.gluster.quotaLimit(name, spec.quotaBytes);
     });
+    this.invalidate();
+  }
+
+  // A catalog read that started before a change must not refill the cache
+  // with what the change just made stale.
+  private generation = 0;
+
+  private invalidate(): void {
+    this.generation += 1;
     this.cached = undefined;
   }
 
@@ -155,12 +170,19 @@ export class GlusterBacking implements Backing {
     const { record } = volume;
     await this.deactivate(volume);
     const name = glusterName(record.id);
-    this.cached = undefined;
     const bricks = await this.actualBricks(record);
-    await this.gluster.volumeStop(name).catch(() => undefined); // already stopped is fine
-    if (replicated(record).retain) return; // stopped, bricks and volume kept
-    await this.gluster.volumeDelete(name);
-    await this.removeLocalBricks(bricks);
+    try {
+      await this.gluster.volumeStop(name).catch(() => undefined); // already stopped is fine
+      if (replicated(record).retain) {
+        // Kept stopped with its bricks, and marked so no host lists it again.
+        await this.gluster.volumeSet(name, `${META}retained`, new Date().toISOString());
+        return;
+      }
+      await this.gluster.volumeDelete(name);
+      await this.removeLocalBricks(bricks);
+    } finally {
+      this.invalidate();
+    }
   }
 
   async status({ record, paths }: VolumeContext): Promise<Record<string, StatusValue>> {
@@ -185,15 +207,28 @@ export class GlusterBacking implements Backing {
 
   private async readCatalog(): Promise<VolumeRecord[]> {
     if (this.cached && Date.now() - this.cached.at < CATALOG_TTL_MS) return this.cached.records;
+    const generation = this.generation;
     const records = (await this.gluster.volumeInfo()).map(recordFromGluster).filter((r): r is VolumeRecord => r !== undefined);
-    this.cached = { at: Date.now(), records };
+    if (generation === this.generation) this.cached = { at: Date.now(), records };
     return records;
   }
 
   // Gluster leaves brick directories behind on delete, on every host; each
   // host's plugin removes its own once no volume uses them. Young ones are
   // skipped: a create may be between mkdir and commit.
-  private async sweepBricks(): Promise<void> {
+  private sweeping: Promise<void> | undefined;
+  private lastSweep = 0;
+
+  /** One sweep at a time and at most every 10 s: Get and List trigger it often. */
+  private sweepBricks(): Promise<void> {
+    if (this.sweeping) return this.sweeping;
+    if (Date.now() - this.lastSweep < SWEEP_INTERVAL_MS) return Promise.resolve();
+    this.lastSweep = Date.now();
+    this.sweeping = this.sweepOnce().finally(() => (this.sweeping = undefined));
+    return this.sweeping;
+  }
+
+  private async sweepOnce(): Promise<void> {
     const entries = await this.tools.listDirectory(this.layout.brickRoot);
     if (entries.length === 0) return;
     const used = new Set<string>();

@@ -3,6 +3,7 @@ import type { SystemTools } from '../system/index.js';
 import { IMAGE_NAME, type VolumePaths } from './backing.js';
 import { detachAll } from './loop-image.js';
 import { unmountFilesystem } from './filesystem.js';
+import { mapperName, mapperPath } from './luks-layer.js';
 
 export interface ResidueRoots {
   readonly dataDir: string;
@@ -43,9 +44,11 @@ export class HostResidue {
     return ids;
   }
 
-  /** Unmounts and detaches what belongs to no volume we know; keeps files. */
-  async release(paths: VolumePaths): Promise<void> {
+  /** Unmounts, closes and detaches what belongs to no volume we know; keeps files. */
+  async release(id: string, paths: VolumePaths): Promise<void> {
     await unmountFilesystem(this.tools, paths);
+    // An encrypted orphan's mapping holds its loop device open.
+    if (await this.tools.pathExists(mapperPath(id))) await this.tools.luksClose(mapperName(id));
     await detachAll(this.tools, paths.image);
   }
 }

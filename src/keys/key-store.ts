@@ -35,11 +35,16 @@ export class KeyStore {
     try {
       await handle.writeFile(blob);
       await handle.sync();
-    } finally {
       await handle.close();
+      const dirHandle = await open(this.dir, 'r');
+      await dirHandle.sync().finally(() => dirHandle.close());
+    } catch (error) {
+      // A half-written key file would block every later create of this name.
+      await handle.close().catch(() => undefined);
+      await rm(this.file(volumeId), { force: true });
+      key.fill(0);
+      throw error;
     }
-    const dirHandle = await open(this.dir, 'r');
-    await dirHandle.sync().finally(() => dirHandle.close());
     return key;
   }
 

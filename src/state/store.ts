@@ -33,14 +33,29 @@ export class StateStore {
     return Object.values(this.db.data.volumes);
   }
 
+  // Memory follows disk: when the write fails, the change is taken back, so
+  // the plugin never answers from a state it could not save.
   async put(record: VolumeRecord): Promise<void> {
+    const previous = this.get(record.name);
     defineKey(this.db.data.volumes, record.name, record);
-    await this.flush();
+    await this.flush().catch((error: unknown) => {
+      this.restore(record.name, previous);
+      throw error;
+    });
   }
 
   async delete(name: string): Promise<void> {
+    const previous = this.get(name);
     delete this.db.data.volumes[name];
-    await this.flush();
+    await this.flush().catch((error: unknown) => {
+      this.restore(name, previous);
+      throw error;
+    });
+  }
+
+  private restore(name: string, previous: VolumeRecord | undefined): void {
+    if (previous) defineKey(this.db.data.volumes, name, previous);
+    else delete this.db.data.volumes[name];
   }
 
   /** Persists every change made so far; resolves once they are on disk. */

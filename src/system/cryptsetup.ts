@@ -55,8 +55,8 @@ export async function luksDump(device: string, timeoutMs: number): Promise<strin
   return (await runTool('cryptsetup', ['luksDump', '--', device], { timeoutMs })).stdout;
 }
 
-export async function luksAddKey(device: string, existingKey: Uint8Array, newKey: Uint8Array, timeoutMs: number): Promise<void> {
-  await withSecretFifo(newKey, timeoutMs, (fifo) =>
+export async function luksAddKey(device: string, existingKey: Uint8Array, newKey: Uint8Array, timeoutMs: number, runtimeDir: string): Promise<void> {
+  await withSecretFifo(newKey, timeoutMs, runtimeDir, (fifo) =>
     runTool('cryptsetup', [
       'luksAddKey', '--batch-mode', ...PBKDF_ARGS['pbkdf2-minimal'], '--key-file=-', '--', device, fifo,
     ], { timeoutMs, input: existingKey }));

@@ -22,7 +22,7 @@ export { CommandError } from './run.js';
  * bound in. Backings receive this object, so a test can make one real step
  * fail and prove the others are undone.
  */
-export function createSystemTools(timeoutMs: number) {
+export function createSystemTools(timeoutMs: number, runtimeDir = '/run') {
   return {
     attachLoop: (image: string) => attachLoop(image, timeoutMs),
     detachLoop: (device: string) => detachLoop(device, timeoutMs),
@@ -37,7 +37,7 @@ export function createSystemTools(timeoutMs: number) {
     luksClose: (name: string) => luksClose(name, timeoutMs),
     luksStatus: (name: string) => luksStatus(name, timeoutMs),
     luksDump: (device: string) => luksDump(device, timeoutMs),
-    luksAddKey: (device: string, existing: Uint8Array, added: Uint8Array) => luksAddKey(device, existing, added, timeoutMs),
+    luksAddKey: (device: string, existing: Uint8Array, added: Uint8Array) => luksAddKey(device, existing, added, timeoutMs, runtimeDir),
     luksRemoveKey: (device: string, key: Uint8Array) => luksRemoveKey(device, key, timeoutMs),
     luksErase: (device: string) => luksErase(device, timeoutMs),
     probeDmCrypt: () => probeDmCrypt(timeoutMs),

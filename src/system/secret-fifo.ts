@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runTool } from './run.js';
@@ -8,9 +9,10 @@ import { runTool } from './run.js';
 export async function withSecretFifo<T>(
   secret: Uint8Array,
   timeoutMs: number,
+  runtimeDir: string,
   use: (path: string) => Promise<T>,
 ): Promise<T> {
-  const dir = await mkdtemp(join(process.env['CUSTOM_RUNTIME_DIR'] ?? '/run', 'custom-secret-'));
+  const dir = await mkdtemp(join(runtimeDir, 'custom-secret-'));
   const fifo = join(dir, 'key');
   try {
     await runTool('mkfifo', ['-m', '0600', '--', fifo], { timeoutMs });
@@ -25,7 +27,14 @@ export async function withSecretFifo<T>(
         await handle.close();
       }
     })();
-    const [result] = await Promise.all([reader, writer]);
+    // A tool that fails before opening the FIFO would leave the writer's
+    // open() blocked for ever: open the read side once to release it.
+    const released = reader.catch(async (error: unknown) => {
+      const handle = await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      await handle.close();
+      throw error;
+    });
+    const [result] = await Promise.all([released, writer.catch(() => undefined)]);
     return result;
   } finally {
     await rm(dir, { recursive: true, force: true });

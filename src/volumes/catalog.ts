@@ -3,17 +3,11 @@ import type { StateStore } from '../state/store.js';
 import type { VolumeRecord, VolumeType } from '../state/schema.js';
 import type { Logger } from '../log.js';
 import { totalLeases } from './leases.js';
+import type { KeyedMutex } from './keyed-mutex.js';
+import { withDeadline } from './deadline.js';
 
 // Get and List must answer even when a pool peer hangs.
 const CATALOG_DEADLINE_MS = 3000;
-
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
-}
 
 /**
  * Volumes of global types (replicated) live in their backing's catalog, which
@@ -25,8 +19,20 @@ export class GlobalCatalog {
   constructor(
     private readonly backings: Readonly<Record<VolumeType, Backing>>,
     private readonly state: StateStore,
+    private readonly locks: KeyedMutex,
     private readonly log: Logger,
   ) {}
+
+  // Drops a local copy under the volume's lock, and only if it is still
+  // unmounted then: a Mount may have taken a lease meanwhile.
+  private async dropIfIdle(name: string): Promise<boolean> {
+    return this.locks.run(name, async () => {
+      const current = this.state.get(name);
+      if (!current || totalLeases(current.leases) > 0) return false;
+      await this.state.delete(name);
+      return true;
+    });
+  }
 
   /** Every global type with what its catalog holds now. */
   private async read(): Promise<Array<[VolumeType, VolumeRecord[]]>> {
@@ -51,8 +57,7 @@ export class GlobalCatalog {
       for (const record of remote) if (!records.has(record.name)) records.set(record.name, record);
       for (const record of this.state.all()) {
         if (record.spec.type === type && !names.has(record.name) && totalLeases(record.leases) === 0) {
-          records.delete(record.name);
-          await this.state.delete(record.name).catch(() => undefined);
+          if (await this.dropIfIdle(record.name).catch(() => false)) records.delete(record.name);
         }
       }
     }
@@ -64,16 +69,19 @@ export class GlobalCatalog {
     if (!this.backings[record.spec.type].catalog || totalLeases(record.leases) > 0) return false;
     const remote = (await this.read()).find(([type]) => type === record.spec.type)?.[1];
     if (!remote || remote.some((candidate) => candidate.name === record.name)) return false;
-    await this.state.delete(record.name);
-    return true;
+    return this.dropIfIdle(record.name);
   }
 
-  /** A volume another host created: its record, now kept here too (leases stay per host). */
+  /**
+   * A volume another host created: its record, now kept here too (leases
+   * stay per host). Never replaces a record that appeared meanwhile: that
+   * one may already hold a lease.
+   */
   async adopt(name: string): Promise<VolumeRecord | undefined> {
     for (const [, remote] of await this.read()) {
       const record = remote.find((candidate) => candidate.name === name);
       if (record) {
-        await this.state.put({ ...record, leases: {} });
+        if (!this.state.get(name)) await this.state.put({ ...record, leases: {} });
         return this.state.get(name);
       }
     }

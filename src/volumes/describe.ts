@@ -2,6 +2,7 @@ import type { Backing, StatusValue, VolumeContext } from '../backings/backing.js
 import type { Logger } from '../log.js';
 import { formatSize } from './size.js';
 import { totalLeases } from './leases.js';
+import { withDeadline } from './deadline.js';
 
 const STATUS_TIMEOUT_MS = 2000;
 
@@ -28,19 +29,11 @@ export async function describeVolume(
     createdAt: record.createdAt,
   };
   try {
-    Object.assign(status, await withTimeout(backing.status(volume), STATUS_TIMEOUT_MS));
+    Object.assign(status, await withDeadline(backing.status(volume), STATUS_TIMEOUT_MS));
     if (typeof status['usedBytes'] === 'number') status['used'] = formatSize(status['usedBytes']);
   } catch (error) {
     log.warn({ volume: record.name, err: error }, 'live status unavailable');
     status['statusError'] = 'live status unavailable; see the plugin log';
   }
   return status;
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,6 +1,8 @@
 // One error type for the domain, with a stable code. Its message is what the
-// user reads after `docker volume …`: it names the volume and the problem, and
-// never carries tool output or secrets (those go to the log via `cause`).
+// user reads after `docker volume …`: it names the volume and the problem. It
+// may quote the first line a tool printed (e.g. "No space left on device"),
+// never a secret: keys only ever travel on stdin. Full details go to the log
+// via `cause`.
 
 export type VolumeErrorCode =
   | 'INVALID_NAME'

@@ -52,7 +52,7 @@ export async function recoverHost(
   for (const id of live) {
     if (known.has(id)) continue;
     try {
-      await residue.release(volumePaths(roots, id));
+      await residue.release(id, volumePaths(roots, id));
       report.released.push(`(orphan ${id})`);
     } catch (error) {
       report.failed.push(`(orphan ${id})`);

@@ -37,7 +37,7 @@ export class VolumeService {
     private readonly log: Logger,
     private readonly specDefaults: SpecDefaults = { generatedKeySource: 'generated' },
   ) {
-    this.catalog = new GlobalCatalog(backings, state, log);
+    this.catalog = new GlobalCatalog(backings, state, this.locks, log);
   }
 
   context(record: VolumeRecord): VolumeContext {
@@ -67,7 +67,10 @@ export class VolumeService {
       try {
         await this.state.put(record);
       } catch (error) {
-        await this.backingOf(record).destroy(volume).catch((undoError: unknown) =>
+        // Undo deletes what was just made, whatever retain says.
+        const { retain: _retain, ...spec } = record.spec;
+        const fresh = this.context({ ...record, spec } as VolumeRecord);
+        await this.backingOf(record).destroy(fresh).catch((undoError: unknown) =>
           this.log.error({ volume: name, err: undoError }, 'undo of create failed'));
         throw new VolumeError('STATE_FAILED', name, 'could not record the volume', { cause: error });
       }

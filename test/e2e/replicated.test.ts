@@ -146,6 +146,19 @@ test.serial('single-host default: three bricks on one host; create, write, read 
   await alone.call('VolumeDriver.Unmount', { Name: 'solo', ID });
   t.is((await alone.call('VolumeDriver.Remove', { Name: 'solo' })).body['Err'], '');
   t.deepEqual(await readdir(join(pool.hosts[0]!.dir, 'bricks-alone')), []);
+
+  // retain=true keeps the stopped volume and its bricks; creating the name
+  // again is refused and must not touch them.
+  await alone.call('VolumeDriver.Create', { Name: 'kept', Opts: { type: 'replicated', retain: 'true' } });
+  const keptMount = String((await alone.call('VolumeDriver.Mount', { Name: 'kept', ID })).body['Mountpoint']);
+  await dockerd.docker(['run', '--rm', '--network', 'none', '-v', `${keptMount}:/d`, TEST_IMAGE, 'sh', '-c', 'echo precious > /d/f']);
+  await alone.call('VolumeDriver.Unmount', { Name: 'kept', ID });
+  t.is((await alone.call('VolumeDriver.Remove', { Name: 'kept' })).body['Err'], '');
+  const again = await alone.call('VolumeDriver.Create', { Name: 'kept', Opts: { type: 'replicated' } });
+  t.regex(String(again.body['Err']), /already exists \(retained, or created on another host\)/);
+  const keptBricks = await readdir(join(pool.hosts[0]!.dir, 'bricks-alone'));
+  t.is(keptBricks.length, 3, 'retained bricks survive the refused create');
+  for (const brick of keptBricks) t.is(await readFile(join(pool.hosts[0]!.dir, 'bricks-alone', brick, '_data', 'f'), 'utf8'), 'precious\n');
 });
 
 test.serial('without a reachable pool a replicated Create fails at once with a clear Err', async (t) => {

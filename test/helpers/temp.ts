@@ -22,6 +22,7 @@ export function testConfig(root: string, overrides: Partial<Config> = {}): Confi
     gluster: { host: 'localhost', peers: [{ host: 'localhost', brickRoot: join(root, 'bricks') }], brickRoot: join(root, 'bricks'), sweepAgeMs: 60_000, timeoutMs: 5000 },
     commandTimeoutMs: 20_000,
     logLevel: 'silent',
+    runtimeDir: '/run',
     ...overrides,
   };
 }

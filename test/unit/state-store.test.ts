@@ -58,3 +58,22 @@ test('a corrupt state file stops start-up instead of starting empty', async (t) 
   await writeFile(join(dir, STATE_FILE_NAME), '{"version":1,"volu');
   await t.throwsAsync(StateStore.open(dir));
 });
+
+test('a change that cannot be written is taken back: memory never runs ahead of disk', async (t) => {
+  const { execa } = await import('execa');
+  const dir = await makeTempDir('state');
+  t.teardown(async () => {
+    await execa('chattr', ['-i', dir], { reject: false });
+    await removeTempDir(dir);
+  });
+  const store = await StateStore.open(dir);
+  await store.put(record('kept'));
+  // Immutable directory: even root cannot create the temp file, so the write really fails.
+  await execa('chattr', ['+i', dir]);
+  await t.throwsAsync(store.put(record('lost')));
+  t.is(store.get('lost'), undefined);
+  await t.throwsAsync(store.delete('kept'));
+  t.truthy(store.get('kept'));
+  await execa('chattr', ['-i', dir]);
+  t.deepEqual((await StateStore.open(dir)).all().map((r) => r.name), ['kept']);
+});

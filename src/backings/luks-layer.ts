@@ -24,10 +24,28 @@ export class LuksLayer {
     private readonly keys: KeyStore,
   ) {}
 
+  private readonly ciphers = new Map<string, Promise<boolean | undefined>>();
+
   async preflight(spec: EncryptedSpec): Promise<string | undefined> {
     const dm = await this.tools.probeDmCrypt();
     if (!dm.available) return `dm-crypt is not available on this host: ${dm.reason}; encrypted volumes need a kernel with device-mapper and dm_crypt`;
+    if ((await this.cipherSupported(spec)) === false) {
+      return `cipher=${spec.cipher} with a ${spec.keySizeBits}-bit key is not supported by this host's kernel crypto (cryptsetup benchmark says N/A)`;
+    }
     return spec.keyfile ? checkKeyfile(this.tools, spec.keyfile) : undefined;
+  }
+
+  // Asked once per cipher and key size for the plugin's lifetime. Where the
+  // host cannot tell (no AF_ALG), the kernel decides at open, and a failure
+  // there is unwound like any other.
+  private cipherSupported(spec: EncryptedSpec): Promise<boolean | undefined> {
+    const key = `${spec.cipher}/${spec.keySizeBits}`;
+    let answer = this.ciphers.get(key);
+    if (!answer) {
+      answer = this.tools.cipherSupported(spec.cipher, spec.keySizeBits);
+      this.ciphers.set(key, answer);
+    }
+    return answer;
   }
 
   /** A fresh key for a new volume: generated and stored, or read from the user's keyfile. */

@@ -1,4 +1,4 @@
-import { runTool } from './run.js';
+import { CommandError, runTool } from './run.js';
 import { withSecretFifo } from './secret-fifo.js';
 
 // cryptsetup wrappers. Key material goes in on stdin (--key-file=-) and never
@@ -69,4 +69,23 @@ export async function luksRemoveKey(device: string, key: Uint8Array, timeoutMs: 
 /** Destroys every keyslot: the data is unreadable from then on, whoever holds the key. */
 export async function luksErase(device: string, timeoutMs: number): Promise<void> {
   await runTool('cryptsetup', ['erase', '--batch-mode', '--', device], { timeoutMs });
+}
+
+/**
+ * Can this host's kernel crypto do `cipher` at `keySizeBits`? Asks
+ * `cryptsetup benchmark` (in memory, about a second). Undefined when it cannot
+ * tell (no AF_ALG interface, or a spec the benchmark does not take).
+ */
+export async function cipherSupported(cipher: string, keySizeBits: number, timeoutMs: number): Promise<boolean | undefined> {
+  let stdout: string;
+  try {
+    ({ stdout } = await runTool('cryptsetup', ['benchmark', '--cipher', cipher, '--key-size', String(keySizeBits)], { timeoutMs }));
+  } catch (error) {
+    const stderr = error instanceof CommandError ? error.stderr : '';
+    // No AF_ALG: the benchmark cannot tell. Otherwise "Cipher … is not available."
+    if (/kernel crypto interface not available/i.test(stderr)) return undefined;
+    return /is not available/i.test(stderr) ? false : undefined;
+  }
+  if (/N\/A/.test(stdout)) return false;
+  return /MiB\/s/.test(stdout) ? true : undefined;
 }

@@ -1,7 +1,7 @@
 import { attachLoop, detachLoop, listLoops } from './loop.js';
 import { makeFilesystem, type FilesystemType } from './mkfs.js';
 import { listMounts, mountDevice, unmount } from './mount.js';
-import { luksAddKey, luksClose, luksDump, luksErase, luksFormat, luksOpen, luksRemoveKey, luksStatus, type FormatOptions } from './cryptsetup.js';
+import { cipherSupported, luksAddKey, luksClose, luksDump, luksErase, luksFormat, luksOpen, luksRemoveKey, luksStatus, type FormatOptions } from './cryptsetup.js';
 import { probeDmCrypt } from './device-mapper.js';
 import { probeFilesystem } from './filesystems.js';
 import { measureCompression } from './compsize.js';
@@ -41,6 +41,7 @@ export function createSystemTools(timeoutMs: number, runtimeDir = '/run') {
     luksRemoveKey: (device: string, key: Uint8Array) => luksRemoveKey(device, key, timeoutMs),
     luksErase: (device: string) => luksErase(device, timeoutMs),
     probeDmCrypt: () => probeDmCrypt(timeoutMs),
+    cipherSupported: (cipher: string, keySizeBits: number) => cipherSupported(cipher, keySizeBits, timeoutMs),
     probeFilesystem: (fs: FilesystemType) => probeFilesystem(fs, timeoutMs),
     /** Bounded separately: it walks every file of the volume. */
     measureCompression: (path: string, limitMs: number) => measureCompression(path, Math.min(limitMs, timeoutMs)),

@@ -242,3 +242,20 @@ test.serial('after a reboot (mapping, loop and mount gone) a leased encrypted vo
   await fx.call('VolumeDriver.Remove', { Name: 'r' });
   await nothingLeft(t, fx);
 });
+
+test.serial('ciphers are checked against the kernel: serpent-xts works; the choice shows in Status', async (t) => {
+  const fx = await startTestPlugin('luks-cipher');
+  t.teardown(() => fx.close());
+  const { createSystemTools } = await import('../../src/system/index.js');
+  const tools = createSystemTools(60_000);
+  t.is(await tools.cipherSupported('aes-xts-plain64', 512), true, 'the benchmark answers in the guest');
+  t.is(await tools.cipherSupported('nonexistentcipher-xts-plain64', 512), false, 'and says N/A for what the kernel lacks');
+  t.is((await fx.call('VolumeDriver.Create', { Name: 'serp', Opts: enc({ cipher: 'serpent-xts-plain64' }) })).body['Err'], '');
+  const mountpoint = String((await fx.call('VolumeDriver.Mount', { Name: 'serp', ID: A })).body['Mountpoint']);
+  await writeFile(join(mountpoint, 'f'), 'serpent');
+  t.like(await status(fx, 'serp'), { cipher: 'serpent-xts-plain64', open: true });
+  t.regex((await execa('cryptsetup', ['luksDump', join(fx.config.dataDir, volumeId('serp'), 'disk.img')])).stdout, /cipher: serpent-xts-plain64/);
+  await fx.call('VolumeDriver.Unmount', { Name: 'serp', ID: A });
+  await fx.call('VolumeDriver.Remove', { Name: 'serp' });
+  await nothingLeft(t, fx);
+});

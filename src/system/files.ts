@@ -26,13 +26,20 @@ export async function removeTree(path: string): Promise<void> {
   await rm(path, { recursive: true, force: true });
 }
 
+// Many of our file questions have a natural answer for "nothing is there".
+// Module-private on purpose: createSystemTools spreads this module's exports.
+async function orWhenMissing<T>(work: () => Promise<T>, missing: T): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return missing;
+    throw error;
+  }
+}
+
 /** Removes an empty directory; a missing one is fine. Never removes content. */
 export async function removeEmptyDirectory(path: string): Promise<void> {
-  try {
-    await rmdir(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
+  await orWhenMissing(() => rmdir(path), undefined);
 }
 
 export async function pathExists(path: string): Promise<boolean> {
@@ -80,13 +87,10 @@ export interface FileStat {
 
 /** stat(2) of a path, or undefined when nothing is there. */
 export async function fileStat(path: string): Promise<FileStat | undefined> {
-  try {
+  return orWhenMissing(async () => {
     const info = await stat(path);
     return { isFile: info.isFile(), mode: info.mode & 0o7777, size: info.size, mtimeMs: info.mtimeMs };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  }, undefined);
 }
 
 /** Reads a secret into a Buffer the caller wipes after use. */
@@ -105,23 +109,15 @@ export async function moveDirectory(from: string, to: string): Promise<void> {
  * BACK-INO; undefined when the file is missing.
  */
 export async function fileIdentity(path: string): Promise<string | undefined> {
-  try {
+  return orWhenMissing(async () => {
     const info = await stat(path, { bigint: true });
     // Linux dev_t: major in bits 8-19 and 32+, minor in bits 0-7 and 20+.
     const major = ((info.dev >> 8n) & 0xfffn) | ((info.dev >> 32n) & ~0xfffn);
     const minor = (info.dev & 0xffn) | ((info.dev >> 12n) & ~0xffn);
     return `${major}:${minor}:${info.ino}`;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  }, undefined);
 }
 
 export async function listDirectory(path: string): Promise<string[]> {
-  try {
-    return await readdir(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
+  return orWhenMissing(() => readdir(path), []);
 }

@@ -3,28 +3,52 @@ import type { EncryptedSpec, VolumeRecord } from '../state/schema.js';
 import type { SystemTools } from '../system/index.js';
 import type { KeyStore } from '../keys/key-store.js';
 import type { StatusValue } from './backing.js';
-import { checkKeyfile } from './keyfile.js';
+import { checkKeyfile, loadKeyfile } from './keyfile.js';
+import { loopsOf } from './loop-image.js';
+import { mapperDevice, mapperName } from './mapper-name.js';
+import { ownMappingsOn, ownOpenMapping, sitsOn, type MappingTools } from './mapping-owner.js';
 import type { UndoStack } from './undo.js';
 
-export function mapperName(volumeId: string): string {
-  return `custom-${volumeId}`;
+export { mapperName, mapperPath } from './mapper-name.js';
+
+/**
+ * Closes every mapping on the image's loop devices that was opened from the
+ * image's LUKS header, whatever its name; foreign mappings are left alone.
+ * For callers without a LuksLayer (e.g. discarding an interrupted create).
+ */
+export async function closeImageMappings(tools: SystemTools, image: string): Promise<void> {
+  for (const name of await ownMappingsOn(tools, await loopsOf(tools, image))) await tools.luksClose(name);
 }
 
-export function mapperPath(volumeId: string): string {
-  return join('/dev/mapper', mapperName(volumeId));
+interface OpenMapping {
+  readonly name: string;
+  readonly device: string;
 }
 
 /**
- * The LUKS2 block layer: turns the loop device into /dev/mapper/custom-<id>.
+ * The LUKS2 block layer: turns the loop device into /dev/mapper/custom-<instance>-<id>.
  * Keys are Buffers the callers wipe; they reach cryptsetup on stdin only.
  */
 export class LuksLayer {
+  private readonly ciphers = new Map<string, Promise<boolean | undefined>>();
+  /** Volume id → the mapping this process opened or adopted for it. */
+  private readonly opened = new Map<string, OpenMapping>();
+
+  /** `instance`: this plugin's tag in mapping names (config.instance); '' is the legacy name. */
   constructor(
     private readonly tools: SystemTools,
     private readonly keys: KeyStore,
+    private readonly instance = '',
   ) {}
 
-  private readonly ciphers = new Map<string, Promise<boolean | undefined>>();
+  nameFor(record: VolumeRecord): string {
+    return mapperName(record.id, this.instance);
+  }
+
+  /** The device node of the volume's mapping: the one open for it, else the one of our name. */
+  devicePath(record: VolumeRecord): string {
+    return mapperDevice(this.opened.get(record.id)?.name ?? this.nameFor(record));
+  }
 
   async preflight(spec: EncryptedSpec): Promise<string | undefined> {
     const dm = await this.tools.probeDmCrypt();
@@ -32,7 +56,7 @@ export class LuksLayer {
     if ((await this.cipherSupported(spec)) === false) {
       return `cipher=${spec.cipher} with a ${spec.keySizeBits}-bit key is not supported by this host's kernel crypto (cryptsetup benchmark says N/A)`;
     }
-    return spec.keyfile ? checkKeyfile(this.tools, spec.keyfile) : undefined;
+    return spec.keyfile ? checkKeyfile(this.tools.readKeyFile, spec.keyfile) : undefined;
   }
 
   // Asked once per cipher and key size for the plugin's lifetime. Where the
@@ -56,11 +80,10 @@ export class LuksLayer {
     return key;
   }
 
+  /** The volume's key: opened once, checked on the descriptor, read with a cap and a deadline. */
   async loadKey(record: VolumeRecord, spec: EncryptedSpec): Promise<Buffer> {
     if (!spec.keyfile) return this.keys.load(record.id);
-    const problem = await checkKeyfile(this.tools, spec.keyfile);
-    if (problem) throw new Error(problem);
-    return this.tools.readSecretFile(spec.keyfile);
+    return loadKeyfile(this.tools.readKeyFile, spec.keyfile);
   }
 
   async format(device: string, key: Buffer, spec: EncryptedSpec): Promise<void> {
@@ -69,29 +92,61 @@ export class LuksLayer {
     await this.tools.luksFormat(device, key, { cipher: spec.cipher, keySizeBits: spec.keySizeBits, pbkdf });
   }
 
-  /** Opens the mapping (if it is not open yet) with `key`; returns its device path. */
-  async open(record: VolumeRecord, device: string, key: Buffer, undo: UndoStack): Promise<string> {
-    const path = mapperPath(record.id);
-    if (await this.tools.pathExists(path)) return path;
-    await this.tools.luksOpen(device, mapperName(record.id), key);
-    undo.push(`close ${mapperName(record.id)}`, () => this.tools.luksClose(mapperName(record.id)));
-    return path;
+  // This volume's mapping already open on `device` (any name), remembered for close.
+  private async adopt(record: VolumeRecord, device: string): Promise<string | undefined> {
+    const name = await ownOpenMapping(this.tools, device, this.nameFor(record));
+    if (name !== undefined) this.opened.set(record.id, { name, device });
+    return name === undefined ? undefined : mapperDevice(name);
   }
 
-  /** Opens the mapping with the volume's stored key unless it is open already. */
+  private async openNew(record: VolumeRecord, device: string, key: Buffer, undo: UndoStack): Promise<string> {
+    const name = this.nameFor(record);
+    await this.tools.luksOpen(device, name, key);
+    this.opened.set(record.id, { name, device });
+    undo.push(`close ${name}`, async () => {
+      await this.tools.luksClose(name);
+      this.opened.delete(record.id);
+    });
+    return mapperDevice(name);
+  }
+
+  /** Opens the mapping (unless this volume's is open already) with `key`; returns its device path. */
+  async open(record: VolumeRecord, device: string, key: Buffer, undo: UndoStack): Promise<string> {
+    return (await this.adopt(record, device)) ?? this.openNew(record, device, key, undo);
+  }
+
+  /** Opens the mapping with the volume's stored key unless this volume's is open already. */
   async ensureOpen(record: VolumeRecord, spec: EncryptedSpec, device: string, undo: UndoStack): Promise<string> {
-    const path = mapperPath(record.id);
-    if (await this.tools.pathExists(path)) return path;
+    const adopted = await this.adopt(record, device);
+    if (adopted) return adopted;
     const key = await this.loadKey(record, spec);
     try {
-      return await this.open(record, device, key, undo);
+      return await this.openNew(record, device, key, undo);
     } finally {
       key.fill(0);
     }
   }
 
-  async close(record: VolumeRecord): Promise<void> {
-    if (await this.tools.pathExists(mapperPath(record.id))) await this.tools.luksClose(mapperName(record.id));
+  /**
+   * Closes this volume's mapping. With `image`, every mapping on the image's
+   * loop devices that was opened from its header, whatever its name; without,
+   * the one this process opened (if still on its device) or, after a restart,
+   * the one of our name. A foreign mapping is never closed.
+   */
+  async close(record: VolumeRecord, image?: string): Promise<void> {
+    if (image) await closeImageMappings(this.tools, image);
+    else for (const name of await this.knownMapping(record)) await this.tools.luksClose(name);
+    this.opened.delete(record.id);
+  }
+
+  private async knownMapping(record: VolumeRecord): Promise<string[]> {
+    const known = this.opened.get(record.id);
+    const name = known?.name ?? this.nameFor(record);
+    const mapping = await this.tools.mappingNamed(name);
+    if (!mapping) return [];
+    if (known) return sitsOn(mapping, known.device) ? [name] : [];
+    // Made by cryptsetup from a LUKS2 header under exactly this name.
+    return /^CRYPT-LUKS2-/.test(mapping.uuid) && mapping.uuid.endsWith(`-${name}`) ? [name] : [];
   }
 
   /** Destroys the keyslots (the data is unreadable from then on) and the stored key. */
@@ -112,7 +167,7 @@ export class LuksLayer {
       keySource: spec.keySource,
       ...(spec.keyfile ? { keyfile: spec.keyfile } : {}),
       luksVersion: 2,
-      open: await this.tools.pathExists(mapperPath(record.id)),
+      open: await this.tools.pathExists(this.devicePath(record)),
     };
   }
 }

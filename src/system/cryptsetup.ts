@@ -89,3 +89,11 @@ export async function cipherSupported(cipher: string, keySizeBits: number, timeo
   if (/N\/A/.test(stdout)) return false;
   return /MiB\/s/.test(stdout) ? true : undefined;
 }
+
+/** The UUID in a LUKS header (`cryptsetup luksUUID`), as printed: lower-case with dashes. */
+export async function luksUUID(device: string, timeoutMs: number): Promise<string> {
+  const { stdout } = await runTool('cryptsetup', ['luksUUID', '--', device], { timeoutMs });
+  const uuid = stdout.trim();
+  if (!/^[0-9A-Fa-f-]{32,40}$/.test(uuid)) throw new Error(`cryptsetup luksUUID printed no UUID for ${device}`);
+  return uuid;
+}

@@ -1,4 +1,4 @@
-import { open, mkdir, readdir, readFile, rename, rm, rmdir, stat, statfs } from 'node:fs/promises';
+import { open, mkdir, readdir, rename, rm, rmdir, stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /** Creates a sparse file of `bytes`; fails if it exists (never clobbers data). */
@@ -91,11 +91,6 @@ export async function fileStat(path: string): Promise<FileStat | undefined> {
     const info = await stat(path);
     return { isFile: info.isFile(), mode: info.mode & 0o7777, size: info.size, mtimeMs: info.mtimeMs };
   }, undefined);
-}
-
-/** Reads a secret into a Buffer the caller wipes after use. */
-export async function readSecretFile(path: string): Promise<Buffer> {
-  return readFile(path);
 }
 
 /** rename(2) of a directory, creating the destination's parent (0700). */

@@ -11,7 +11,8 @@ export const DEFAULT_COMPRESSION = 'zstd:1';
 /** `zstd`, `zstd:3`, `lzo`, `zlib:9` → Compression; a problem in words otherwise. */
 export function parseCompression(text: string, force: boolean): Compression | string {
   const [name, levelText, ...rest] = text.split(':');
-  if (name === undefined || !(name in LEVELS) || rest.length > 0) {
+  // Own properties only: "constructor" or "toString" must not pass as an algorithm.
+  if (name === undefined || !Object.hasOwn(LEVELS, name) || rest.length > 0) {
     return 'use zstd, zstd:1..15, lzo, zlib or zlib:1..9';
   }
   const algorithm = name as CompressionAlgorithm;

@@ -1,5 +1,6 @@
 import type { Compression, EncryptedSpec, FsType, KeySource, VolumeSpec, VolumeType } from '../state/schema.js';
-import { VolumeError } from './errors.js';
+import { VolumeError, quoted } from './errors.js';
+import { ownValue } from './own-property.js';
 import { formatSize, parseSize } from './size.js';
 import { DEFAULT_COMPRESSION, parseCompression } from './compression.js';
 
@@ -13,6 +14,8 @@ export interface SpecDefaults {
 const VOLUME_TYPES: readonly VolumeType[] = ['plain', 'encrypted', 'compressed', 'replicated'];
 const FS_TYPES: readonly FsType[] = ['ext4', 'xfs', 'btrfs'];
 const COMMON_KEYS = ['type', 'size', 'fs', 'retain'] as const;
+// Options of the image-file types (plain, encrypted, compressed) only.
+const IMAGE_KEYS = ['sparse'] as const;
 // The grammar: `type` picks the stack; encryption is only ever type=encrypted,
 // and compression=… on an encrypted volume stacks btrfs compression on LUKS.
 const TYPE_KEYS: Record<VolumeType, readonly string[]> = {
@@ -55,7 +58,7 @@ function invalid(volume: string, detail: string): VolumeError {
 // Values of known, non-secret options are echoed so the user sees the typo;
 // values of unknown keys never are (one of them may be a passphrase).
 function shown(value: string): string {
-  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+  return quoted(value.length > 64 ? `${value.slice(0, 64)}…` : value);
 }
 
 function oneOf<T extends string>(volume: string, key: string, value: string, allowed: readonly T[]): T {
@@ -68,6 +71,12 @@ function parseBoolean(volume: string, key: string, value: string | undefined): b
   if (['true', 'yes', '1', 'on'].includes(value.toLowerCase())) return true;
   if (['false', 'no', '0', 'off'].includes(value.toLowerCase())) return false;
   throw invalid(volume, `${key}=${shown(value)} is not a boolean; use true or false`);
+}
+
+// sparse=false preallocates the whole image at create: writes then cannot
+// fail for lack of space on the host. Sparse (the default) is absent from the spec.
+function parseSparse(volume: string, value: string | undefined): boolean {
+  return value === undefined ? true : parseBoolean(volume, 'sparse', value);
 }
 
 function parseSizeOption(volume: string, value: string, fs: FsType, overhead: number): number {
@@ -86,32 +95,38 @@ function parseSizeOption(volume: string, value: string, fs: FsType, overhead: nu
   return Math.ceil(bytes / 1024 ** 2) * 1024 ** 2;
 }
 
+function validKeys(type: VolumeType): readonly string[] {
+  return [...COMMON_KEYS, ...(type === 'replicated' ? [] : IMAGE_KEYS), ...TYPE_KEYS[type]];
+}
+
 function checkKeys(volume: string, opts: VolumeOptions, type: VolumeType): void {
   const keys = Object.keys(opts);
   const secrets = keys.filter((key) => SECRET_KEYS.includes(key.toLowerCase()));
   if (secrets.length > 0) {
-    throw invalid(volume, `option ${secrets.map((k) => JSON.stringify(k)).join(', ')} is refused: Docker stores driver options in plain text and shows them in \`docker volume inspect\`. Leave it out to get a random key kept by the plugin (sealed when a host key-encryption key is configured), or use -o keyfile=/absolute/host/path to a file only root can read`);
+    throw invalid(volume, `option ${secrets.map((k) => quoted(k)).join(', ')} is refused: Docker stores driver options in plain text and shows them in \`docker volume inspect\`. Leave it out to get a random key kept by the plugin (sealed when a host key-encryption key is configured), or use -o keyfile=/absolute/host/path to a file only root can read`);
   }
-  const valid = [...COMMON_KEYS, ...TYPE_KEYS[type]];
+  const valid = validKeys(type);
   const unknown = keys.filter((key) => !valid.includes(key));
   if (unknown.length === 0) return;
   const first = unknown[0] ?? '';
-  const hint = HINTS[first.toLowerCase()];
-  if (hint) throw invalid(volume, `unknown option ${JSON.stringify(first)}: ${hint}`);
-  const owners = VOLUME_TYPES.filter((t) => TYPE_KEYS[t].includes(first));
+  const hint = ownValue(HINTS, first.toLowerCase());
+  if (hint) throw invalid(volume, `unknown option ${quoted(first)}: ${hint}`);
+  const owners = VOLUME_TYPES.filter((t) => validKeys(t).includes(first));
   if (owners.length > 0) {
-    throw invalid(volume, `option ${JSON.stringify(first)} applies only to ${owners.map((t) => `type=${t}`).join(' or ')}`);
+    const why = (IMAGE_KEYS as readonly string[]).includes(first) ? ' (image-file volumes); a replicated volume keeps files on GlusterFS bricks and has no image to preallocate' : '';
+    throw invalid(volume, `option ${quoted(first)} applies only to ${owners.map((t) => `type=${t}`).join(' or ')}${why}`);
   }
-  throw invalid(volume, `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}; valid options for type=${type} are: ${valid.join(', ')}`);
+  throw invalid(volume, `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => quoted(k)).join(', ')}; valid options for type=${type} are: ${valid.join(', ')}`);
 }
 
 function parseEncryption(volume: string, opts: VolumeOptions, defaults: SpecDefaults): Pick<EncryptedSpec, 'cipher' | 'keySizeBits' | 'keySource' | 'keyfile'> {
-  const cipher = oneOf(volume, 'cipher', opts['cipher'] ?? DEFAULT_CIPHER, Object.keys(CIPHERS));
-  const keySizeBits = CIPHERS[cipher] ?? 512;
-  const keyfile = opts['keyfile'];
+  const cipher = oneOf(volume, 'cipher', ownValue(opts, 'cipher') ?? DEFAULT_CIPHER, Object.keys(CIPHERS));
+  const keySizeBits = ownValue(CIPHERS, cipher) ?? 512;
+  const keyfile = ownValue(opts, 'keyfile');
   if (keyfile === undefined) return { cipher, keySizeBits, keySource: defaults.generatedKeySource };
+  // The path is not echoed: it says where a key lives.
   if (!keyfile.startsWith('/') || keyfile.includes('\0') || keyfile.split('/').includes('..')) {
-    throw invalid(volume, `keyfile=${shown(keyfile)} must be an absolute path on the host, without ".."`);
+    throw invalid(volume, 'the key file given with -o keyfile must be an absolute path on the host, without ".." (e.g. -o keyfile=/etc/custom-volume/keys/data.key)');
   }
   return { cipher, keySizeBits, keySource: 'keyfile', keyfile };
 }
@@ -119,10 +134,10 @@ function parseEncryption(volume: string, opts: VolumeOptions, defaults: SpecDefa
 // compression= is wanted on type=compressed (default zstd:1) and optional on
 // type=encrypted; it needs btrfs, which is then the default fs.
 function parseCompressionOptions(volume: string, opts: VolumeOptions, type: VolumeType): Compression | undefined {
-  const force = parseBoolean(volume, 'compress-force', opts['compress-force']);
-  const text = opts['compression'] ?? (type === 'compressed' ? DEFAULT_COMPRESSION : undefined);
+  const force = parseBoolean(volume, 'compress-force', ownValue(opts, 'compress-force'));
+  const text = ownValue(opts, 'compression') ?? (type === 'compressed' ? DEFAULT_COMPRESSION : undefined);
   if (text === undefined) {
-    if (opts['compress-force'] !== undefined) throw invalid(volume, 'compress-force applies only together with compression=…');
+    if (ownValue(opts, 'compress-force') !== undefined) throw invalid(volume, 'compress-force applies only together with compression=…');
     return undefined;
   }
   const parsed = parseCompression(text, force);
@@ -131,7 +146,7 @@ function parseCompressionOptions(volume: string, opts: VolumeOptions, type: Volu
 }
 
 function parseFs(volume: string, opts: VolumeOptions, compression: Compression | undefined): FsType {
-  const fs = oneOf(volume, 'fs', opts['fs'] ?? (compression ? 'btrfs' : 'ext4'), FS_TYPES);
+  const fs = oneOf(volume, 'fs', ownValue(opts, 'fs') ?? (compression ? 'btrfs' : 'ext4'), FS_TYPES);
   if (compression && fs !== 'btrfs') {
     throw invalid(volume, `compression needs fs=btrfs (btrfs does the compressing), not fs=${fs}; leave fs out or set fs=btrfs`);
   }
@@ -139,23 +154,24 @@ function parseFs(volume: string, opts: VolumeOptions, compression: Compression |
 }
 
 function parseReplicated(volume: string, opts: VolumeOptions): VolumeSpec {
-  if (opts['fs'] !== undefined) throw invalid(volume, 'fs does not apply to type=replicated (GlusterFS stores files on the bricks\' own filesystems)');
-  const replicas = oneOf(volume, 'replicas', opts['replicas'] ?? '3', ['2', '3']);
-  const arbiter = parseBoolean(volume, 'arbiter', opts['arbiter']);
+  if (ownValue(opts, 'fs') !== undefined) throw invalid(volume, 'fs does not apply to type=replicated (GlusterFS stores files on the bricks\' own filesystems)');
+  const replicas = oneOf(volume, 'replicas', ownValue(opts, 'replicas') ?? '3', ['2', '3']);
+  const arbiter = parseBoolean(volume, 'arbiter', ownValue(opts, 'arbiter'));
   if (replicas === '2' && !arbiter) {
     throw invalid(volume, 'replicas=2 can split-brain: when the two bricks lose sight of each other both accept writes that cannot be merged. Use replicas=3, or replicas=2 with arbiter=true (two data bricks plus a metadata-only arbiter brick)');
   }
-  if (replicas === '3' && arbiter && opts['replicas'] !== undefined) {
+  if (replicas === '3' && arbiter && ownValue(opts, 'replicas') !== undefined) {
     throw invalid(volume, 'arbiter=true means two data bricks and one arbiter: use it with replicas=2');
   }
   let quotaBytes: number | undefined;
-  if (opts['size'] !== undefined) {
-    quotaBytes = parseSize(opts['size']);
+  const size = ownValue(opts, 'size');
+  if (size !== undefined) {
+    quotaBytes = parseSize(size);
     if (quotaBytes === undefined || quotaBytes < 1024 ** 2) {
-      throw invalid(volume, `size=${shown(opts['size'])} is not a size of at least 1M; use a number with an optional unit k, M, G or T`);
+      throw invalid(volume, `size=${shown(size)} is not a size of at least 1M; use a number with an optional unit k, M, G or T`);
     }
   }
-  const retain = parseBoolean(volume, 'retain', opts['retain']);
+  const retain = parseBoolean(volume, 'retain', ownValue(opts, 'retain'));
   return {
     type: 'replicated',
     replicas: arbiter ? 2 : 3,
@@ -172,15 +188,16 @@ export function parseVolumeSpec(
   defaults: SpecDefaults = { generatedKeySource: 'generated' },
 ): VolumeSpec {
   const opts = options ?? {};
-  const type = oneOf(volume, 'type', opts['type'] ?? 'plain', VOLUME_TYPES);
+  const type = oneOf(volume, 'type', ownValue(opts, 'type') ?? 'plain', VOLUME_TYPES);
   checkKeys(volume, opts, type);
   if (type === 'replicated') return parseReplicated(volume, opts);
   const compression = parseCompressionOptions(volume, opts, type);
   const fs = parseFs(volume, opts, compression);
   const overhead = type === 'encrypted' ? LUKS_HEADER_BYTES : 0;
-  const sizeBytes = parseSizeOption(volume, opts['size'] ?? DEFAULT_SIZE, fs, overhead);
-  const retain = parseBoolean(volume, 'retain', opts['retain']);
-  const common = { sizeBytes, fs, ...(retain ? { retain } : {}) };
+  const sizeBytes = parseSizeOption(volume, ownValue(opts, 'size') ?? DEFAULT_SIZE, fs, overhead);
+  const retain = parseBoolean(volume, 'retain', ownValue(opts, 'retain'));
+  const sparse = parseSparse(volume, ownValue(opts, 'sparse'));
+  const common = { sizeBytes, fs, ...(retain ? { retain } : {}), ...(sparse ? {} : { sparse: false as const }) };
   if (type === 'plain') return { type, ...common };
   if (type === 'compressed') return { type, ...common, fs: 'btrfs', compression: compression! };
   return { type, ...common, ...(compression ? { compression } : {}), ...parseEncryption(volume, opts, defaults) };

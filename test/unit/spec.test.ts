@@ -51,7 +51,7 @@ test('size below xfs minimum', rejects, { size: '100M', fs: 'xfs' }, 'too small 
 test('size above maximum', rejects, { size: '100T' }, 'larger than the maximum');
 test('fs=ntfs', rejects, { fs: 'ntfs' }, 'fs="ntfs" is not supported', 'ext4, xfs');
 test('type=unknown', rejects, { type: 'unknown' }, 'type="unknown" is not supported', 'plain');
-test('unknown keys are listed with the valid ones', rejects, { colour: 'red', sise: '1G' }, '"colour", "sise"', 'valid options for type=plain are: type, size, fs, retain');
+test('unknown keys are listed with the valid ones', rejects, { colour: 'red', sise: '1G' }, '"colour", "sise"', 'valid options for type=plain are: type, size, fs, retain, sparse');
 
 test('passphrase is refused with the reason and the alternatives, value not echoed', rejects, { type: 'encrypted', passphrase: 'hunter2' }, 'option "passphrase" is refused', 'plain text', 'docker volume inspect', '-o keyfile=');
 test('password is refused even on a plain volume', rejects, { password: 'x' }, 'option "password" is refused');
@@ -99,3 +99,48 @@ test('compress-force without compression', rejects, { type: 'encrypted', 'compre
 test('encrypt=true points to type=encrypted', rejects, { type: 'compressed', encrypt: 'true' }, 'unknown option "encrypt": encryption is chosen with -o type=encrypted');
 test('cipher on a compressed volume', rejects, { type: 'compressed', cipher: 'aes-xts-plain64' }, 'option "cipher" applies only to type=encrypted');
 test('btrfs below its minimum', rejects, { type: 'compressed', size: '100M' }, 'too small for fs=btrfs', '128 MiB');
+
+// Keys and values are user input: nothing may be found on Object.prototype.
+test('compression=constructor', rejects, { type: 'compressed', compression: 'constructor' }, 'compression="constructor" is not supported', 'use zstd, zstd:1..15, lzo, zlib or zlib:1..9');
+test('compression=toString:7', rejects, { type: 'compressed', compression: 'toString:7' }, 'compression="toString:7" is not supported', 'use zstd');
+test('compression=__proto__', rejects, { type: 'encrypted', compression: '__proto__' }, 'compression="__proto__" is not supported');
+test('compression=hasOwnProperty:1', rejects, { type: 'compressed', compression: 'hasOwnProperty:1' }, 'is not supported', 'use zstd');
+test('cipher=constructor', rejects, { type: 'encrypted', cipher: 'constructor' }, 'cipher="constructor" is not supported', 'use one of: aes-xts-plain64');
+test('cipher=__proto__', rejects, { type: 'encrypted', cipher: '__proto__' }, 'cipher="__proto__" is not supported', 'aes-xts-plain64');
+test('cipher=toString', rejects, { type: 'encrypted', cipher: 'toString' }, 'cipher="toString" is not supported');
+test('type=constructor', rejects, { type: 'constructor' }, 'type="constructor" is not supported', 'plain, encrypted, compressed, replicated');
+test('type=__proto__', rejects, { type: '__proto__' }, 'type="__proto__" is not supported');
+test('fs=toString', rejects, { fs: 'toString' }, 'fs="toString" is not supported', 'ext4, xfs, btrfs');
+test('replicas=constructor', rejects, { type: 'replicated', replicas: 'constructor' }, 'replicas="constructor" is not supported', '2, 3');
+test('option key constructor', rejects, { constructor: 'x' }, 'unknown option "constructor"', 'valid options for type=plain are: type, size, fs, retain, sparse');
+test('option key hasOwnProperty', rejects, { type: 'encrypted', hasOwnProperty: 'x' }, 'unknown option "hasOwnProperty"', 'valid options for type=encrypted are:');
+test('option key toString', rejects, { type: 'compressed', toString: 'x' }, 'unknown option "toString"', 'valid options for type=compressed are:');
+test('option key __proto__, as the wire decoder builds it', rejects, JSON.parse('{"__proto__":"x","size":"1G"}') as Record<string, string>, 'unknown option "__proto__"', 'valid options for type=plain are:');
+test('option key __proto__ holding a type', rejects, Object.fromEntries([['__proto__', 'encrypted']]), 'unknown option "__proto__"');
+
+test('inherited properties are not options', (t) => {
+  const inherited = Object.create({ type: 'encrypted', keyfile: '/k', size: '1G', sparse: 'false' }) as Record<string, string>;
+  t.deepEqual(parseVolumeSpec('v', inherited), { type: 'plain', fs: 'ext4', sizeBytes: 10 * 1024 ** 3 });
+});
+
+test('sparse: absent by default, sparse=false is kept, sparse=true is the default', (t) => {
+  t.false('sparse' in parseVolumeSpec('v', { size: '1G' }));
+  t.false('sparse' in parseVolumeSpec('v', { size: '1G', sparse: 'true' }));
+  t.like(parseVolumeSpec('v', { size: '1G', sparse: 'false' }), { type: 'plain', sparse: false });
+  t.like(parseVolumeSpec('v', { type: 'encrypted', size: '1G', sparse: 'no' }), { type: 'encrypted', sparse: false });
+  t.like(parseVolumeSpec('v', { type: 'compressed', size: '1G', sparse: 'off' }), { type: 'compressed', sparse: false });
+});
+test('sparse=maybe', rejects, { sparse: 'maybe' }, 'sparse="maybe" is not a boolean; use true or false');
+test('sparse on a replicated volume', rejects, { type: 'replicated', sparse: 'false' }, 'option "sparse" applies only to type=plain or type=encrypted or type=compressed', 'no image to preallocate');
+test('unknown options list sparse for image types', rejects, { type: 'encrypted', colour: 'red' }, 'valid options for type=encrypted are: type, size, fs, retain, sparse, cipher, keyfile');
+test('unknown options do not list sparse for replicated', rejects, { type: 'replicated', colour: 'red' }, 'valid options for type=replicated are: type, size, fs, retain, replicas, arbiter');
+
+test('a bad keyfile path is not echoed', (t) => {
+  for (const keyfile of ['secret/relative.key', '/etc/../secret.key']) {
+    const error = t.throws(() => parseVolumeSpec('data', { type: 'encrypted', keyfile }), { instanceOf: VolumeError });
+    t.is(error?.code, 'INVALID_OPTION');
+    t.regex(error?.message ?? '', /-o keyfile must be an absolute path on the host, without "\.\."/);
+    t.false(error?.message.includes('secret'), error?.message);
+  }
+});
+test('an unknown key is shown with its control characters escaped', rejects, { 'col\u007four\u009b': 'red' }, 'unknown option "col\\u007four\\u009b"');

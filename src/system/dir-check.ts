@@ -1,0 +1,15 @@
+import { lstat } from 'node:fs/promises';
+
+export type PathKind = 'directory' | 'symlink' | 'other' | 'missing';
+
+/** What is at `path` itself (lstat(2): a symlink is reported, never followed). */
+export async function pathKind(path: string): Promise<PathKind> {
+  try {
+    const info = await lstat(path);
+    if (info.isSymbolicLink()) return 'symlink';
+    return info.isDirectory() ? 'directory' : 'other';
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+    throw error;
+  }
+}

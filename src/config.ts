@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -21,6 +22,16 @@ export interface Config {
   readonly kekFile?: string;
   /** GlusterFS pool for replicated volumes. */
   readonly gluster: GlusterConfig;
+  /** A lease younger than this is never released for lack of a user: its container may be starting. */
+  readonly leaseGraceMs: number;
+  /** How often leases are checked against the host's real users. */
+  readonly leaseCheckMs: number;
+  /** How many times the data filesystem's free space may be promised to sparse images (1: never more than it holds). */
+  readonly overcommit: number;
+  /** Short and stable per data directory: keeps two plugin instances' device-mapper names apart. */
+  readonly instance: string;
+  /** Test only: pause for ever at this named step (see volumes/checkpoints.ts). */
+  readonly testPauseAt?: string;
 }
 
 export interface GlusterPeer {
@@ -55,6 +66,16 @@ function positiveInteger(env: Env, key: string, fallback: number): number {
   return value;
 }
 
+function positiveRatio(env: Env, key: string, fallback: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0 || value > 1000) {
+    throw new Error(`${key}=${JSON.stringify(raw)} must be a ratio above 0 (1 means no overcommit, 2 allows twice the free space)`);
+  }
+  return value;
+}
+
 function absolutePath(env: Env, key: string, fallback: string): string {
   const value = env[key] || fallback;
   if (!value.startsWith('/')) throw new Error(`${key}=${JSON.stringify(value)} must be an absolute path`);
@@ -63,10 +84,11 @@ function absolutePath(env: Env, key: string, fallback: string): string {
 
 export function loadConfig(env: Env = process.env): Config {
   const stateDir = absolutePath(env, 'CUSTOM_STATE_DIR', '/var/lib/custom-volume');
+  const dataDir = absolutePath(env, 'CUSTOM_DATA_DIR', join(stateDir, 'volumes'));
   return Object.freeze({
     socket: absolutePath(env, 'CUSTOM_SOCKET', '/run/docker/plugins/custom.sock'),
     stateDir,
-    dataDir: absolutePath(env, 'CUSTOM_DATA_DIR', join(stateDir, 'volumes')),
+    dataDir,
     mountDir: absolutePath(env, 'CUSTOM_MOUNT_DIR', join(stateDir, 'mounts')),
     commandTimeoutMs: positiveInteger(env, 'CUSTOM_COMMAND_TIMEOUT_MS', 20_000),
     logLevel: env['CUSTOM_LOG_LEVEL'] || 'info',
@@ -74,7 +96,16 @@ export function loadConfig(env: Env = process.env): Config {
     keyDir: absolutePath(env, 'CUSTOM_KEY_DIR', join(stateDir, 'keys')),
     ...(env['CUSTOM_KEK_FILE'] ? { kekFile: absolutePath(env, 'CUSTOM_KEK_FILE', '') } : {}),
     gluster: glusterConfig(env, stateDir),
+    leaseGraceMs: positiveInteger(env, 'CUSTOM_LEASE_GRACE_MS', 30_000),
+    leaseCheckMs: positiveInteger(env, 'CUSTOM_LEASE_CHECK_MS', 60_000),
+    overcommit: positiveRatio(env, 'CUSTOM_OVERCOMMIT', 1),
+    instance: instanceOf(dataDir),
+    ...(env['CUSTOM_TEST_PAUSE_AT'] ? { testPauseAt: env['CUSTOM_TEST_PAUSE_AT'] } : {}),
   });
+}
+
+export function instanceOf(dataDir: string): string {
+  return createHash('sha256').update(dataDir, 'utf8').digest('hex').slice(0, 8);
 }
 
 // CUSTOM_GLUSTER_PEERS: "host[:/brick/root],…"; a peer without a path uses

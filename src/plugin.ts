@@ -1,10 +1,14 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { createApp } from './server/app.js';
 import { closeServer, listenOnSocket } from './server/listen.js';
 import { VolumeService, type Backings } from './volumes/service.js';
-import { recoverHost, type RecoveryReport } from './volumes/recover.js';
+import { recoverHost, sweepLeases, type RecoveryReport } from './volumes/recover.js';
+import { rebuildFromDisk } from './volumes/rebuild.js';
+import { noCheckpoints, pauseAfterTool, pauseAt, type Checkpoint } from './volumes/checkpoints.js';
 import { StateStore } from './state/store.js';
 import { ImageStackBacking } from './backings/image-stack.js';
 import { LuksLayer } from './backings/luks-layer.js';
@@ -14,58 +18,98 @@ import { checkHost } from './volumes/doctor.js';
 import { HostResidue } from './backings/residue.js';
 import { createGlusterTools, createSystemTools, type SystemTools } from './system/index.js';
 import { GlusterBacking } from './backings/gluster.js';
+import { createHostView } from './host-view.js';
 
 export interface RunningPlugin {
   readonly server: Server;
   readonly service: VolumeService;
   /** Settles when start-up recovery has finished. */
   readonly recovered: Promise<RecoveryReport>;
+  /** Runs the periodic lease check once now (tests; it also runs every leaseCheckMs). */
+  sweep(): Promise<string[]>;
   stop(): Promise<void>;
 }
 
-// Wiring: config → state → system → backings → service → server. Listen
-// first, recover after: the daemon gives a plugin seconds, not minutes.
+function testCheckpoint(config: Config, log: Logger): Checkpoint {
+  if (!config.testPauseAt) return noCheckpoints;
+  return pauseAt(config.testPauseAt, async (step) => {
+    log.warn({ step }, 'paused for a fault test (CUSTOM_TEST_PAUSE_AT)');
+    await writeFile(join(config.stateDir, 'paused-at'), step);
+  });
+}
+
+// Wiring: config → state → system → backings → service → server. The state
+// index is checked against the disk before listening (never start empty while
+// volumes exist); then listen first, recover after: the daemon gives a plugin
+// seconds, not minutes.
 export async function startPlugin(
   config: Config,
   log: Logger,
-  tools: SystemTools = createSystemTools(config.commandTimeoutMs, config.runtimeDir),
+  baseTools: SystemTools = createSystemTools(config.commandTimeoutMs, config.runtimeDir),
 ): Promise<RunningPlugin> {
+  const checkpoint = testCheckpoint(config, log);
+  const tools = config.testPauseAt?.startsWith('tool:') ? pauseAfterTool(baseTools, config.testPauseAt.slice(5), checkpoint) : baseTools;
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const state = await StateStore.open(config.stateDir);
+  const rebuilt = await rebuildFromDisk(state, config.dataDir, log);
   const kek = config.kekFile ? await loadKek(config.kekFile) : undefined;
   const keys = new KeyStore(config.keyDir, kek);
-  const images = new ImageStackBacking(tools, new LuksLayer(tools, keys));
+  const images = new ImageStackBacking(tools, new LuksLayer(tools, keys, config.instance));
   const { gluster } = config;
   const glusterTools = createGlusterTools({ timeoutMs: gluster.timeoutMs, ...(gluster.socket ? { socket: gluster.socket } : {}) });
   const replicated = new GlusterBacking(tools, glusterTools, gluster);
   const backings: Backings = { plain: images, encrypted: images, compressed: images, replicated };
-  const service = new VolumeService(state, backings, config, log, { generatedKeySource: keys.source });
+  const residue = new HostResidue(tools, config, (id) => keys.remove(id));
+  const host = await createHostView(tools, residue, config.dataDir);
+  const service = new VolumeService({
+    state,
+    backings,
+    roots: config,
+    log,
+    host,
+    policy: { leaseGraceMs: config.leaseGraceMs, overcommit: config.overcommit },
+    specDefaults: { generatedKeySource: keys.source },
+    checkpoint,
+  });
   // Several peers: every host's plugin sees the same replicated volumes.
   const scope = gluster.peers.length > 1 ? 'global' : 'local';
   const server = await listenOnSocket(createApp(service, log, scope), config.socket);
-  log.info({ socket: config.socket, volumes: state.all().length, keys: keys.source }, 'listening');
+  log.info({ socket: config.socket, volumes: state.all().length, stateFile: state.origin, ...rebuilt, keys: keys.source }, 'listening');
   void checkHost(backings).then((types) => log.info({ types }, 'volume types this host can serve'));
 
-  const residue = new HostResidue(tools, config);
-  const recovered = recoverHost(service, state, residue, config, log).then(
+  const recovered = recoverHost(service, log).then(
     (report) => {
       log.info(report, 'recovery finished');
       return report;
     },
     (error: unknown) => {
       log.error({ err: error }, 'recovery failed');
-      return { reactivated: [], released: [], failed: ['(all)'] };
+      return { finished: [], reactivated: [], released: [], unknown: [], failed: ['(all)'] };
     },
   );
+
+  let sweeping: Promise<string[]> | undefined;
+  const sweep = () => {
+    sweeping ??= recovered.then(() => sweepLeases(service, log)).finally(() => (sweeping = undefined));
+    return sweeping;
+  };
+  const timer = setInterval(() => {
+    sweep().catch((error: unknown) => log.error({ err: error }, 'periodic lease check failed'));
+  }, config.leaseCheckMs);
+  timer.unref();
 
   let stopped: Promise<void> | undefined;
   return {
     server,
     service,
     recovered,
+    sweep,
     stop() {
       stopped ??= (async () => {
+        clearInterval(timer);
         await closeServer(server);
         await recovered;
+        await sweeping?.catch(() => undefined);
         await state.flush();
       })();
       return stopped;

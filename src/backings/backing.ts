@@ -21,6 +21,18 @@ export interface VolumeContext {
 
 export type StatusValue = string | number | boolean | null;
 
+/** How a mount of this volume shows in mountinfo: its device number(s) and source(s). */
+export interface MountIdentity {
+  readonly majMins: readonly string[];
+  readonly sources: readonly string[];
+}
+
+export interface CatalogRead {
+  readonly records: VolumeRecord[];
+  /** Entries that failed validation: reported and skipped. */
+  readonly problems: ReadonlyArray<{ readonly name: string; readonly problem: string }>;
+}
+
 /**
  * One volume type. Every method is idempotent: activate on an active volume
  * and deactivate on an inactive one are no-ops, so recovery can call them
@@ -43,11 +55,17 @@ export interface Backing {
   destroy(volume: VolumeContext): Promise<void>;
   /** Cheap facts for `docker volume inspect`; must not block. */
   status(volume: VolumeContext): Promise<Record<string, StatusValue>>;
+  /** Is the volume's filesystem mounted at its mount root now? */
+  isActive(volume: VolumeContext): Promise<boolean>;
+  /** What a container's bind mount of this volume would show in mountinfo. */
+  identity(volume: VolumeContext): Promise<MountIdentity>;
+  /** Bytes of the host's data filesystem this volume may still claim (a sparse image's unallocated part). */
+  unclaimedBytes(volume: VolumeContext): Promise<number>;
   /**
    * Volumes that exist beyond this host (global scope): the source of truth
    * every host's plugin agrees on. Absent for host-local types.
    */
-  catalog?(): Promise<VolumeRecord[]>;
+  catalog?(): Promise<CatalogRead>;
   /** Deletes what this host holds of volumes that no longer exist elsewhere. */
   sweep?(): Promise<void>;
 }

@@ -1,6 +1,7 @@
-import type { StatusValue, VolumePaths } from './backing.js';
+import type { MountIdentity, StatusValue, VolumePaths } from './backing.js';
 import type { SystemTools } from '../system/index.js';
 import type { UndoStack } from './undo.js';
+import type { PathKind } from '../system/index.js';
 
 // The filesystem layer: mount a formatted block device at the volume's mount
 // root and expose a data directory inside it.
@@ -8,6 +9,15 @@ import type { UndoStack } from './undo.js';
 export async function isMountedAt(tools: SystemTools, target: string): Promise<boolean> {
   const mounts = await tools.listMounts();
   return mounts.some((entry) => entry.target === target);
+}
+
+/** Our own mount of the volume, as mountinfo shows it, plus any extra device paths (loop, mapper). */
+export async function mountIdentity(tools: SystemTools, target: string, devices: readonly string[]): Promise<MountIdentity> {
+  const own = (await tools.listMounts()).filter((entry) => entry.target === target);
+  return {
+    majMins: own.map((entry) => entry.majMin),
+    sources: [...new Set([...own.map((entry) => entry.source), ...devices])],
+  };
 }
 
 export async function mountFilesystem(
@@ -25,8 +35,26 @@ export async function mountFilesystem(
   await ensureDataDirectory(tools, paths);
 }
 
+const NOT_A_DIRECTORY: Record<Exclude<PathKind, 'directory'>, string> = {
+  symlink: 'is a symbolic link',
+  other: 'is not a directory',
+  missing: 'could not be created',
+};
+
+// The Mountpoint handed to Docker is `_data` inside the volume's filesystem,
+// whose content anyone with the volume wrote: `_data -> /` would give a
+// container the host's root. It must be a real directory, and it is created
+// exclusively (mkdir -p would follow a symlink there without a word).
 export async function ensureDataDirectory(tools: SystemTools, paths: VolumePaths): Promise<void> {
-  await tools.makeDirectory(paths.mountpoint, 0o755);
+  if ((await tools.pathKind(paths.mountpoint)) === 'missing') {
+    await tools.makeNewDirectory(paths.mountpoint, 0o755).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    });
+  }
+  const kind = await tools.pathKind(paths.mountpoint);
+  if (kind !== 'directory') {
+    throw new Error(`_data at the top of the volume's filesystem ${NOT_A_DIRECTORY[kind]}; the plugin refuses to hand it to a container. Remove or rename _data inside the volume's filesystem, then mount again`);
+  }
 }
 
 export async function unmountFilesystem(tools: SystemTools, paths: VolumePaths): Promise<void> {

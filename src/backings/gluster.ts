@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import type { Backing, StatusValue, VolumeContext } from './backing.js';
-import type { ReplicatedSpec, VolumeRecord, VolumeSpec } from '../state/schema.js';
+import type { Backing, CatalogRead, MountIdentity, StatusValue, VolumeContext } from './backing.js';
+import { validateRecord, type ReplicatedSpec, type VolumeRecord, type VolumeSpec } from '../state/schema.js';
 import type { GlusterBrick, GlusterTools, GlusterVolume, SystemTools } from '../system/index.js';
-import { ensureDataDirectory, isMountedAt, unmountFilesystem, usageStatus } from './filesystem.js';
+import { ensureDataDirectory, isMountedAt, mountIdentity, unmountFilesystem, usageStatus } from './filesystem.js';
 import { withUndo } from './undo.js';
 
 export interface GlusterLayout {
@@ -31,18 +31,32 @@ function replicated(record: VolumeRecord): ReplicatedSpec {
   return record.spec;
 }
 
-/** The record another host wrote into the Gluster volume's user.* options. */
-export function recordFromGluster(volume: GlusterVolume): VolumeRecord | undefined {
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The record another host wrote into the Gluster volume's user.* options:
+ * input like any other, so validated (shape, and id against name). Not ours
+ * or retained: undefined.
+ */
+export function recordFromGluster(volume: GlusterVolume): { record: VolumeRecord } | { problem: string } | undefined {
   const name = volume.options[`${META}name`];
   const spec = volume.options[`${META}spec`];
   if (!volume.name.startsWith(PREFIX) || !name || !spec || volume.options[`${META}retained`]) return undefined;
-  return {
+  const checked = validateRecord({
     name: decode(name),
     id: volume.name.slice(PREFIX.length),
-    spec: JSON.parse(decode(spec)) as ReplicatedSpec,
+    spec: parseJson(decode(spec)),
     createdAt: volume.options[`${META}created`] ?? new Date(0).toISOString(),
     leases: {},
-  };
+  });
+  if ('problem' in checked) return checked;
+  return checked.record.spec.type === 'replicated' ? checked : { problem: 'not a replicated volume' };
 }
 
 /**
@@ -52,9 +66,9 @@ export function recordFromGluster(volume: GlusterVolume): VolumeRecord | undefin
  * host's plugin lists the same volumes; leases stay per host.
  */
 export class GlusterBacking implements Backing {
-  private cached: { at: number; records: VolumeRecord[] } | undefined;
+  private cached: { at: number; read: CatalogRead } | undefined;
   /** Global scope only: on one host every replicated volume is in local state already. */
-  readonly catalog?: () => Promise<VolumeRecord[]>;
+  readonly catalog?: () => Promise<CatalogRead>;
   readonly sweep?: () => Promise<void>;
 
   constructor(
@@ -185,6 +199,20 @@ export class GlusterBacking implements Backing {
     }
   }
 
+  async isActive({ paths }: VolumeContext): Promise<boolean> {
+    return isMountedAt(this.tools, paths.mountRoot);
+  }
+
+  /** A FUSE mount: its bind mounts share our mount's anonymous device number. */
+  async identity({ paths }: VolumeContext): Promise<MountIdentity> {
+    return mountIdentity(this.tools, paths.mountRoot, []);
+  }
+
+  /** Bricks live on the peers' brick roots, not in the data directory. */
+  async unclaimedBytes(): Promise<number> {
+    return 0;
+  }
+
   async status({ record, paths }: VolumeContext): Promise<Record<string, StatusValue>> {
     const spec = replicated(record);
     const name = glusterName(record.id);
@@ -205,12 +233,17 @@ export class GlusterBacking implements Backing {
     return status;
   }
 
-  private async readCatalog(): Promise<VolumeRecord[]> {
-    if (this.cached && Date.now() - this.cached.at < CATALOG_TTL_MS) return this.cached.records;
+  private async readCatalog(): Promise<CatalogRead> {
+    if (this.cached && Date.now() - this.cached.at < CATALOG_TTL_MS) return this.cached.read;
     const generation = this.generation;
-    const records = (await this.gluster.volumeInfo()).map(recordFromGluster).filter((r): r is VolumeRecord => r !== undefined);
-    if (generation === this.generation) this.cached = { at: Date.now(), records };
-    return records;
+    const read: { records: VolumeRecord[]; problems: Array<{ name: string; problem: string }> } = { records: [], problems: [] };
+    for (const volume of await this.gluster.volumeInfo()) {
+      const entry = recordFromGluster(volume);
+      if (entry && 'record' in entry) read.records.push(entry.record);
+      else if (entry) read.problems.push({ name: volume.name, problem: entry.problem });
+    }
+    if (generation === this.generation) this.cached = { at: Date.now(), read };
+    return read;
   }
 
   // Gluster leaves brick directories behind on delete, on every host; each

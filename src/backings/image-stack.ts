@@ -1,8 +1,8 @@
-import type { Backing, StatusValue, VolumeContext } from './backing.js';
+import type { Backing, MountIdentity, StatusValue, VolumeContext } from './backing.js';
 import type { EncryptedSpec, ImageSpec, VolumeRecord, VolumeSpec } from '../state/schema.js';
 import type { SystemTools } from '../system/index.js';
-import { detachAll, ensureLoop, provisionImage, retainStorage } from './loop-image.js';
-import { ensureDataDirectory, isMountedAt, mountFilesystem, unmountFilesystem, usageStatus } from './filesystem.js';
+import { detachAll, ensureLoop, loopsOf, provisionImage, retainStorage } from './loop-image.js';
+import { ensureDataDirectory, isMountedAt, mountFilesystem, mountIdentity, unmountFilesystem, usageStatus } from './filesystem.js';
 import { CompressionMeter, compressionMountOption, describeCompression } from './compression.js';
 import type { LuksLayer } from './luks-layer.js';
 import { withUndo } from './undo.js';
@@ -49,7 +49,7 @@ export class ImageStackBacking implements Backing {
     const spec = imageSpec(record);
     const luks = encryption(spec);
     await withUndo(async (undo) => {
-      await provisionImage(this.tools, paths.dir, paths.image, spec.sizeBytes, undo);
+      await provisionImage(this.tools, paths.dir, paths.image, spec.sizeBytes, undo, spec.sparse !== false);
       if (!luks) {
         await this.tools.makeFilesystem(spec.fs, paths.image);
         return;
@@ -60,7 +60,7 @@ export class ImageStackBacking implements Backing {
         await this.luks.format(device, key, luks);
         const mapper = await this.luks.open(record, device, key, undo);
         await this.tools.makeFilesystem(spec.fs, mapper);
-        await this.luks.close(record);
+        await this.luks.close(record, paths.image);
         await this.tools.detachLoop(device);
       } finally {
         key.fill(0);
@@ -84,7 +84,7 @@ export class ImageStackBacking implements Backing {
 
   async deactivate({ record, paths }: VolumeContext): Promise<void> {
     await unmountFilesystem(this.tools, paths);
-    if (encryption(record.spec)) await this.luks.close(record);
+    if (encryption(record.spec)) await this.luks.close(record, paths.image);
     await detachAll(this.tools, paths.image);
   }
 
@@ -102,6 +102,24 @@ export class ImageStackBacking implements Backing {
     // even if deleting the image fails or the disk keeps old blocks.
     if (luks) await this.luks.erase(record, paths.image);
     await this.tools.removeTree(paths.dir);
+  }
+
+  async isActive({ paths }: VolumeContext): Promise<boolean> {
+    return isMountedAt(this.tools, paths.mountRoot);
+  }
+
+  // A container's bind mount names the loop device (or the LUKS mapping) as
+  // its source; ext4 and xfs also show the device's number, btrfs its own.
+  async identity({ record, paths }: VolumeContext): Promise<MountIdentity> {
+    const devices = await loopsOf(this.tools, paths.image);
+    const mapper = encryption(record.spec) ? [this.luks.devicePath(record)] : [];
+    return mountIdentity(this.tools, paths.mountRoot, [...devices, ...mapper]);
+  }
+
+  async unclaimedBytes({ record, paths }: VolumeContext): Promise<number> {
+    const spec = imageSpec(record);
+    const allocation = await this.tools.fileAllocation(paths.image).catch(() => undefined);
+    return allocation ? Math.max(0, spec.sizeBytes - allocation.allocatedBytes) : 0;
   }
 
   async status({ record, paths }: VolumeContext): Promise<Record<string, StatusValue>> {

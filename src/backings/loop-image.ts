@@ -13,12 +13,14 @@ export async function provisionImage(
   image: string,
   sizeBytes: number,
   undo: UndoStack,
+  sparse = true,
 ): Promise<void> {
   // Exclusive: a directory left by an earlier volume of this name (state
   // lost, image kept) is someone's data; refuse rather than adopt or delete it.
   await tools.makeNewDirectory(dir);
   undo.push('remove volume directory', () => tools.removeTree(dir));
-  await tools.createSparseFile(image, sizeBytes);
+  if (sparse) await tools.createSparseFile(image, sizeBytes);
+  else await tools.createAllocatedFile(image, sizeBytes);
 }
 
 // Matched by the file's identity, not its path: the kernel prints a loop's

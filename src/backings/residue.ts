@@ -1,9 +1,8 @@
 import { basename, dirname, join } from 'node:path';
 import type { SystemTools } from '../system/index.js';
-import { IMAGE_NAME, type VolumePaths } from './backing.js';
+import { IMAGE_NAME } from './backing.js';
 import { detachAll } from './loop-image.js';
-import { unmountFilesystem } from './filesystem.js';
-import { mapperName, mapperPath } from './luks-layer.js';
+import { closeImageMappings } from './luks-layer.js';
 
 export interface ResidueRoots {
   readonly dataDir: string;
@@ -15,13 +14,15 @@ function isDirectChild(parent: string, path: string): boolean {
 }
 
 /**
- * What is still live on the host under our roots: the ids of volumes that
- * have a mount or a loop device. Recovery compares it with the leases.
+ * What is live on the host under our roots: the ids of volumes that have a
+ * mount or a loop device. Recovery compares it with the leases; it releases
+ * only volumes it knows, never an id without a record.
  */
 export class HostResidue {
   constructor(
     private readonly tools: SystemTools,
     private readonly roots: ResidueRoots,
+    private readonly removeKey: (id: string) => Promise<void>,
   ) {}
 
   async liveIds(): Promise<Set<string>> {
@@ -44,11 +45,14 @@ export class HostResidue {
     return ids;
   }
 
-  /** Unmounts, closes and detaches what belongs to no volume we know; keeps files. */
-  async release(id: string, paths: VolumePaths): Promise<void> {
-    await unmountFilesystem(this.tools, paths);
-    // An encrypted orphan's mapping holds its loop device open.
-    if (await this.tools.pathExists(mapperPath(id))) await this.tools.luksClose(mapperName(id));
-    await detachAll(this.tools, paths.image);
+  // An interrupted create: it never was a volume, and no volume of its id can
+  // exist while it is there (a Create finishes it first, under the id's lock),
+  // so its mapping and key are its own.
+  async discardStaging(id: string, dir: string, ownsIdentity: boolean): Promise<void> {
+    const image = join(dir, IMAGE_NAME);
+    if (ownsIdentity) await closeImageMappings(this.tools, image);
+    await detachAll(this.tools, image);
+    if (ownsIdentity) await this.removeKey(id);
+    await this.tools.removeTree(dir);
   }
 }

@@ -1,7 +1,12 @@
-// The persisted shape. Bump STATE_VERSION and add a step to migrateState when
-// it changes; a file from a newer plugin is refused rather than misread.
+import { z } from 'zod';
+import { volumeId } from './volume-id.js';
 
-export const STATE_VERSION = 1;
+// The persisted shapes, and the one schema style (zod) that every border uses:
+// state.json, each volume's volume.json and the GlusterFS catalogue are all
+// input. Bump STATE_VERSION and add a step to migrateState when a shape changes;
+// a file from a newer plugin is refused rather than misread.
+
+export const STATE_VERSION = 2;
 
 export type VolumeType = 'plain' | 'encrypted' | 'compressed' | 'replicated';
 export type FsType = 'ext4' | 'xfs' | 'btrfs';
@@ -23,6 +28,8 @@ interface CommonSpec {
   readonly retain?: boolean;
   /** Only with fs btrfs: always on type compressed, optional on type encrypted (stacked). */
   readonly compression?: Compression;
+  /** `-o sparse=false`: the image is preallocated at create. Absent means sparse. */
+  readonly sparse?: false;
 }
 
 export interface PlainSpec extends CommonSpec {
@@ -57,14 +64,24 @@ export interface ReplicatedSpec {
 export type ImageSpec = PlainSpec | EncryptedSpec | CompressedSpec;
 export type VolumeSpec = ImageSpec | ReplicatedSpec;
 
+/** One mount ID's lease: how many Mounts it has not unmounted, since when, in which boot. */
+export interface Lease {
+  readonly count: number;
+  /** When the latest Mount of this ID was recorded (ISO 8601). */
+  readonly since: string;
+  /** The kernel's boot ID then; '' when unknown (migrated from schema 1). */
+  readonly boot: string;
+}
+export type LeaseMap = Readonly<Record<string, Lease>>;
+
 export interface VolumeRecord {
   readonly name: string;
-  /** File-system-safe identifier derived from the name (see volumes/names.ts). */
+  /** File-system-safe identifier derived from the name (see volume-id.ts). */
   readonly id: string;
   readonly spec: VolumeSpec;
   readonly createdAt: string;
-  /** Mount ID → number of Mounts not yet matched by an Unmount. */
-  leases: Record<string, number>;
+  /** Mount ID → lease. */
+  readonly leases: LeaseMap;
 }
 
 export interface StateData {
@@ -72,21 +89,112 @@ export interface StateData {
   volumes: Record<string, VolumeRecord>;
 }
 
+const size = z.number().int().positive().max(2 ** 53);
+const compressionSchema = z.strictObject({
+  algorithm: z.enum(['zstd', 'lzo', 'zlib']),
+  level: z.number().int().min(1).max(15).optional(),
+  force: z.boolean(),
+});
+const common = {
+  sizeBytes: size,
+  fs: z.enum(['ext4', 'xfs', 'btrfs']),
+  retain: z.boolean().optional(),
+  compression: compressionSchema.optional(),
+  sparse: z.literal(false).optional(),
+};
+const specSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('plain'), ...common }),
+  z.strictObject({
+    type: z.literal('encrypted'),
+    ...common,
+    cipher: z.string().min(1).max(64),
+    keySizeBits: z.number().int().positive().max(4096),
+    keySource: z.enum(['generated', 'sealed', 'keyfile']),
+    keyfile: z.string().startsWith('/').max(4096).optional(),
+  }),
+  z.strictObject({ type: z.literal('compressed'), ...common, fs: z.literal('btrfs'), compression: compressionSchema }),
+  z.strictObject({
+    type: z.literal('replicated'),
+    replicas: z.union([z.literal(2), z.literal(3)]),
+    arbiter: z.boolean(),
+    quotaBytes: size.optional(),
+    retain: z.boolean().optional(),
+  }),
+]);
+const isoTime = z.iso.datetime({ offset: true });
+const leaseSchema = z.strictObject({ count: z.number().int().positive(), since: isoTime, boot: z.string().max(64) });
+const recordSchema = z.strictObject({
+  name: z.string().min(1),
+  id: z.string().min(1),
+  spec: specSchema,
+  createdAt: isoTime,
+  leases: z.record(z.string().min(1).max(256), leaseSchema),
+});
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.join('.') || '(record)'}: ${issue.message}`)
+    .join('; ');
+}
+
+/** A record read from outside (a file, the catalogue): the record, or what is wrong with it. */
+export function validateRecord(raw: unknown): { record: VolumeRecord } | { problem: string } {
+  const parsed = recordSchema.safeParse(raw);
+  if (!parsed.success) return { problem: describeIssues(parsed.error) };
+  const record = parsed.data as VolumeRecord;
+  if (record.id !== volumeId(record.name)) {
+    return { problem: `id ${JSON.stringify(record.id)} does not match the name ${JSON.stringify(record.name)}` };
+  }
+  return { record };
+}
+
+export function validateSpec(raw: unknown): { spec: VolumeSpec } | { problem: string } {
+  const parsed = specSchema.safeParse(raw);
+  return parsed.success ? { spec: parsed.data as VolumeSpec } : { problem: describeIssues(parsed.error) };
+}
+
 export function emptyState(): StateData {
   return { version: STATE_VERSION, volumes: {} };
 }
 
-export function migrateState(raw: unknown, file: string): StateData {
+// Schema 1 kept a bare count per mount ID. Its leases get an unknown boot and
+// the migration's time: the real-user check then decides about them.
+function migrateLeases(raw: unknown, now: string): unknown {
+  if (typeof raw !== 'object' || raw === null) return raw;
+  const out: Record<string, unknown> = {};
+  for (const [id, value] of Object.entries(raw)) {
+    Object.defineProperty(out, id, {
+      value: typeof value === 'number' ? { count: value, since: now, boot: '' } : value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out;
+}
+
+/** Checks the file's envelope; records are validated one by one by the store. */
+export function migrateState(raw: unknown, file: string): { version: number; volumes: Record<string, unknown> } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new Error(`${file}: not a state object`);
   }
-  const data = raw as Partial<StateData>;
+  const data = raw as { version?: unknown; volumes?: unknown };
   if (typeof data.version !== 'number') throw new Error(`${file}: no schema version`);
   if (data.version > STATE_VERSION) {
-    throw new Error(`${file}: schema version ${data.version} is newer than this plugin (${STATE_VERSION})`);
+    throw new Error(`${file}: schema version ${data.version} is newer than this plugin (${STATE_VERSION}); upgrade the plugin or restore a state file it wrote`);
   }
-  if (typeof data.volumes !== 'object' || data.volumes === null) {
+  if (typeof data.volumes !== 'object' || data.volumes === null || Array.isArray(data.volumes)) {
     throw new Error(`${file}: no volumes table`);
   }
-  return { version: STATE_VERSION, volumes: data.volumes };
+  const volumes = data.volumes as Record<string, unknown>;
+  if (data.version === 1) {
+    const now = new Date().toISOString();
+    for (const entry of Object.values(volumes)) {
+      if (typeof entry === 'object' && entry !== null && 'leases' in entry) {
+        (entry as { leases: unknown }).leases = migrateLeases((entry as { leases: unknown }).leases, now);
+      }
+    }
+  }
+  return { version: STATE_VERSION, volumes };
 }

@@ -1,28 +1,51 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { DurableJsonFile } from './durable-file.js';
 import { defineKey } from './own-keys.js';
-import { emptyState, migrateState, type StateData, type VolumeRecord } from './schema.js';
+import { emptyState, migrateState, validateRecord, type StateData, type VolumeRecord } from './schema.js';
 
 export const STATE_FILE_NAME = 'state.json';
 
+/** How the state file looked when it was opened: only 'intact' can be trusted to be complete. */
+export type StateOrigin = 'intact' | 'missing' | 'empty' | 'corrupt';
+
+export interface StateProblem {
+  readonly name: string;
+  readonly problem: string;
+}
+
 // The only user of lowdb. Loaded once; every change is written before the
 // caller is answered. Writes are coalesced: while one is in flight, all
-// changes made meanwhile go out together in the next one.
+// changes made meanwhile go out together in the next one. It is an index that
+// can be rebuilt from each volume's volume.json (see volumes/rebuild.ts).
 export class StateStore {
   private inFlight: Promise<void> = Promise.resolve();
   private queued: Promise<void> | undefined;
 
-  private constructor(private readonly db: Low<StateData>) {}
+  private constructor(
+    private readonly db: Low<StateData>,
+    readonly origin: StateOrigin,
+    /** Records that failed validation: reported and skipped. */
+    readonly problems: readonly StateProblem[],
+  ) {}
 
   static async open(stateDir: string): Promise<StateStore> {
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
     const file = join(stateDir, STATE_FILE_NAME);
+    const { raw, origin } = await readState(file);
+    const envelope = raw === undefined ? emptyState() : migrateState(raw, file);
+    const volumes: Record<string, VolumeRecord> = {};
+    const problems: StateProblem[] = [];
+    for (const [name, entry] of Object.entries(envelope.volumes)) {
+      const checked = validateRecord(entry);
+      if ('problem' in checked) problems.push({ name, problem: checked.problem });
+      else if (checked.record.name !== name) problems.push({ name, problem: `filed under another name (${JSON.stringify(checked.record.name)})` });
+      else defineKey(volumes, name, checked.record);
+    }
     const db = new Low<StateData>(new DurableJsonFile<StateData>(file), emptyState());
-    await db.read();
-    db.data = migrateState(db.data, file);
-    return new StateStore(db);
+    db.data = { version: envelope.version, volumes };
+    return new StateStore(db, origin, problems);
   }
 
   get(name: string): VolumeRecord | undefined {
@@ -42,6 +65,21 @@ export class StateStore {
       this.restore(record.name, previous);
       throw error;
     });
+  }
+
+  /** Takes a record into memory without writing (rebuilt from disk while the disk refuses writes). */
+  async adopt(record: VolumeRecord): Promise<void> {
+    defineKey(this.db.data.volumes, record.name, record);
+    await Promise.resolve();
+  }
+
+  /** Replaces a record by `change(current)`, written before it returns, or rolled back. */
+  async update(name: string, change: (current: VolumeRecord) => VolumeRecord): Promise<VolumeRecord> {
+    const current = this.get(name);
+    if (!current) throw new Error(`no record for ${JSON.stringify(name)}`);
+    const next = change(current);
+    await this.put(next);
+    return next;
   }
 
   async delete(name: string): Promise<void> {
@@ -70,5 +108,24 @@ export class StateStore {
     this.queued = next;
     this.inFlight = next;
     return next;
+  }
+}
+
+// A missing or empty file is a fresh start (to be checked against the disk);
+// one that is not JSON is moved aside, never overwritten, and rebuilt.
+async function readState(file: string): Promise<{ raw: unknown; origin: StateOrigin }> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { raw: undefined, origin: 'missing' };
+    throw error;
+  }
+  if (text.trim() === '') return { raw: undefined, origin: 'empty' };
+  try {
+    return { raw: JSON.parse(text) as unknown, origin: 'intact' };
+  } catch {
+    await rename(file, `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    return { raw: undefined, origin: 'corrupt' };
   }
 }

@@ -1,19 +1,26 @@
 import { attachLoop, detachLoop, listLoops } from './loop.js';
 import { makeFilesystem, type FilesystemType } from './mkfs.js';
 import { listMounts, mountDevice, unmount } from './mount.js';
-import { cipherSupported, luksAddKey, luksClose, luksDump, luksErase, luksFormat, luksOpen, luksRemoveKey, luksStatus, type FormatOptions } from './cryptsetup.js';
-import { probeDmCrypt } from './device-mapper.js';
+import { cipherSupported, luksAddKey, luksClose, luksDump, luksErase, luksFormat, luksOpen, luksRemoveKey, luksStatus, luksUUID, type FormatOptions } from './cryptsetup.js';
+import { mappingNamed, mappingsOn, probeDmCrypt } from './device-mapper.js';
+import { readKeyFile } from './keyfile-read.js';
+import { pathKind } from './dir-check.js';
 import { probeFilesystem } from './filesystems.js';
 import { measureCompression } from './compsize.js';
 import * as files from './files.js';
 import * as gluster from './gluster.js';
+import { scanBindMounts } from './mount-users.js';
+import { readBootId } from './boot-id.js';
+import { createAllocatedFile } from './fallocate.js';
 
 export type { LoopDevice } from './loop.js';
 export type { MountEntry } from './mount.js';
+export type { BindMount, BindMountScan } from './mount-users.js';
 export type { FilesystemType } from './mkfs.js';
 export type { FileAllocation, FilesystemUsage } from './files.js';
 export type { FormatOptions, Pbkdf } from './cryptsetup.js';
-export type { Availability } from './device-mapper.js';
+export type { Availability, Mapping } from './device-mapper.js';
+export type { PathKind } from './dir-check.js';
 export type { CompressionUsage } from './compsize.js';
 export { CommandError } from './run.js';
 
@@ -32,6 +39,10 @@ export function createSystemTools(timeoutMs: number, runtimeDir = '/run') {
       mountDevice(device, target, fsType, options, timeoutMs),
     unmount: (target: string) => unmount(target, timeoutMs),
     listMounts,
+    /** Bind mounts (root not "/") in every mount namespace: who really uses a volume. */
+    scanBindMounts: () => scanBindMounts(),
+    readBootId,
+    createAllocatedFile: (path: string, bytes: number) => createAllocatedFile(path, bytes, timeoutMs),
     luksFormat: (device: string, key: Uint8Array, options: FormatOptions) => luksFormat(device, key, options, timeoutMs),
     luksOpen: (device: string, name: string, key: Uint8Array) => luksOpen(device, name, key, timeoutMs),
     luksClose: (name: string) => luksClose(name, timeoutMs),
@@ -40,6 +51,12 @@ export function createSystemTools(timeoutMs: number, runtimeDir = '/run') {
     luksAddKey: (device: string, existing: Uint8Array, added: Uint8Array) => luksAddKey(device, existing, added, timeoutMs, runtimeDir),
     luksRemoveKey: (device: string, key: Uint8Array) => luksRemoveKey(device, key, timeoutMs),
     luksErase: (device: string) => luksErase(device, timeoutMs),
+    luksUUID: (device: string) => luksUUID(device, timeoutMs),
+    mappingNamed: (name: string) => mappingNamed(name),
+    mappingsOn: (device: string) => mappingsOn(device),
+    /** O_NOFOLLOW|O_NONBLOCK, checked on the descriptor, bounded in bytes and time. */
+    readKeyFile: (path: string) => readKeyFile(path),
+    pathKind,
     probeDmCrypt: () => probeDmCrypt(timeoutMs),
     cipherSupported: (cipher: string, keySizeBits: number) => cipherSupported(cipher, keySizeBits, timeoutMs),
     probeFilesystem: (fs: FilesystemType) => probeFilesystem(fs, timeoutMs),

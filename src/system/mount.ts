@@ -5,6 +5,10 @@ export interface MountEntry {
   readonly source: string;
   readonly target: string;
   readonly fsType: string;
+  /** The filesystem's device number, e.g. "7:3" (a loop device) or "0:52" (btrfs, FUSE). */
+  readonly majMin: string;
+  /** The directory of that filesystem mounted here: "/" for a whole mount, "/_data" for a bind of it. */
+  readonly root: string;
 }
 
 export async function mountDevice(
@@ -33,13 +37,15 @@ export function parseMountInfo(text: string): MountEntry[] {
   for (const line of text.split('\n')) {
     if (line === '') continue;
     const [left, right] = line.split(' - ');
-    const target = left?.split(' ')[4];
+    const [, , majMin, root, target] = left?.split(' ') ?? [];
     const [fsType, source] = right?.split(' ') ?? [];
-    if (target === undefined || fsType === undefined || source === undefined) continue;
+    if (majMin === undefined || root === undefined || target === undefined || fsType === undefined || source === undefined) continue;
     entries.push({
       target: unescapeMountField(target),
       fsType,
       source: unescapeMountField(source),
+      majMin,
+      root: unescapeMountField(root),
     });
   }
   return entries;

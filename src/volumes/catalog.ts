@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import { totalLeases } from './leases.js';
 import type { KeyedMutex } from './keyed-mutex.js';
 import { withDeadline } from './deadline.js';
+import { volumeId } from '../state/volume-id.js';
 
 // Get and List must answer even when a pool peer hangs.
 const CATALOG_DEADLINE_MS = 3000;
@@ -26,7 +27,7 @@ export class GlobalCatalog {
   // Drops a local copy under the volume's lock, and only if it is still
   // unmounted then: a Mount may have taken a lease meanwhile.
   private async dropIfIdle(name: string): Promise<boolean> {
-    return this.locks.run(name, async () => {
+    return this.locks.run(volumeId(name), async () => {
       const current = this.state.get(name);
       if (!current || totalLeases(current.leases) > 0) return false;
       await this.state.delete(name);
@@ -40,7 +41,9 @@ export class GlobalCatalog {
     for (const [type, backing] of Object.entries(this.backings) as Array<[VolumeType, Backing]>) {
       if (!backing.catalog) continue;
       try {
-        result.push([type, await withDeadline(backing.catalog(), CATALOG_DEADLINE_MS)]);
+        const read = await withDeadline(backing.catalog(), CATALOG_DEADLINE_MS);
+        for (const bad of read.problems) this.log.warn({ type, entry: bad.name, problem: bad.problem }, 'skipped a bad catalogue entry');
+        result.push([type, read.records]);
         void backing.sweep?.().catch((error: unknown) => this.log.warn({ err: error, type }, 'sweep failed'));
       } catch (error) {
         this.log.warn({ err: error, type }, 'catalog unavailable; answering from local state');

@@ -9,18 +9,29 @@ export type VolumeErrorCode =
   | 'INVALID_OPTION'
   | 'VOLUME_NOT_FOUND'
   | 'VOLUME_IN_USE'
+  | 'VOLUME_EXISTS'
+  | 'INSUFFICIENT_SPACE'
   | 'PRECONDITION_FAILED'
   | 'BACKING_FAILED'
   | 'STATE_FAILED';
+
+// JSON.stringify escapes C0 controls and lone surrogates but passes DEL, C1
+// controls, format characters (bidi overrides) and line separators through.
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+/** A user's string as a double-quoted literal with every control or invisible character escaped. */
+export function quoted(text: string): string {
+  return JSON.stringify(text).replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
 
 export class VolumeError extends Error {
   constructor(
     readonly code: VolumeErrorCode,
     readonly volume: string,
-    detail: string,
+    readonly detail: string,
     options?: { cause?: unknown },
   ) {
-    super(`volume ${JSON.stringify(volume)}: ${detail}`, options);
+    super(`volume ${quoted(volume)}: ${detail}`, options);
     this.name = 'VolumeError';
   }
 }

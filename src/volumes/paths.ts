@@ -16,3 +16,8 @@ export function volumePaths(roots: PathRoots, id: string): VolumePaths {
     mountpoint: join(mountRoot, '_data'),
   };
 }
+
+/** The same volume with its files in `dir` (being created, or being removed). */
+export function volumePathsAt(roots: PathRoots, id: string, dir: string): VolumePaths {
+  return { ...volumePaths(roots, id), dir, image: join(dir, IMAGE_NAME) };
+}

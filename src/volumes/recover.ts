@@ -1,63 +1,112 @@
-import type { HostResidue } from '../backings/residue.js';
 import type { Logger } from '../log.js';
 import { totalLeases } from './leases.js';
-import { volumePaths, type PathRoots } from './paths.js';
+import { volumeId } from '../state/volume-id.js';
+import { finishPending } from './pending.js';
+import { listPending } from '../state/volume-dirs.js';
 import type { VolumeService } from './service.js';
-import type { StateStore } from '../state/store.js';
+import type { UsageSnapshot } from './usage.js';
 
 export interface RecoveryReport {
+  readonly finished: string[];
   readonly reactivated: string[];
   readonly released: string[];
+  /** Live mounts or loop devices under our roots that belong to no volume we know: left alone. */
+  readonly unknown: string[];
   readonly failed: string[];
 }
 
-// Runs after the socket listens (the daemon's start-up Gets are answered from
-// state meanwhile). Volumes with leases get their device and mount back;
-// mounts and loop devices under our roots that no lease needs are released.
-// Each volume is handled under its own lock, so a Mount arriving meanwhile
-// waits for the verdict instead of racing it.
-export async function recoverHost(
-  service: VolumeService,
-  state: StateStore,
-  residue: HostResidue,
-  roots: PathRoots,
-  log: Logger,
-): Promise<RecoveryReport> {
-  const report = { reactivated: [] as string[], released: [] as string[], failed: [] as string[] };
-  const live = await residue.liveIds();
-  const known = new Set<string>();
-  for (const record of state.all()) {
-    known.add(record.id);
-    const needed = totalLeases(record.leases) > 0;
-    if (!needed && !live.has(record.id)) continue;
-    await service.locks.run(record.name, async () => {
-      const current = state.get(record.name);
-      if (!current) return;
-      const volume = service.context(current);
-      const backing = service.backingOf(current);
+const PARALLEL = 8;
+
+/** Runs `work` over `items`, at most `limit` at a time. */
+export async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
+async function scanOrNothing(service: VolumeService, log: Logger): Promise<UsageSnapshot | undefined> {
+  try {
+    return await service.deps.host.scanUsers();
+  } catch (error) {
+    log.error({ err: error }, 'could not read the host\'s mounts; no lease is released at start-up');
+    return undefined;
+  }
+}
+
+// Each id under its lock: a Create or Remove in flight has its own staging or
+// trash directory, which is not a leftover (and finishes it itself).
+async function finishAllPending(service: VolumeService, log: Logger, report: RecoveryReport): Promise<void> {
+  let ids: string[];
+  try {
+    ids = [...new Set((await listPending(service.deps.roots.dataDir)).map((pending) => pending.id))];
+  } catch (error) {
+    report.failed.push('(interrupted creates and removes)');
+    log.error({ err: error }, 'could not list interrupted creates and removes');
+    return;
+  }
+  for (const id of ids) {
+    await service.locks.run(id, async () => {
       try {
-        if (totalLeases(current.leases) > 0) {
-          await backing.activate(volume);
-          report.reactivated.push(current.name);
-        } else {
-          await backing.deactivate(volume);
-          report.released.push(current.name);
-        }
+        report.finished.push(...(await finishPending(service, id)));
       } catch (error) {
-        report.failed.push(current.name);
-        log.error({ volume: current.name, err: error }, 'recovery of volume failed');
+        report.failed.push(`(interrupted create or remove of ${id})`);
+        log.error({ id, err: error }, 'could not finish an interrupted create or remove');
       }
     });
   }
+}
+
+// Runs after the socket listens (the daemon's start-up Gets are answered from
+// state meanwhile). Interrupted creates and removes are finished; volumes with
+// leases a real user (or a young Mount) backs get their device and mount
+// back; mounts no lease and no container needs are released. Each volume is
+// handled under its own lock and skipped if a request touched it since start.
+export async function recoverHost(service: VolumeService, log: Logger): Promise<RecoveryReport> {
+  const report: RecoveryReport = { finished: [], reactivated: [], released: [], unknown: [], failed: [] };
+  const { state } = service.deps;
+  await finishAllPending(service, log, report);
+  const live = await service.deps.host.liveIds();
+  const snapshot = await scanOrNothing(service, log);
+  const candidates = state.all().filter((record) => totalLeases(record.leases) > 0 || live.has(record.id));
+  await eachLimited(candidates, PARALLEL, async ({ name, id }) => {
+    await service.locks.run(id, async () => {
+      if (service.touched.has(id)) return;
+      try {
+        const outcome = await service.leases.reconcile(name, snapshot, 'start');
+        if (outcome === 'reactivated' || outcome === 'released') report[outcome].push(name);
+      } catch (error) {
+        report.failed.push(name);
+        log.error({ volume: name, err: error }, 'recovery of volume failed');
+      }
+    });
+  });
+  const known = new Set(state.all().map((record) => record.id));
   for (const id of live) {
-    if (known.has(id)) continue;
-    try {
-      await residue.release(id, volumePaths(roots, id));
-      report.released.push(`(orphan ${id})`);
-    } catch (error) {
-      report.failed.push(`(orphan ${id})`);
-      log.error({ id, err: error }, 'release of orphaned mount or loop device failed');
-    }
+    if (!known.has(id) && !service.touched.has(id)) report.unknown.push(id);
+  }
+  if (report.unknown.length > 0) {
+    log.warn({ ids: report.unknown }, 'mounts or loop devices of volumes this plugin does not know are left alone');
   }
   return report;
+}
+
+/** The periodic check: one scan of the host, then each leased or live volume under its lock. */
+export async function sweepLeases(service: VolumeService, log: Logger): Promise<string[]> {
+  const released: string[] = [];
+  const snapshot = await scanOrNothing(service, log);
+  if (!snapshot) return released;
+  const live = await service.deps.host.liveIds();
+  const candidates = service.deps.state.all().filter((record) => totalLeases(record.leases) > 0 || live.has(record.id));
+  await eachLimited(candidates, PARALLEL, async ({ name }) => {
+    await service.locks.run(volumeId(name), async () => {
+      try {
+        if ((await service.leases.reconcile(name, snapshot, 'sweep')) === 'released') released.push(name);
+      } catch (error) {
+        log.error({ volume: name, err: error }, 'periodic lease check failed');
+      }
+    });
+  });
+  return released;
 }

@@ -1,15 +1,25 @@
 import type { Backing, StatusValue, VolumeContext } from '../backings/backing.js';
+import { RollbackError, withUndo, type UndoStack } from '../backings/undo.js';
 import type { StateStore } from '../state/store.js';
 import type { VolumeRecord, VolumeType } from '../state/schema.js';
+import { writeVolumeMeta } from '../state/volume-meta.js';
+import { dirExists, ensureDir, moveDir, newStagingDir } from '../state/volume-dirs.js';
 import type { Logger } from '../log.js';
 import { VolumeError, isVolumeError } from './errors.js';
 import { addLease, hasLease, releaseLease, totalLeases } from './leases.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import { validateName, volumeId } from './names.js';
-import { volumePaths, type PathRoots } from './paths.js';
+import { validateName } from './names.js';
+import { volumeId } from '../state/volume-id.js';
+import { volumePaths, volumePathsAt, type PathRoots } from './paths.js';
 import { parseVolumeSpec, type SpecDefaults, type VolumeOptions } from './spec.js';
 import { describeVolume } from './describe.js';
 import { GlobalCatalog } from './catalog.js';
+import { checkCapacity } from './capacity.js';
+import { canonicalJson } from './canonical.js';
+import { noCheckpoints, type Checkpoint } from './checkpoints.js';
+import type { HostView } from './host.js';
+import { LeaseKeeper, type LeasePolicy } from './lease-keeper.js';
+import { finishPending, removeCommitted } from './pending.js';
 
 export interface VolumeInfo {
   readonly name: string;
@@ -25,104 +35,176 @@ export interface VolumeSummary {
 
 export type Backings = Readonly<Record<VolumeType, Backing>>;
 
-/** The domain: what each VolumeDriver call means, independent of HTTP. */
+export interface ServicePolicy extends LeasePolicy {
+  /** CUSTOM_OVERCOMMIT: how many times the free space may be promised to sparse images. */
+  readonly overcommit: number;
+}
+
+export interface ServiceDeps {
+  readonly state: StateStore;
+  readonly backings: Backings;
+  readonly roots: PathRoots;
+  readonly log: Logger;
+  readonly host: HostView;
+  readonly policy: ServicePolicy;
+  readonly specDefaults?: SpecDefaults;
+  readonly checkpoint?: Checkpoint;
+}
+
+/** The domain: what each VolumeDriver call means, independent of HTTP. Locks are per volume id. */
 export class VolumeService {
   readonly locks = new KeyedMutex();
+  /** Ids created, mounted, unmounted or removed since start: start-up recovery leaves them alone. */
+  readonly touched = new Set<string>();
+  readonly leases: LeaseKeeper;
   private readonly catalog: GlobalCatalog;
+  private readonly checkpoint: Checkpoint;
+  /** Sizes promised by Creates between their capacity check and their end (one lock for all of them). */
+  private readonly promised = new Map<string, number>();
+  private readonly capacityLock = new KeyedMutex();
 
-  constructor(
-    private readonly state: StateStore,
-    private readonly backings: Backings,
-    private readonly roots: PathRoots,
-    private readonly log: Logger,
-    private readonly specDefaults: SpecDefaults = { generatedKeySource: 'generated' },
-  ) {
-    this.catalog = new GlobalCatalog(backings, state, this.locks, log);
+  constructor(readonly deps: ServiceDeps) {
+    this.catalog = new GlobalCatalog(deps.backings, deps.state, this.locks, deps.log);
+    this.checkpoint = deps.checkpoint ?? noCheckpoints;
+    this.leases = new LeaseKeeper(this, deps.policy);
   }
 
   context(record: VolumeRecord): VolumeContext {
-    return { record, paths: volumePaths(this.roots, record.id) };
+    return { record, paths: volumePaths(this.deps.roots, record.id) };
+  }
+
+  /** The volume with its files somewhere else (being created or removed). */
+  contextAt(record: VolumeRecord, dir: string): VolumeContext {
+    return { record, paths: volumePathsAt(this.deps.roots, record.id, dir) };
   }
 
   backingOf(record: VolumeRecord): Backing {
-    return this.backings[record.spec.type];
+    return this.deps.backings[record.spec.type];
   }
 
   async create(name: string, options: VolumeOptions | null): Promise<void> {
     validateName(name);
-    const spec = parseVolumeSpec(name, options, this.specDefaults);
-    await this.locks.run(name, async () => {
-      if (this.state.get(name)) return; // Docker may race two creates; the first one wins.
-      const problem = await this.backings[spec.type].preflight(spec);
+    const spec = parseVolumeSpec(name, options, this.deps.specDefaults);
+    const id = volumeId(name);
+    await this.locks.run(id, async () => {
+      const existing = this.deps.state.get(name);
+      if (existing) return confirmSameSpec(existing, spec);
+      await this.step(name, 'an interrupted earlier remove of this name could not be finished', () => finishPending(this, id));
+      const problem = await this.deps.backings[spec.type].preflight(spec);
       if (problem) throw new VolumeError('PRECONDITION_FAILED', name, problem);
-      const record: VolumeRecord = {
-        name,
-        id: volumeId(name),
-        spec,
-        createdAt: new Date().toISOString(),
-        leases: {},
-      };
-      const volume = this.context(record);
-      await this.step(name, 'could not provision storage', () => this.backingOf(record).create(volume));
-      try {
-        await this.state.put(record);
-      } catch (error) {
-        // Undo deletes what was just made, whatever retain says.
-        const { retain: _retain, ...spec } = record.spec;
-        const fresh = this.context({ ...record, spec } as VolumeRecord);
-        await this.backingOf(record).destroy(fresh).catch((undoError: unknown) =>
-          this.log.error({ volume: name, err: undoError }, 'undo of create failed'));
-        throw new VolumeError('STATE_FAILED', name, 'could not record the volume', { cause: error });
+      const record: VolumeRecord = { name, id, spec, createdAt: new Date().toISOString(), leases: {} };
+      const final = this.context(record);
+      if (await dirExists(final.paths.dir)) {
+        throw new VolumeError('BACKING_FAILED', name, `its storage directory already exists (${final.paths.dir}) without a record; it may hold an earlier volume's data, so it is left untouched. Move it away, or restore its volume.json and restart the plugin`);
       }
+      await this.checkCapacity(record);
+      this.touched.add(id);
+      try {
+        await this.provision(record, final);
+      } finally {
+        await this.capacityLock.run('', async () => void this.promised.delete(id));
+      }
+    });
+  }
+
+  // Built in .creating/, renamed into place when complete (the commit), then
+  // recorded. Each step pushes its undo; a crash leaves only a staging
+  // directory that the next start (or Create of this name) discards.
+  private async provision(record: VolumeRecord, final: VolumeContext): Promise<void> {
+    const { name } = record;
+    const staged = this.contextAt(record, newStagingDir(this.deps.roots.dataDir, record.id));
+    const backing = this.backingOf(record);
+    await this.transaction(name, async (undo) => {
+      await this.step(name, 'could not provision storage', () => backing.create(staged));
+      // Undo deletes what was just made, whatever retain says.
+      undo.push('delete the new storage', () => backing.destroy(this.contextAt(withoutRetain(record), staged.paths.dir)));
+      await this.checkpoint('create.provisioned');
+      await this.step(name, 'could not write its volume.json', async () => {
+        await ensureDir(staged.paths.dir);
+        await writeVolumeMeta(staged.paths.dir, record);
+      });
+      await this.step(name, 'could not move its storage into place', () => moveDir(staged.paths.dir, final.paths.dir));
+      undo.push('move it back to staging', () => moveDir(final.paths.dir, staged.paths.dir));
+      await this.checkpoint('create.committed');
+      await this.persist(name, 'could not record the volume', () => this.deps.state.put(record));
+      await this.checkpoint('create.recorded');
+    });
+  }
+
+  // Concurrent Creates (of different names) are checked one at a time, each
+  // counting what the others promised until they end: otherwise each one
+  // fits alone and together they overfill the disk.
+  private async checkCapacity(record: VolumeRecord): Promise<void> {
+    const { spec } = record;
+    if (spec.type === 'replicated') return; // bricks live on the peers, limited by quota
+    await this.capacityLock.run('', async () => {
+      const records = this.deps.state.all().filter((r) => !this.promised.has(r.id));
+      const claims = await Promise.all(records.map((r) => this.backingOf(r).unclaimedBytes(this.context(r)).catch(() => 0)));
+      checkCapacity(record.name, spec.sizeBytes, {
+        freeBytes: await this.deps.host.freeBytes(),
+        unclaimedBytes: [...claims, ...this.promised.values()].reduce((sum, bytes) => sum + bytes, 0),
+        overcommit: this.deps.policy.overcommit,
+      });
+      this.promised.set(record.id, spec.sizeBytes);
     });
   }
 
   async remove(name: string): Promise<void> {
-    await this.locks.run(name, async () => {
-      const record = this.state.get(name) ?? (await this.catalog.adopt(name));
+    const id = volumeId(name);
+    await this.locks.run(id, async () => {
+      this.touched.add(id);
+      const record = this.deps.state.get(name) ?? (await this.catalog.adopt(name));
       if (!record) {
-        this.log.warn({ volume: name }, 'remove of a volume we do not have: nothing to do');
+        // A Remove that failed halfway is finished by the next one.
+        await this.step(name, 'could not finish deleting its storage', () => finishPending(this, id));
+        this.deps.log.warn({ volume: name }, 'remove of a volume we do not have: nothing to do');
         return;
       }
-      const mounts = totalLeases(record.leases);
-      if (mounts > 0) {
-        throw new VolumeError('VOLUME_IN_USE', name, `is in use (${mounts} active mount${mounts > 1 ? 's' : ''}); stop the containers using it first`);
-      }
-      await this.step(name, 'could not delete its storage', () => this.backingOf(record).destroy(this.context(record)));
-      await this.persist(name, () => this.state.delete(name));
+      await this.leases.clearForRemove(name);
+      const volume = this.context(record);
+      await this.step(name, 'could not be unmounted', () => this.backingOf(record).deactivate(volume));
+      await this.checkpoint('remove.deactivated');
+      await this.step(name, 'could not delete its storage', () => removeCommitted(this, record, (step) => this.checkpoint(step)));
     });
   }
 
-  async mount(name: string, id: string): Promise<string> {
-    return this.locks.run(name, async () => {
+  async mount(name: string, mountId: string): Promise<string> {
+    const id = volumeId(name);
+    return this.locks.run(id, async () => {
+      this.touched.add(id);
       const record = await this.find(name);
       const volume = this.context(record);
-      const wasIdle = totalLeases(record.leases) === 0;
-      await this.step(name, 'could not be mounted', () => this.backingOf(record).activate(volume));
-      record.leases = addLease(record.leases, id);
-      try {
-        await this.state.flush();
-      } catch (error) {
-        record.leases = releaseLease(record.leases, id);
-        if (wasIdle) await this.backingOf(record).deactivate(volume).catch(() => undefined);
-        throw new VolumeError('STATE_FAILED', name, 'could not record the mount', { cause: error });
-      }
+      const backing = this.backingOf(record);
+      const wasActive = await backing.isActive(volume);
+      await this.transaction(name, async (undo) => {
+        await this.step(name, 'could not be mounted', () => backing.activate(volume));
+        if (!wasActive) undo.push('unmount again', () => backing.deactivate(volume));
+        await this.checkpoint('mount.activated');
+        const now = new Date();
+        await this.persist(name, 'could not record the mount', () =>
+          this.deps.state.update(name, (r) => ({ ...r, leases: addLease(r.leases, mountId, now, this.deps.host.bootId) })));
+        await this.checkpoint('mount.recorded');
+      });
       return volume.paths.mountpoint;
     });
   }
 
-  async unmount(name: string, id: string): Promise<void> {
-    await this.locks.run(name, async () => {
-      const record = this.state.get(name);
+  async unmount(name: string, mountId: string): Promise<void> {
+    const id = volumeId(name);
+    await this.locks.run(id, async () => {
+      const record = this.deps.state.get(name);
       if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume');
-      if (!hasLease(record.leases, id)) return; // unknown ID: nothing to release
-      record.leases = releaseLease(record.leases, id);
-      // Persist first: a crash between the two steps then leaves an unneeded
-      // mount that recovery removes, never a needed one that it forgets.
-      await this.persist(name, () => this.state.flush());
-      if (totalLeases(record.leases) === 0) {
-        await this.step(name, 'could not be unmounted', () => this.backingOf(record).deactivate(this.context(record)));
+      this.touched.add(id);
+      const known = hasLease(record.leases, mountId);
+      if (known) {
+        // Recorded first: a crash before the unmount leaves an unneeded mount
+        // that recovery releases, never a needed one that it forgets.
+        await this.persist(name, 'could not record the unmount', () =>
+          this.deps.state.update(name, (r) => ({ ...r, leases: releaseLease(r.leases, mountId) })));
+        await this.checkpoint('unmount.recorded');
       }
+      await this.step(name, 'could not be unmounted', () => this.leases.releaseIfUnused(name, known));
+      await this.checkpoint('unmount.done');
     });
   }
 
@@ -140,46 +222,69 @@ export class VolumeService {
       name: record.name,
       mountpoint: volume.paths.mountpoint,
       createdAt: record.createdAt,
-      status: await describeVolume(this.backingOf(record), volume, this.log),
+      status: await describeVolume(this.backingOf(record), volume, this.deps.log),
     };
   }
 
   async list(): Promise<VolumeSummary[]> {
     return (await this.catalog.merged()).map((record) => ({
       name: record.name,
-      mountpoint: volumePaths(this.roots, record.id).mountpoint,
+      mountpoint: volumePaths(this.deps.roots, record.id).mountpoint,
     }));
   }
 
   private async find(name: string): Promise<VolumeRecord> {
-    const record = this.state.get(name) ?? (await this.catalog.adopt(name));
+    const record = this.deps.state.get(name) ?? (await this.catalog.adopt(name));
     if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume');
     return record;
   }
 
-  private async step(name: string, what: string, work: () => Promise<void>): Promise<void> {
+  /** Runs `work` with an undo stack; a failure unwinds it and stays a VolumeError. */
+  async transaction<T>(name: string, work: (undo: UndoStack) => Promise<T>): Promise<T> {
     try {
-      await work();
+      return await withUndo(work);
+    } catch (error) {
+      if (!(error instanceof RollbackError)) throw error;
+      this.deps.log.error({ volume: name, err: error, failures: error.failures }, 'undo failed');
+      const original = error.original;
+      const code = isVolumeError(original) ? original.code : 'BACKING_FAILED';
+      const detail = isVolumeError(original) ? original.detail : reason(original);
+      throw new VolumeError(code, name, `${detail}; clean-up also failed at: ${error.failures.map((f) => f.label).join(', ')} (see the plugin log)`, { cause: error });
+    }
+  }
+
+  async step<T>(name: string, what: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
     } catch (error) {
       if (isVolumeError(error)) throw error;
       throw new VolumeError('BACKING_FAILED', name, `${what}: ${reason(error)}`, { cause: error });
     }
   }
 
-  private async persist(name: string, work: () => Promise<void>): Promise<void> {
+  async persist<T>(name: string, what: string, work: () => Promise<T>): Promise<T> {
     try {
-      await work();
+      return await work();
     } catch (error) {
-      throw new VolumeError('STATE_FAILED', name, 'could not save plugin state', { cause: error });
+      throw new VolumeError('STATE_FAILED', name, `${what}: the plugin's state could not be saved (${reason(error)})`, { cause: error });
     }
   }
+}
+
+function withoutRetain(record: VolumeRecord): VolumeRecord {
+  const { retain: _retain, ...spec } = record.spec;
+  return { ...record, spec } as VolumeRecord;
+}
+
+// Docker skips Create when Get finds the volume, so two Creates of one name
+// only meet when they race: the same options succeed, others are refused.
+function confirmSameSpec(existing: VolumeRecord, spec: VolumeRecord['spec']): void {
+  if (canonicalJson(existing.spec) === canonicalJson(spec)) return;
+  throw new VolumeError('VOLUME_EXISTS', existing.name, 'already exists with other options (another create of this name came first); remove it first, or create it with the same options');
 }
 
 // The tool's first line of stderr says what went wrong (e.g. "No space left
 // on device"); it never holds a secret because secrets only travel on stdin.
 function reason(error: unknown): string {
-  if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-    return `its storage directory already exists (${(error as NodeJS.ErrnoException).path}); it may hold an earlier volume's data, so it is left untouched`;
-  }
   return error instanceof Error ? error.message : String(error);
 }

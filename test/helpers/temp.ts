@@ -23,6 +23,10 @@ export function testConfig(root: string, overrides: Partial<Config> = {}): Confi
     commandTimeoutMs: 20_000,
     logLevel: 'silent',
     runtimeDir: '/run',
+    leaseGraceMs: 30_000,
+    leaseCheckMs: 3_600_000,
+    overcommit: 1,
+    instance: 'test0000',
     ...overrides,
   };
 }

@@ -65,7 +65,7 @@ test('Create refuses a leftover storage directory, says so, and leaves it untouc
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'disk.img'), 'earlier data');
     const res = await call('VolumeDriver.Create', { Name: 'leftover', Opts: { size: '32M' } });
-    t.regex(String(res.body['Err']), /^volume "leftover": could not provision storage: its storage directory already exists .*left untouched$/);
+    t.regex(String(res.body['Err']), /^volume "leftover": its storage directory already exists \(.*\) without a record; .*left untouched\. Move it away/);
     t.is(await readFile(join(dir, 'disk.img'), 'utf8'), 'earlier data');
     t.deepEqual((await call('VolumeDriver.List', {})).body['Volumes'], []);
   });

@@ -46,8 +46,8 @@ test('after a host reboot (mounts and loops gone) leased volumes are mounted aga
   t.deepEqual(await loopsUnder(fx.root), []);
 });
 
-test('mounts no lease needs, and orphans of unknown volumes, are released at start', async (t) => {
-  const fx = await startTestPlugin('orphans');
+test('a mount that no lease and no container needs is released at start', async (t) => {
+  const fx = await startTestPlugin('stale-mount');
   t.teardown(() => fx.close());
   await fx.call('VolumeDriver.Create', { Name: 'stale', Opts: { size: '32M' } });
   await fx.call('VolumeDriver.Mount', { Name: 'stale', ID: A });
@@ -57,7 +57,18 @@ test('mounts no lease needs, and orphans of unknown volumes, are released at sta
   const state = JSON.parse(await readFile(stateFile, 'utf8')) as { volumes: Record<string, { leases: object }> };
   state.volumes['stale']!.leases = {};
   await writeFile(stateFile, JSON.stringify(state));
-  // And a volume directory no record knows, with its loop device and mount.
+  await fx.restart();
+  const report = await fx.plugin.recovered;
+  t.deepEqual(report.failed, []);
+  t.deepEqual(report.released, ['stale']);
+  t.deepEqual(await mountsUnder(fx.root), []);
+  t.deepEqual(await loopsUnder(fx.root), []);
+});
+
+test('a volume directory that neither state.json nor a volume.json names stops start-up; its mount and loop are not touched', async (t) => {
+  const fx = await startTestPlugin('orphans');
+  t.teardown(() => fx.close());
+  await fx.plugin.stop();
   const orphanDir = join(fx.config.dataDir, 'orphan-0000000000000000');
   const orphanMount = join(fx.config.mountDir, 'orphan-0000000000000000');
   await mkdir(orphanDir, { recursive: true });
@@ -66,15 +77,22 @@ test('mounts no lease needs, and orphans of unknown volumes, are released at sta
   await execa('mkfs.ext4', ['-q', join(orphanDir, 'disk.img')]);
   const { stdout: loop } = await execa('losetup', ['-f', '--show', join(orphanDir, 'disk.img')]);
   await execa('mount', [loop, orphanMount]);
-  t.is((await mountsUnder(fx.root)).length, 2);
+  const { startPlugin } = await import('../../src/plugin.js');
+  const { pino } = await import('pino');
+  const error = await t.throwsAsync(startPlugin(fx.config, pino({ level: 'silent' })));
+  t.regex(error?.message ?? '', /cannot start: 1 volume directory in .* is listed neither in state.json nor by a valid volume.json/);
+  t.true(error?.message.includes(orphanDir));
+  t.regex(error?.message ?? '', /restore state.json .* from a backup, or, if a directory is not a volume of this plugin, move it out of the data directory/);
+  t.is((await mountsUnder(fx.root)).length, 1, 'the unknown mount is left alone');
+  t.is((await loopsUnder(fx.root)).length, 1, 'the unknown loop device is left alone');
 
+  // Moved out of the data directory, it is no longer ours: the plugin starts, reports the mount, leaves it.
+  await execa('mv', [orphanDir, join(fx.root, 'not-a-volume')]);
   await fx.restart();
   const report = await fx.plugin.recovered;
-  t.deepEqual(report.failed, []);
-  t.deepEqual(report.released.sort(), ['(orphan orphan-0000000000000000)', 'stale']);
-  t.deepEqual(await mountsUnder(fx.root), []);
-  t.deepEqual(await loopsUnder(fx.root), []);
-  t.is(await readFile(join(orphanDir, 'disk.img')).then((b) => b.length), 32 * 1024 ** 2, 'orphan data is kept');
+  t.deepEqual(report.unknown, ['orphan-0000000000000000']);
+  t.is((await mountsUnder(fx.root)).length, 1);
+  await execa('umount', [orphanMount]);
 });
 
 test('Get, List and Path are answered from state while recovery is still running', async (t) => {

@@ -92,8 +92,8 @@ for (const step of createSteps) {
   });
 }
 
-// activate: attach → mkdir mount root → mount → mkdir data dir (the 2nd makeDirectory).
-const activateSteps: Array<[ToolName, number]> = [['attachLoop', 1], ['makeDirectory', 1], ['mount', 1], ['makeDirectory', 2]];
+// activate: attach → mkdir mount root → mount → check that _data is a real directory (pathKind).
+const activateSteps: Array<[ToolName, number]> = [['attachLoop', 1], ['makeDirectory', 1], ['mount', 1], ['pathKind', 1]];
 for (const [step, nth] of activateSteps) {
   test(`activate failing at ${step} #${nth} leaves no loop device or mount, and keeps the data`, async (t) => {
     await withRoot(async (root) => {

@@ -9,7 +9,7 @@ import { VolumeError } from '../../src/volumes/errors.js';
 // `gluster volume info --xml` as glusterfs 10.3 printed it (trimmed).
 const INFO = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <cliOutput><opRet>0</opRet><opErrno>0</opErrno><opErrstr/><volInfo><volumes>
-<volume><name>cv_data-0123456789abcdef</name><status>1</status><replicaCount>3</replicaCount><arbiterCount>0</arbiterCount>
+<volume><name>cv_my_data_vol-ecb75417cbf8cad7</name><status>1</status><replicaCount>3</replicaCount><arbiterCount>0</arbiterCount>
 <bricks><brick uuid="u1">10.77.0.1:/b/a<name>10.77.0.1:/b/a</name><isArbiter>0</isArbiter></brick>
 <brick uuid="u2">10.77.0.2:/b/b<name>10.77.0.2:/b/b</name><isArbiter>0</isArbiter></brick></bricks>
 <options><option><name>user.custom-volume.name</name><value>${Buffer.from('my data/vol').toString('base64url')}</value></option>
@@ -25,7 +25,7 @@ function infoDoc(xml: string): Record<string, unknown> {
 
 test('volume info XML is parsed into volumes, bricks and options', (t) => {
   const [ours, theirs] = parseVolumeInfo(infoDoc(INFO));
-  t.like(ours, { name: 'cv_data-0123456789abcdef', started: true, replicaCount: 3, arbiterCount: 0 });
+  t.like(ours, { name: 'cv_my_data_vol-ecb75417cbf8cad7', started: true, replicaCount: 3, arbiterCount: 0 });
   t.deepEqual(ours?.bricks, [{ host: '10.77.0.1', path: '/b/a' }, { host: '10.77.0.2', path: '/b/b' }]);
   t.is(ours?.options['user.custom-volume.created'], '2026-11-23T12:00:00.000Z');
   t.like(theirs, { name: 'someone-elses', started: false });
@@ -35,11 +35,23 @@ test('volume info XML is parsed into volumes, bricks and options', (t) => {
 test('a Gluster volume of ours gives back the Docker record; other volumes are not ours', (t) => {
   const [ours, theirs] = parseVolumeInfo(infoDoc(INFO));
   t.deepEqual(recordFromGluster(ours!), {
-    name: 'my data/vol', id: 'data-0123456789abcdef', spec: { type: 'replicated', replicas: 3, arbiter: false },
-    createdAt: '2026-11-23T12:00:00.000Z', leases: {},
+    record: {
+      name: 'my data/vol', id: 'my_data_vol-ecb75417cbf8cad7', spec: { type: 'replicated', replicas: 3, arbiter: false },
+      createdAt: '2026-11-23T12:00:00.000Z', leases: {},
+    },
   });
   t.is(recordFromGluster(theirs!), undefined);
-  t.is(glusterName('data-0123456789abcdef'), 'cv_data-0123456789abcdef');
+  t.is(glusterName('my_data_vol-ecb75417cbf8cad7'), 'cv_my_data_vol-ecb75417cbf8cad7');
+});
+
+test('catalogue entries are validated: a bad spec or an id that does not match the name is a problem, not a record', (t) => {
+  const [ours] = parseVolumeInfo(infoDoc(INFO));
+  const spec = (value: string) => ({ ...ours!, options: { ...ours!.options, 'user.custom-volume.spec': Buffer.from(value).toString('base64url') } });
+  t.regex((recordFromGluster(spec('{not json')) as { problem: string }).problem, /spec/);
+  t.regex((recordFromGluster(spec(JSON.stringify({ type: 'replicated', replicas: 9, arbiter: false }))) as { problem: string }).problem, /replicas/);
+  t.regex((recordFromGluster(spec(JSON.stringify({ type: 'plain', fs: 'ext4', sizeBytes: 4096 }))) as { problem: string }).problem, /not a replicated volume/);
+  const renamed = { ...ours!, name: 'cv_someone-0123456789abcdef' };
+  t.regex((recordFromGluster(renamed) as { problem: string }).problem, /does not match the name/);
 });
 
 test('heal-count text is parsed per brick', (t) => {

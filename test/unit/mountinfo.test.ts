@@ -9,13 +9,18 @@ test('mountinfo lines are parsed, with octal escapes decoded', (t) => {
     '',
   ].join('\n');
   t.deepEqual(parseMountInfo(text), [
-    { target: '/', fsType: 'ext4', source: '/dev/vda' },
-    { target: '/var/lib/custom/mounts/a b-0123', fsType: 'xfs', source: '/dev/loop3' },
-    { target: '/x', fsType: 'tmpfs', source: 'tmpfs' },
+    { target: '/', fsType: 'ext4', source: '/dev/vda', majMin: '254:0', root: '/' },
+    { target: '/var/lib/custom/mounts/a b-0123', fsType: 'xfs', source: '/dev/loop3', majMin: '7:3', root: '/' },
+    { target: '/x', fsType: 'tmpfs', source: 'tmpfs', majMin: '0:50', root: '/' },
   ]);
 });
 
 test('lines with several optional fields are parsed', (t) => {
   const line = '36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 shared:2 unbindable - ext3 /dev/root rw,errors=continue';
-  t.deepEqual(parseMountInfo(line), [{ target: '/mnt2', fsType: 'ext3', source: '/dev/root' }]);
+  t.deepEqual(parseMountInfo(line), [{ target: '/mnt2', fsType: 'ext3', source: '/dev/root', majMin: '98:0', root: '/mnt1' }]);
+});
+
+test('a container\'s bind mount of a volume shows the device and the /_data root', (t) => {
+  const line = '612 590 7:5 /_data /data rw,relatime - ext4 /dev/loop5 rw';
+  t.like(parseMountInfo(line)[0], { majMin: '7:5', root: '/_data', target: '/data', source: '/dev/loop5' });
 });

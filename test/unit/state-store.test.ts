@@ -2,22 +2,25 @@ import test from 'ava';
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StateStore, STATE_FILE_NAME } from '../../src/state/store.js';
-import { STATE_VERSION, type VolumeRecord } from '../../src/state/schema.js';
+import { STATE_VERSION, type LeaseMap, type VolumeRecord } from '../../src/state/schema.js';
+import { volumeId } from '../../src/state/volume-id.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp.js';
 
-function record(name: string, leases: Record<string, number> = {}): VolumeRecord {
-  return { name, id: `${name}-id`, spec: { type: 'plain', fs: 'ext4', sizeBytes: 1 << 24 }, createdAt: '2026-01-01T00:00:00.000Z', leases };
+const lease = (count: number) => ({ count, since: '2026-01-01T00:00:00.000Z', boot: 'b' });
+
+function record(name: string, leases: LeaseMap = {}): VolumeRecord {
+  return { name, id: volumeId(name), spec: { type: 'plain', fs: 'ext4', sizeBytes: 1 << 24 }, createdAt: '2026-01-01T00:00:00.000Z', leases };
 }
 
 test('a reopened store has every volume and lease written before', async (t) => {
   const dir = await makeTempDir('state');
   t.teardown(() => removeTempDir(dir));
   const store = await StateStore.open(dir);
-  await store.put(record('a', { X: 2 }));
+  await store.put(record('a', { X: lease(2) }));
   await store.put(record('b'));
   await store.delete('b');
   const reopened = await StateStore.open(dir);
-  t.deepEqual(reopened.all(), [record('a', { X: 2 })]);
+  t.deepEqual(reopened.all(), [record('a', { X: lease(2) })]);
   const file = JSON.parse(await readFile(join(dir, STATE_FILE_NAME), 'utf8')) as { version: number };
   t.is(file.version, STATE_VERSION);
 });
@@ -52,11 +55,71 @@ test('a state file from a newer plugin is refused, not misread', async (t) => {
   await t.throwsAsync(StateStore.open(dir), { message: /newer than this plugin/ });
 });
 
-test('a corrupt state file stops start-up instead of starting empty', async (t) => {
+test('a corrupt state file is moved aside, never overwritten, and reported (the disk rebuilds it)', async (t) => {
   const dir = await makeTempDir('state');
   t.teardown(() => removeTempDir(dir));
   await writeFile(join(dir, STATE_FILE_NAME), '{"version":1,"volu');
-  await t.throwsAsync(StateStore.open(dir));
+  const store = await StateStore.open(dir);
+  t.is(store.origin, 'corrupt');
+  t.deepEqual(store.all(), []);
+  const kept = (await readdir(dir)).filter((f) => f.startsWith(`${STATE_FILE_NAME}.corrupt-`));
+  t.is(kept.length, 1);
+  t.is(await readFile(join(dir, kept[0]!), 'utf8'), '{"version":1,"volu');
+});
+
+test('missing and empty state files are told apart from an intact one', async (t) => {
+  const dir = await makeTempDir('state');
+  t.teardown(() => removeTempDir(dir));
+  t.is((await StateStore.open(dir)).origin, 'missing');
+  await writeFile(join(dir, STATE_FILE_NAME), '');
+  t.is((await StateStore.open(dir)).origin, 'empty');
+  await (await StateStore.open(dir)).put(record('a'));
+  t.is((await StateStore.open(dir)).origin, 'intact');
+});
+
+test('a bad record is reported and skipped; the others load', async (t) => {
+  const dir = await makeTempDir('state');
+  t.teardown(() => removeTempDir(dir));
+  const good = record('good');
+  const volumes = {
+    good,
+    wrongId: { ...record('wrongId'), id: volumeId('other') },
+    badSpec: { ...record('badSpec'), spec: { type: 'plain', fs: 'ntfs', sizeBytes: 1 } },
+    badLease: record('badLease', { X: { count: -1, since: 'yesterday', boot: 'b' } }),
+    misfiled: record('elsewhere'),
+    notObject: 42,
+  };
+  await writeFile(join(dir, STATE_FILE_NAME), JSON.stringify({ version: STATE_VERSION, volumes }));
+  const store = await StateStore.open(dir);
+  t.deepEqual(store.all(), [good]);
+  t.deepEqual(store.problems.map((p) => p.name).sort(), ['badLease', 'badSpec', 'misfiled', 'notObject', 'wrongId']);
+  t.regex(store.problems.find((p) => p.name === 'wrongId')!.problem, /does not match the name/);
+});
+
+test('schema 1 leases (bare counts) are migrated with an unknown boot', async (t) => {
+  const dir = await makeTempDir('state');
+  t.teardown(() => removeTempDir(dir));
+  const v1 = { ...record('old'), leases: { A: 2 } };
+  await writeFile(join(dir, STATE_FILE_NAME), JSON.stringify({ version: 1, volumes: { old: v1 } }));
+  const store = await StateStore.open(dir);
+  t.like(store.get('old')?.leases['A'], { count: 2, boot: '' });
+  t.deepEqual(store.problems, []);
+});
+
+test('update applies a change durably, or takes it back when the write fails', async (t) => {
+  const { execa } = await import('execa');
+  const dir = await makeTempDir('state');
+  t.teardown(async () => {
+    await execa('chattr', ['-i', dir], { reject: false });
+    await removeTempDir(dir);
+  });
+  const store = await StateStore.open(dir);
+  await store.put(record('v'));
+  await store.update('v', (r) => ({ ...r, leases: { A: lease(1) } }));
+  t.deepEqual((await StateStore.open(dir)).get('v')?.leases, { A: lease(1) });
+  await execa('chattr', ['+i', dir]);
+  await t.throwsAsync(store.update('v', (r) => ({ ...r, leases: {} })));
+  t.deepEqual(store.get('v')?.leases, { A: lease(1) }, 'memory kept the lease it could not drop on disk');
 });
 
 test('a change that cannot be written is taken back: memory never runs ahead of disk', async (t) => {

@@ -1,0 +1,63 @@
+import type { VolumeRecord } from '../state/schema.js';
+import { readVolumeMeta } from '../state/volume-meta.js';
+import { dirExists, listPending, moveDir, newTrashDir, removeDir } from '../state/volume-dirs.js';
+import type { Checkpoint } from './checkpoints.js';
+import type { VolumeService } from './service.js';
+
+// The second half of Create's and Remove's commits (see state/volume-dirs.ts):
+// what a crash left under .creating/ and .trash/ is finished here, at start
+// and before any Create or Remove of the same id, under that id's lock.
+
+/**
+ * A Remove after its leases are cleared and the volume is deactivated: the
+ * directory is renamed into .trash/ (the commit), the record deleted, then the
+ * storage destroyed. A crash after the rename is finished by finishPending.
+ */
+export async function removeCommitted(service: VolumeService, record: VolumeRecord, checkpoint: Checkpoint): Promise<void> {
+  const { state, roots, log } = service.deps;
+  const volume = service.context(record);
+  const trash = newTrashDir(roots.dataDir, record.id);
+  const moved = await dirExists(volume.paths.dir);
+  if (moved) await moveDir(volume.paths.dir, trash);
+  await checkpoint('remove.committed');
+  await service.persist(record.name, 'could not forget the volume', async () => {
+    try {
+      await state.delete(record.name);
+    } catch (error) {
+      if (moved) await moveDir(trash, volume.paths.dir).catch((undoError: unknown) => log.error({ volume: record.name, err: undoError }, 'could not move the volume back from .trash'));
+      throw error;
+    }
+  });
+  await checkpoint('remove.forgotten');
+  try {
+    await service.backingOf(record).destroy(moved ? service.contextAt(record, trash) : volume);
+    if (moved) await removeDir(trash);
+  } catch (error) {
+    throw new Error(`${error instanceof Error ? error.message : String(error)} (the volume is no longer listed; the next remove of this name, or the next start, finishes deleting it)`, { cause: error });
+  }
+}
+
+/** Finishes interrupted creates (discarded) and removes (completed); returns what it finished. */
+export async function finishPending(service: VolumeService, id?: string): Promise<string[]> {
+  const { state, roots, log, host } = service.deps;
+  const finished: string[] = [];
+  for (const pending of await listPending(roots.dataDir, id)) {
+    const volumeExists = await dirExists(service.context({ id: pending.id } as VolumeRecord).paths.dir);
+    if (pending.kind === 'staging') {
+      // Its mapping and key are named by id: they are its own only while no volume of that id exists.
+      await host.discardStaging(pending.id, pending.dir, !volumeExists);
+      log.warn({ id: pending.id, dir: pending.dir }, 'discarded an interrupted create');
+      finished.push(`create of ${pending.id}`);
+      continue;
+    }
+    const meta = await readVolumeMeta(pending.dir);
+    if ('problem' in meta) throw new Error(`${pending.dir}: ${meta.problem}; move that directory out of the data directory to go on`);
+    const { record } = meta;
+    if (state.get(record.name)?.id === record.id && !volumeExists) await state.delete(record.name);
+    await service.backingOf(record).destroy(service.contextAt(record, pending.dir));
+    await removeDir(pending.dir);
+    log.warn({ volume: record.name, dir: pending.dir }, 'finished an interrupted remove');
+    finished.push(`remove of ${record.name}`);
+  }
+  return finished;
+}

@@ -18,14 +18,15 @@ export interface PluginProcess {
   readonly socket: string;
   readonly stateDir: string;
   readonly mountDir: string;
-  start(): Promise<void>;
+  /** Starts (again) with the default environment plus `env` (e.g. CUSTOM_TEST_PAUSE_AT for a fault test). */
+  start(env?: Readonly<Record<string, string>>): Promise<void>;
   /** Sends `signal` and resolves with the exit code (null when killed by a signal). */
   kill(signal: NodeJS.Signals): Promise<number | null>;
   logs(): string;
   stop(): Promise<void>;
 }
 
-export async function startPluginProcess(prefix: string): Promise<PluginProcess> {
+export async function startPluginProcess(prefix: string, baseEnv: Readonly<Record<string, string>> = {}): Promise<PluginProcess> {
   const driver = `customtest${randomBytes(4).toString('hex')}`;
   const root = await makeTempDir(`plugin-${prefix}`);
   const socket = `/run/docker/plugins/${driver}.sock`;
@@ -41,9 +42,9 @@ export async function startPluginProcess(prefix: string): Promise<PluginProcess>
     socket,
     stateDir,
     mountDir,
-    async start() {
+    async start(env = {}) {
       const proc = spawn(process.execPath, [MAIN], {
-        env: { ...process.env, CUSTOM_SOCKET: socket, CUSTOM_STATE_DIR: stateDir, CUSTOM_LOG_LEVEL: 'debug' },
+        env: { ...process.env, CUSTOM_SOCKET: socket, CUSTOM_STATE_DIR: stateDir, CUSTOM_LOG_LEVEL: 'debug', ...baseEnv, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child = proc;

@@ -1,0 +1,133 @@
+import test from 'ava';
+import { readFile, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
+import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
+import { loopsUnder, mountsUnder } from '../helpers/host.js';
+import { volumeId } from '../../src/state/volume-id.js';
+
+// The plugin SIGKILLed at each step of Create, Mount, Unmount and Remove,
+// driven by a real dockerd. CUSTOM_TEST_PAUSE_AT makes the plugin stop for
+// ever at the named step (a service step, or `tool:<name>` right after that
+// host tool returned); the test kills it there and starts it again. Then the
+// volume must be fully there or fully gone, usable, removable, and nothing
+// may be left behind.
+
+let dockerd: Dockerd;
+let plugin: PluginProcess;
+
+test.before(async () => {
+  plugin = await startPluginProcess('faults', { CUSTOM_LEASE_GRACE_MS: '1000' });
+  dockerd = await startDockerd('faults');
+});
+test.after.always(async () => {
+  await dockerd?.stop();
+  await plugin?.stop();
+});
+
+const marker = () => join(plugin.stateDir, 'paused-at');
+const recoveries = () => plugin.logs().split('\n').filter((line) => line.includes('"msg":"recovery finished"')).length;
+
+async function waitFor(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${plugin.logs().slice(-3000)}`);
+    await sleep(50);
+  }
+}
+
+/** Restarts the plugin to pause at `step`, runs `action` until it gets there, SIGKILLs it, and starts it normally. */
+async function killedAt(step: string, action: () => Promise<unknown>): Promise<void> {
+  await plugin.kill('SIGTERM');
+  await plugin.start({ CUSTOM_TEST_PAUSE_AT: step });
+  const pending = action();
+  await waitFor(`the plugin to pause at ${step}`, async () => (await readFile(marker(), 'utf8').catch(() => '')) === step);
+  await plugin.kill('SIGKILL');
+  await rm(marker());
+  const before = recoveries();
+  await plugin.start();
+  await waitFor('recovery', async () => recoveries() > before);
+  await pending;
+}
+
+/** Directories under the data directory, dot directories by their entries. */
+async function dataEntries(): Promise<string[]> {
+  const dataDir = join(plugin.stateDir, 'volumes');
+  const entries: string[] = [];
+  for (const entry of await readdir(dataDir).catch(() => [])) {
+    if (!entry.startsWith('.')) entries.push(entry);
+    else if (entry !== '.retained') for (const inner of await readdir(join(dataDir, entry))) entries.push(`${entry}/${inner}`);
+  }
+  return entries;
+}
+
+const docker = (args: string[]) => dockerd.docker(args, { reject: false });
+
+// Fully there (its directory holds volume.json) or fully gone, then usable
+// and removable, and nothing is left.
+async function assertWholeAndClean(t: import('ava').ExecutionContext, name: string): Promise<void> {
+  const entries = await dataEntries();
+  const id = volumeId(name);
+  t.true(entries.length === 0 || (entries.length === 1 && entries[0] === id), `data directory: ${entries.join(', ')}`);
+  if (entries.length === 1) t.truthy(await readFile(join(plugin.stateDir, 'volumes', id, 'volume.json'), 'utf8'));
+  t.is((await docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=32M', name])).exitCode, 0);
+  const used = await docker(['run', '--rm', '--network', 'none', '-v', `${name}:/d`, TEST_IMAGE, 'sh', '-c', 'echo ok > /d/f && cat /d/f']);
+  t.is(used.stdout, 'ok', used.stderr);
+  // A lease recorded for a Mount that Docker saw fail is stale after the grace period.
+  let removed = await docker(['volume', 'rm', name]);
+  for (let i = 0; removed.exitCode !== 0 && i < 10; i += 1) {
+    await sleep(300);
+    removed = await docker(['volume', 'rm', name]);
+  }
+  t.is(removed.exitCode, 0, removed.stderr);
+  t.deepEqual(await mountsUnder(plugin.root), []);
+  t.deepEqual(await loopsUnder(plugin.root), []);
+  t.deepEqual(await dataEntries(), []);
+  t.deepEqual(await readdir(join(plugin.stateDir, 'keys')).catch(() => []), []);
+}
+
+const createSteps = ['tool:createSparseFile', 'tool:makeFilesystem', 'create.provisioned', 'create.committed', 'create.recorded'];
+for (const step of createSteps) {
+  test.serial(`killed during Create at ${step}`, async (t) => {
+    const name = `c-${step.replace(/[^a-z]/gi, '')}`;
+    await killedAt(step, () => docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=32M', name]));
+    await assertWholeAndClean(t, name);
+  });
+}
+
+const mountSteps = ['tool:attachLoop', 'tool:mount', 'mount.activated', 'mount.recorded'];
+for (const step of mountSteps) {
+  test.serial(`killed during Mount at ${step}`, async (t) => {
+    const name = `m-${step.replace(/[^a-z]/gi, '')}`;
+    t.is((await docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=32M', name])).exitCode, 0);
+    await killedAt(step, () => docker(['run', '--rm', '--network', 'none', '-v', `${name}:/d:nocopy`, TEST_IMAGE, 'true']));
+    await assertWholeAndClean(t, name);
+  });
+}
+
+const unmountSteps = ['unmount.recorded', 'tool:unmount', 'tool:detachLoop', 'unmount.done'];
+for (const step of unmountSteps) {
+  test.serial(`killed during Unmount at ${step}`, async (t) => {
+    const name = `u-${step.replace(/[^a-z]/gi, '')}`;
+    t.is((await docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=32M', name])).exitCode, 0);
+    const container = `ctr-${name}`;
+    await killedAt(step, async () => {
+      await docker(['run', '-d', '--name', container, '--network', 'none', '-v', `${name}:/d:nocopy`, TEST_IMAGE, 'sleep', '600']);
+      await docker(['stop', '-t', '0', container]);
+    });
+    t.is((await docker(['rm', '-f', container])).exitCode, 0);
+    await assertWholeAndClean(t, name);
+  });
+}
+
+const removeSteps = ['remove.deactivated', 'remove.committed', 'remove.forgotten', 'tool:removeTree'];
+for (const step of removeSteps) {
+  test.serial(`killed during Remove at ${step}`, async (t) => {
+    const name = `r-${step.replace(/[^a-z]/gi, '')}`;
+    t.is((await docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=32M', name])).exitCode, 0);
+    await docker(['run', '--rm', '--network', 'none', '-v', `${name}:/d`, TEST_IMAGE, 'sh', '-c', 'echo data > /d/f']);
+    await killedAt(step, () => docker(['volume', 'rm', name]));
+    await assertWholeAndClean(t, name);
+  });
+}

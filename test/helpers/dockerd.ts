@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { execa } from 'execa';
 import { makeTempDir, removeTempDir } from './temp.js';
-import { scrubHost } from './host.js';
+import { mountsUnder, scrubHost } from './host.js';
 
 // A private dockerd per test file: its own socket, data root and exec root,
 // so it never touches (or is polluted by) another daemon on the machine.
@@ -92,7 +92,8 @@ export async function startDockerd(prefix: string): Promise<Dockerd> {
       }
       await exited;
       for (const p of pids) while (await isAlive(p)) await sleep(20);
-      // A reboot empties /run: the daemon's runtime state goes with it.
+      // A reboot empties /run: the daemon's runtime state (and its netns mounts) goes with it.
+      for (const target of (await mountsUnder(join(root, 'exec'))).reverse()) await execa('umount', ['-l', target], { reject: false });
       await rm(join(root, 'exec'), { recursive: true, force: true });
       await rm(join(root, 'docker.pid'), { force: true });
     },

@@ -123,10 +123,15 @@ export class VolumeService {
         await ensureDir(staged.paths.dir);
         await writeVolumeMeta(staged.paths.dir, record);
       });
+      // Pushed first: moveDir can fail after its rename (an fsync), and the
+      // directory in place without a record would come back at the next start.
+      undo.push('move it back to staging', async () => {
+        if (await dirExists(final.paths.dir)) await moveDir(final.paths.dir, staged.paths.dir);
+      });
       await this.step(name, 'could not move its storage into place', () => moveDir(staged.paths.dir, final.paths.dir));
-      undo.push('move it back to staging', () => moveDir(final.paths.dir, staged.paths.dir));
       await this.checkpoint('create.committed');
       await this.persist(name, 'could not record the volume', () => this.deps.state.put(record));
+      undo.push('forget the record', () => this.deps.state.delete(name));
       await this.checkpoint('create.recorded');
     });
   }
@@ -153,10 +158,10 @@ export class VolumeService {
     const id = volumeId(name);
     await this.locks.run(id, async () => {
       this.touched.add(id);
+      // A Remove that failed halfway (even after its commit) is finished by the next one.
+      await this.step(name, 'could not finish deleting its storage', () => finishPending(this, id));
       const record = this.deps.state.get(name) ?? (await this.catalog.adopt(name));
       if (!record) {
-        // A Remove that failed halfway is finished by the next one.
-        await this.step(name, 'could not finish deleting its storage', () => finishPending(this, id));
         this.deps.log.warn({ volume: name }, 'remove of a volume we do not have: nothing to do');
         return;
       }
@@ -183,6 +188,7 @@ export class VolumeService {
         const now = new Date();
         await this.persist(name, 'could not record the mount', () =>
           this.deps.state.update(name, (r) => ({ ...r, leases: addLease(r.leases, mountId, now, this.deps.host.bootId) })));
+        undo.push('take the lease back', () => this.deps.state.update(name, (r) => ({ ...r, leases: releaseLease(r.leases, mountId) })));
         await this.checkpoint('mount.recorded');
       });
       return volume.paths.mountpoint;

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
 import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
-import { loopsUnder, mountsUnder } from '../helpers/host.js';
+import { loopsUnder, mountsUnder, volumeFiles } from '../helpers/host.js';
 import { STATE_FILE_NAME } from '../../src/state/store.js';
 
 // What users of every volume plugin report: volumes stuck "in use" after a
@@ -26,7 +26,7 @@ test.after.always(async () => {
 
 const docker = (args: string[]) => dockerd.docker(args);
 const lines = async (container: string, file: string) => Number((await docker(['exec', container, 'sh', '-c', `wc -l < ${file}`])).stdout);
-const dataEntries = async () => (await readdir(join(plugin.stateDir, 'volumes')).catch(() => [])).filter((e) => !e.startsWith('.'));
+const dataEntries = () => volumeFiles(join(plugin.stateDir, 'volumes'));
 
 test.serial('power loss: a --restart=always container comes back with its data; after rm -f its volume is removable and nothing is left', async (t) => {
   await docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=64M', 'pl']);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
 import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
-import { loopsUnder, mountsUnder } from '../helpers/host.js';
+import { loopsUnder, mountsUnder, volumeFiles } from '../helpers/host.js';
 
 // A real dockerd talking to the real plugin process over its socket.
 
@@ -44,7 +44,7 @@ test.serial('create, inspect, ls, write in one container, read in another, rm', 
 
   await dockerd.docker(['volume', 'rm', 'data']);
   t.false((await dockerd.docker(['volume', 'ls', '-q'])).stdout.split('\n').includes('data'));
-  t.deepEqual(await readdir(join(plugin.stateDir, 'volumes')), []);
+  t.deepEqual(await volumeFiles(join(plugin.stateDir, 'volumes')), []);
 });
 
 test.serial('bad options are refused with the plugin\'s message', async (t) => {
@@ -159,5 +159,5 @@ test.serial('compose: driver + driver_opts create the volume, a service uses it,
   const down = await compose(['down', '-v']);
   t.is(down.exitCode, 0, String(down.stderr));
   t.false((await dockerd.docker(['volume', 'ls', '-q'])).stdout.split('\n').includes('tour_appdata'));
-  t.deepEqual(await readdir(join(plugin.stateDir, 'volumes')), []);
+  t.deepEqual(await volumeFiles(join(plugin.stateDir, 'volumes')), []);
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
 import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
-import { loopsUnder, mountsUnder } from '../helpers/host.js';
+import { loopsUnder, mountsUnder, volumeFiles } from '../helpers/host.js';
 import { volumeId } from '../../src/state/volume-id.js';
 
 // The plugin SIGKILLed at each step of Create, Mount, Unmount and Remove,
@@ -51,16 +51,7 @@ async function killedAt(step: string, action: () => Promise<unknown>): Promise<v
   await pending;
 }
 
-/** Directories under the data directory, dot directories by their entries. */
-async function dataEntries(): Promise<string[]> {
-  const dataDir = join(plugin.stateDir, 'volumes');
-  const entries: string[] = [];
-  for (const entry of await readdir(dataDir).catch(() => [])) {
-    if (!entry.startsWith('.')) entries.push(entry);
-    else if (entry !== '.retained') for (const inner of await readdir(join(dataDir, entry))) entries.push(`${entry}/${inner}`);
-  }
-  return entries;
-}
+const dataEntries = () => volumeFiles(join(plugin.stateDir, 'volumes'));
 
 const docker = (args: string[]) => dockerd.docker(args, { reject: false });
 

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { capturingLogger, startTestPlugin, type PluginFixture } from '../helpers/plugin.js';
-import { loopsUnder, mountsUnder } from '../helpers/host.js';
+import { loopsUnder, mountsUnder, volumeFiles } from '../helpers/host.js';
 import { fileContains, ourMappings } from '../helpers/luks.js';
 import { toolsFailingAt, type ToolName } from '../helpers/faults.js';
 import { volumeId } from '../../src/volumes/names.js';
@@ -24,7 +24,7 @@ async function nothingLeft(t: { deepEqual: (a: unknown, b: unknown, m?: string) 
   t.deepEqual(await ourMappings(), [], 'no dm-crypt mapping');
   t.deepEqual(await loopsUnder(fx.root), [], 'no loop device');
   t.deepEqual(await mountsUnder(fx.root), [], 'no mount');
-  t.deepEqual(await readdir(fx.config.dataDir).catch(() => []), [], 'no volume files');
+  t.deepEqual(await volumeFiles(fx.config.dataDir), [], 'no volume files');
   t.deepEqual(await readdir(fx.config.keyDir).catch(() => []), [], 'no key files');
 }
 

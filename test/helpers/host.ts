@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { execa } from 'execa';
 
 // What a test may have left on the host, looked up with the real tools.
@@ -28,4 +29,20 @@ export async function scrubHost(dir: string): Promise<void> {
   for (const entry of await loopsUnder(dir)) {
     await execa('losetup', ['-d', entry.split(' ')[0]!], { reject: false });
   }
+}
+
+/**
+ * What a data directory holds: volume directories, and the entries of its
+ * .creating/ and .trash/ (which stay, empty, once used). [] means clean.
+ */
+export async function volumeFiles(dataDir: string): Promise<string[]> {
+  const entries: string[] = [];
+  for (const entry of await readdir(dataDir).catch(() => [] as string[])) {
+    if (entry === '.creating' || entry === '.trash') {
+      for (const inner of await readdir(join(dataDir, entry))) entries.push(`${entry}/${inner}`);
+    } else if (entry !== '.retained') {
+      entries.push(entry);
+    }
+  }
+  return entries;
 }

@@ -9,7 +9,7 @@ import { volumePaths } from '../../src/volumes/paths.js';
 import { volumeId } from '../../src/volumes/names.js';
 import type { FsType, PlainSpec } from '../../src/state/schema.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp.js';
-import { loopsUnder, mountsUnder, scrubHost } from '../helpers/host.js';
+import { loopsUnder, mountsUnder, scrubHost, volumeFiles } from '../helpers/host.js';
 import { toolsFailingAt, type ToolName } from '../helpers/faults.js';
 
 async function volumeIn(root: string, name: string, fs: FsType = 'ext4', sizeBytes = 64 * 1024 ** 2): Promise<VolumeContext> {
@@ -136,7 +136,7 @@ test('a real mkfs failure (image on a full filesystem) is reported and undone', 
       const backing = imageBacking(createSystemTools(20_000));
       const volume = await volumeIn(root, 'full', 'xfs', 2 * 1024 ** 3);
       await t.throwsAsync(backing.create(volume), { message: /mkfs\.xfs exited with/ });
-      t.deepEqual(await readdir(dataDir), []);
+      t.deepEqual(await volumeFiles(dataDir), []);
     } finally {
       await execa('umount', [dataDir]);
     }

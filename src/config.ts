@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -28,8 +27,6 @@ export interface Config {
   readonly leaseCheckMs: number;
   /** How many times the data filesystem's free space may be promised to sparse images (1: never more than it holds). */
   readonly overcommit: number;
-  /** Short and stable per data directory: keeps two plugin instances' device-mapper names apart. */
-  readonly instance: string;
   /** Test only: pause for ever at this named step (see volumes/checkpoints.ts). */
   readonly testPauseAt?: string;
 }
@@ -84,11 +81,10 @@ function absolutePath(env: Env, key: string, fallback: string): string {
 
 export function loadConfig(env: Env = process.env): Config {
   const stateDir = absolutePath(env, 'CUSTOM_STATE_DIR', '/var/lib/custom-volume');
-  const dataDir = absolutePath(env, 'CUSTOM_DATA_DIR', join(stateDir, 'volumes'));
   return Object.freeze({
     socket: absolutePath(env, 'CUSTOM_SOCKET', '/run/docker/plugins/custom.sock'),
     stateDir,
-    dataDir,
+    dataDir: absolutePath(env, 'CUSTOM_DATA_DIR', join(stateDir, 'volumes')),
     mountDir: absolutePath(env, 'CUSTOM_MOUNT_DIR', join(stateDir, 'mounts')),
     commandTimeoutMs: positiveInteger(env, 'CUSTOM_COMMAND_TIMEOUT_MS', 20_000),
     logLevel: env['CUSTOM_LOG_LEVEL'] || 'info',
@@ -99,14 +95,10 @@ export function loadConfig(env: Env = process.env): Config {
     leaseGraceMs: positiveInteger(env, 'CUSTOM_LEASE_GRACE_MS', 30_000),
     leaseCheckMs: positiveInteger(env, 'CUSTOM_LEASE_CHECK_MS', 60_000),
     overcommit: positiveRatio(env, 'CUSTOM_OVERCOMMIT', 1),
-    instance: instanceOf(dataDir),
     ...(env['CUSTOM_TEST_PAUSE_AT'] ? { testPauseAt: env['CUSTOM_TEST_PAUSE_AT'] } : {}),
   });
 }
 
-export function instanceOf(dataDir: string): string {
-  return createHash('sha256').update(dataDir, 'utf8').digest('hex').slice(0, 8);
-}
 
 // CUSTOM_GLUSTER_PEERS: "host[:/brick/root],…"; a peer without a path uses
 // CUSTOM_GLUSTER_BRICK_ROOT, the same directory on every host.

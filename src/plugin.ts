@@ -10,6 +10,7 @@ import { recoverHost, sweepLeases, type RecoveryReport } from './volumes/recover
 import { rebuildFromDisk } from './volumes/rebuild.js';
 import { noCheckpoints, pauseAfterTool, pauseAt, type Checkpoint } from './volumes/checkpoints.js';
 import { StateStore } from './state/store.js';
+import { loadInstanceTag } from './state/instance-tag.js';
 import { ImageStackBacking } from './backings/image-stack.js';
 import { LuksLayer } from './backings/luks-layer.js';
 import { KeyStore } from './keys/key-store.js';
@@ -54,7 +55,7 @@ export async function startPlugin(
   const rebuilt = await rebuildFromDisk(state, config.dataDir, log);
   const kek = config.kekFile ? await loadKek(config.kekFile) : undefined;
   const keys = new KeyStore(config.keyDir, kek);
-  const images = new ImageStackBacking(tools, new LuksLayer(tools, keys, config.instance));
+  const images = new ImageStackBacking(tools, new LuksLayer(tools, keys, await loadInstanceTag(config.stateDir)));
   const { gluster } = config;
   const glusterTools = createGlusterTools({ timeoutMs: gluster.timeoutMs, ...(gluster.socket ? { socket: gluster.socket } : {}) });
   const replicated = new GlusterBacking(tools, glusterTools, gluster);

@@ -12,6 +12,8 @@ export interface VolumePaths {
   readonly mountRoot: string;
   /** What containers see: a directory inside mountRoot (keeps lost+found out of sight). */
   readonly mountpoint: string;
+  /** Where `retain=true` moves the volume's files on Remove (<dataDir>/.retained). */
+  readonly retainRoot: string;
 }
 
 export interface VolumeContext {

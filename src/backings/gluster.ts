@@ -184,7 +184,11 @@ export class GlusterBacking implements Backing {
     const { record } = volume;
     await this.deactivate(volume);
     const name = glusterName(record.id);
-    const bricks = await this.actualBricks(record);
+    const [info] = await this.gluster.volumeInfo(name).catch(() => []);
+    const created = info?.options[`${META}created`];
+    // A volume of the same name made since (on another host) is not this one.
+    if (created !== undefined && created !== record.createdAt) return;
+    const bricks = info?.bricks ?? this.bricks(record);
     try {
       await this.gluster.volumeStop(name).catch(() => undefined); // already stopped is fine
       if (replicated(record).retain) {

@@ -94,13 +94,16 @@ export class ImageStackBacking implements Backing {
     await this.deactivate(volume);
     this.meter.forget(record.id);
     if (record.spec.retain) {
-      const kept = await retainStorage(this.tools, paths);
-      if (luks) await this.luks.retainKey(record, luks, kept);
+      // The key joins the files first: the move aside then keeps both, or neither.
+      if (luks) await this.luks.retainKey(record, luks, paths.dir);
+      await retainStorage(this.tools, paths, record.id);
       return;
     }
     // Crypto-erase first: once the keyslots are gone the data is unreadable,
-    // even if deleting the image fails or the disk keeps old blocks.
+    // even if deleting the image fails or the disk keeps old blocks. The
+    // image goes before the rest, so volume.json (what a retry needs) goes last.
     if (luks) await this.luks.erase(record, paths.image);
+    await this.tools.removeTree(paths.image);
     await this.tools.removeTree(paths.dir);
   }
 

@@ -1,4 +1,4 @@
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { SystemTools } from '../system/index.js';
 import type { VolumePaths } from './backing.js';
 import type { UndoStack } from './undo.js';
@@ -52,9 +52,9 @@ export const RETAINED_DIR = '.retained';
  * `retain=true`: the volume's directory is moved to <dataDir>/.retained/<id>-<time>
  * instead of being deleted, so the name can be used again and the data stays.
  */
-export async function retainStorage(tools: SystemTools, paths: VolumePaths): Promise<string> {
+export async function retainStorage(tools: SystemTools, paths: VolumePaths, id: string): Promise<string> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const destination = join(dirname(paths.dir), RETAINED_DIR, `${basename(paths.dir)}-${stamp}`);
+  const destination = join(paths.retainRoot, `${id}-${stamp}`);
   await tools.moveDirectory(paths.dir, destination);
   return destination;
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSealed, sealKey, unsealKey } from './seal.js';
 
@@ -67,7 +67,19 @@ export class KeyStore {
   }
 
   /** Moves the key next to retained data (`retain=true` volumes). */
+  /** Moves the key next to retained data; done already (a retried Remove) is fine. */
   async moveTo(volumeId: string, destination: string): Promise<void> {
-    await rename(this.file(volumeId), destination);
+    try {
+      await rename(this.file(volumeId), destination);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !(await exists(destination))) throw error;
+    }
   }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }

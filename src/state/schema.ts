@@ -174,6 +174,13 @@ function migrateLeases(raw: unknown, now: string): unknown {
   return out;
 }
 
+export class NewerStateError extends Error {
+  constructor(file: string, version: number) {
+    super(`${file}: schema version ${version} is newer than this plugin (${STATE_VERSION}); upgrade the plugin or restore a state file it wrote`);
+    this.name = 'NewerStateError';
+  }
+}
+
 /** Checks the file's envelope; records are validated one by one by the store. */
 export function migrateState(raw: unknown, file: string): { version: number; volumes: Record<string, unknown> } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -181,9 +188,7 @@ export function migrateState(raw: unknown, file: string): { version: number; vol
   }
   const data = raw as { version?: unknown; volumes?: unknown };
   if (typeof data.version !== 'number') throw new Error(`${file}: no schema version`);
-  if (data.version > STATE_VERSION) {
-    throw new Error(`${file}: schema version ${data.version} is newer than this plugin (${STATE_VERSION}); upgrade the plugin or restore a state file it wrote`);
-  }
+  if (data.version > STATE_VERSION) throw new NewerStateError(file, data.version);
   if (typeof data.volumes !== 'object' || data.volumes === null || Array.isArray(data.volumes)) {
     throw new Error(`${file}: no volumes table`);
   }

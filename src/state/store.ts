@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { DurableJsonFile } from './durable-file.js';
 import { defineKey } from './own-keys.js';
-import { emptyState, migrateState, validateRecord, type StateData, type VolumeRecord } from './schema.js';
+import { emptyState, migrateState, NewerStateError, validateRecord, type StateData, type VolumeRecord } from './schema.js';
 
 export const STATE_FILE_NAME = 'state.json';
 
@@ -33,8 +33,18 @@ export class StateStore {
   static async open(stateDir: string): Promise<StateStore> {
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
     const file = join(stateDir, STATE_FILE_NAME);
-    const { raw, origin } = await readState(file);
-    const envelope = raw === undefined ? emptyState() : migrateState(raw, file);
+    const read = await readState(file);
+    let { origin } = read;
+    let envelope: ReturnType<typeof migrateState>;
+    try {
+      envelope = read.raw === undefined ? emptyState() : migrateState(read.raw, file);
+    } catch (error) {
+      // A newer plugin's file is refused; any other unusable file is kept aside and rebuilt.
+      if (error instanceof NewerStateError) throw error;
+      await moveAside(file);
+      envelope = emptyState();
+      origin = 'corrupt';
+    }
     const volumes: Record<string, VolumeRecord> = {};
     const problems: StateProblem[] = [];
     for (const [name, entry] of Object.entries(envelope.volumes)) {
@@ -125,7 +135,11 @@ async function readState(file: string): Promise<{ raw: unknown; origin: StateOri
   try {
     return { raw: JSON.parse(text) as unknown, origin: 'intact' };
   } catch {
-    await rename(file, `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    await moveAside(file);
     return { raw: undefined, origin: 'corrupt' };
   }
+}
+
+async function moveAside(file: string): Promise<void> {
+  await rename(file, `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`);
 }

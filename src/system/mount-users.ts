@@ -17,13 +17,19 @@ export interface BindMountScan {
   readonly namespaces: number;
 }
 
-async function namespaceOf(pid: string): Promise<string> {
+async function namespaceOf(pid: string): Promise<string | undefined> {
   try {
     return await readlink(`/proc/${pid}/ns/mnt`);
   } catch {
-    // Not allowed to look (another user's process): count it on its own.
-    return `pid:${pid}`;
+    return undefined; // not allowed to look (a managed plugin without CAP_SYS_PTRACE)
   }
+}
+
+// Without the namespace link, the first mount ID of its mountinfo names the
+// namespace as well: IDs are unique on the host, and each namespace's list
+// starts with its own root mount.
+function firstMountId(text: string): string {
+  return `mountinfo:${text.slice(0, text.indexOf(' '))}`;
 }
 
 /** Every mount whose root is not "/" (a bind of a directory), once per mount namespace on the host. */
@@ -32,15 +38,17 @@ export async function scanBindMounts(proc = '/proc'): Promise<BindMountScan> {
   const mounts: BindMount[] = [];
   for (const pid of await readdir(proc)) {
     if (!/^\d+$/.test(pid)) continue;
-    const ns = proc === '/proc' ? await namespaceOf(pid) : `pid:${pid}`;
-    if (seen.has(ns)) continue;
+    const ns = proc === '/proc' ? await namespaceOf(pid) : undefined;
+    if (ns !== undefined && seen.has(ns)) continue;
     let text: string;
     try {
       text = await readFile(`${proc}/${pid}/mountinfo`, 'utf8');
     } catch {
       continue; // the process exited meanwhile
     }
-    seen.add(ns);
+    const key = ns ?? firstMountId(text);
+    if (seen.has(key)) continue;
+    seen.add(key);
     for (const entry of parseMountInfo(text)) {
       if (entry.root !== '/') mounts.push({ ...entry, pid: Number(pid) });
     }

@@ -75,19 +75,23 @@ export class GlobalCatalog {
     return this.dropIfIdle(record.name);
   }
 
-  /**
-   * A volume another host created: its record, now kept here too (leases
-   * stay per host). Never replaces a record that appeared meanwhile: that
-   * one may already hold a lease.
-   */
-  async adopt(name: string): Promise<VolumeRecord | undefined> {
+  /** A volume another host created, as the catalogue has it; nothing is written (Get, Path). */
+  async lookup(name: string): Promise<VolumeRecord | undefined> {
     for (const [, remote] of await this.read()) {
       const record = remote.find((candidate) => candidate.name === name);
-      if (record) {
-        if (!this.state.get(name)) await this.state.put({ ...record, leases: {} });
-        return this.state.get(name);
-      }
+      if (record) return { ...record, leases: {} };
     }
     return undefined;
+  }
+
+  /**
+   * The same, now kept here too (leases stay per host). The caller holds the
+   * volume's lock, so a Remove cannot be undone by a catalogue read that
+   * started before it. Never replaces a record that appeared meanwhile.
+   */
+  async adopt(name: string): Promise<VolumeRecord | undefined> {
+    const record = await this.lookup(name);
+    if (record && !this.state.get(name)) await this.state.put(record);
+    return record ? this.state.get(name) : undefined;
   }
 }

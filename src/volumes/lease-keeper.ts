@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { VolumeRecord } from '../state/schema.js';
 import { VolumeError } from './errors.js';
-import { judgeLeases, totalLeases } from './leases.js';
+import { judgeLeases, totalLeases, withoutLeases } from './leases.js';
 import type { UsageSnapshot } from './usage.js';
 import type { VolumeService } from './service.js';
 
@@ -29,36 +29,50 @@ export class LeaseKeeper {
     return record;
   }
 
-  /** Real users of the volume on the host, or undefined when the host cannot be read. */
-  async usersOf(record: VolumeRecord, snapshot?: UsageSnapshot): Promise<number | undefined> {
+  /** Real users of the volume on the host (and when that was seen), or undefined users when the host cannot be read. */
+  async usersOf(record: VolumeRecord, snapshot?: UsageSnapshot): Promise<{ users: number | undefined; at: number }> {
     try {
       const seen = snapshot ?? (await this.service.deps.host.scanUsers());
-      return seen.usersOf(await this.service.backingOf(record).identity(this.service.context(record)));
+      return { users: seen.usersOf(await this.service.backingOf(record).identity(this.service.context(record))), at: seen.takenAt };
     } catch (error) {
       this.service.deps.log.warn({ volume: record.name, err: error }, 'could not tell who uses the volume; keeping its leases');
-      return undefined;
+      return { users: undefined, at: Date.now() };
     }
   }
 
-  /** Drops the leases that no real user backs, durably; returns the record as it is now. */
-  async prune(name: string, users: number | undefined, why: string): Promise<VolumeRecord> {
+  /**
+   * Drops the leases that no real user backs, durably; returns the record as
+   * it is now. `at` is when the users were counted: leases are judged as of
+   * then, so a Mount after the scan is always young.
+   */
+  async prune(name: string, users: number | undefined, why: string, at = Date.now()): Promise<VolumeRecord> {
     const { deps } = this.service;
     const record = this.record(name);
-    const verdict = judgeLeases(record.leases, { bootId: deps.host.bootId, now: Date.now(), graceMs: this.policy.leaseGraceMs, users });
+    const verdict = judgeLeases(record.leases, { bootId: deps.host.bootId, now: at, graceMs: this.policy.leaseGraceMs, users });
     if (verdict.drop.length === 0) return record;
     deps.log.warn({ volume: name, why, released: verdict.drop, users: users ?? null }, 'released stale mount leases');
+    const dropped = verdict.drop.map((entry) => entry.id);
     return this.service.persist(name, 'could not record the released leases', () =>
-      deps.state.update(name, (current) => ({ ...current, leases: judgeLeases(current.leases, { bootId: deps.host.bootId, now: Date.now(), graceMs: this.policy.leaseGraceMs, users }).keep })));
+      deps.state.update(name, (current) => ({ ...current, leases: withoutLeases(current.leases, dropped) })));
+  }
+
+  /** Seconds until the youngest lease is past the grace period. */
+  private secondsLeft(record: VolumeRecord): number {
+    const youngest = Math.max(...Object.values(record.leases).map((lease) => Date.parse(lease.since)));
+    return Math.max(1, Math.ceil((youngest + this.policy.leaseGraceMs - Date.now()) / 1000));
   }
 
   /** Before a Remove: stale leases go; real users, or a Mount in flight, refuse it. */
   async clearForRemove(name: string): Promise<void> {
     const record = this.record(name);
     const volume = this.service.context(record);
-    const active = await this.service.backingOf(record).isActive(volume);
-    if (!active && totalLeases(record.leases) === 0) return;
-    const users = await this.usersOf(record);
-    const after = await this.prune(name, users, 'remove');
+    const backing = this.service.backingOf(record);
+    const active = await backing.isActive(volume);
+    const identity = await backing.identity(volume);
+    // Nothing of it on the host (no mount, device or lease): nobody can be using it.
+    if (!active && totalLeases(record.leases) === 0 && identity.majMins.length === 0 && identity.sources.length === 0) return;
+    const { users, at } = await this.usersOf(record);
+    const after = await this.prune(name, users, 'remove', at);
     if (users !== undefined && users > 0) {
       throw new VolumeError('VOLUME_IN_USE', name, `is in use (${users} container mount${users > 1 ? 's' : ''} on this host); stop the containers using it first`);
     }
@@ -67,8 +81,8 @@ export class LeaseKeeper {
       throw new VolumeError('VOLUME_IN_USE', name, `has ${left} recorded mount${left === 1 ? '' : 's'} and the host's mounts could not be read to check them; see the plugin log, then retry`);
     }
     if (left > 0) {
-      const seconds = Math.ceil(this.policy.leaseGraceMs / 1000);
-      throw new VolumeError('VOLUME_IN_USE', name, `was mounted less than ${seconds} s ago and a container may still be starting with it; retry in ${seconds} s`);
+      const grace = Math.ceil(this.policy.leaseGraceMs / 1000);
+      throw new VolumeError('VOLUME_IN_USE', name, `was mounted less than ${grace} s ago and a container may still be starting with it; retry in ${this.secondsLeft(after)} s`);
     }
   }
 
@@ -80,41 +94,49 @@ export class LeaseKeeper {
     const volume = this.service.context(record);
     const backing = this.service.backingOf(record);
     if (totalLeases(record.leases) === 0 && !hadLease && !(await backing.isActive(volume))) return;
-    let users = await this.usersOf(record);
-    for (let tries = 0; users !== undefined && users > 0 && totalLeases(record.leases) === 0 && tries < 3; tries += 1) {
+    let seen = await this.usersOf(record);
+    for (let tries = 0; seen.users !== undefined && seen.users > 0 && totalLeases(record.leases) === 0 && tries < 3; tries += 1) {
       await sleep(100);
-      users = await this.usersOf(record);
+      seen = await this.usersOf(record);
     }
-    const after = totalLeases(record.leases) > 0 ? await this.prune(name, users, 'unmount') : record;
+    const after = totalLeases(record.leases) > 0 ? await this.prune(name, seen.users, 'unmount', seen.at) : record;
     if (totalLeases(after.leases) > 0) return;
-    if (users === 0) {
+    // Blind (the host cannot be read): Docker's own last Unmount is still believed.
+    if (seen.users === 0 || (seen.users === undefined && hadLease)) {
       await backing.deactivate(volume);
       return;
     }
-    this.service.deps.log.warn({ volume: name, users: users ?? null }, 'kept mounted: no lease left, but the host still shows it in use (or could not be read)');
+    this.service.deps.log.warn({ volume: name, users: seen.users ?? null }, 'kept mounted: no lease left, but the host still shows it in use (or could not be read)');
   }
 
-  /** Start-up and periodic check of one volume. Only start-up mounts again what leases still need. */
-  async reconcile(name: string, snapshot: UsageSnapshot | undefined, mode: 'start' | 'sweep'): Promise<Reconciled> {
+  /**
+   * Start-up and periodic check of one volume that has leases or something on
+   * the host (`live`: a mount or a loop device). Only start-up mounts again
+   * what leases still need.
+   */
+  async reconcile(name: string, snapshot: UsageSnapshot | undefined, mode: 'start' | 'sweep', live: boolean): Promise<Reconciled> {
     const current = this.service.deps.state.get(name);
     if (!current) return 'idle';
     const volume = this.service.context(current);
     const backing = this.service.backingOf(current);
-    const users = snapshot ? await this.usersOf(current, snapshot) : undefined;
-    const after = await this.prune(name, users, mode === 'start' ? 'start-up' : 'periodic check');
+    const seen = snapshot ? await this.usersOf(current, snapshot) : { users: undefined, at: Date.now() };
+    // A copy Docker runs through the plugin's own mount (into a new or a stopped
+    // container) is no bind mount: if its lease goes, the unmount fails busy and
+    // the volume stays mounted until that Unmount arrives. Nothing is lost.
+    const { users } = seen;
+    const after = await this.prune(name, users, mode === 'start' ? 'start-up' : 'periodic check', seen.at);
     const active = await backing.isActive(volume);
     if (totalLeases(after.leases) > 0) {
       if (active || mode === 'sweep') return 'kept';
       await backing.activate(volume);
       return 'reactivated';
     }
-    if (!active) return 'idle';
-    if (users === 0) {
-      this.service.deps.log.warn({ volume: name, why: mode }, 'released a mount that no lease and no container needs');
+    if (users === 0 && (active || live)) {
+      this.service.deps.log.warn({ volume: name, why: mode }, 'released a mount or device that no lease and no container needs');
       await backing.deactivate(volume);
       return 'released';
     }
-    this.service.deps.log.warn({ volume: name, users: users ?? null }, 'kept mounted without a lease: the host shows it in use (or could not be read)');
-    return 'kept';
+    if (active) this.service.deps.log.warn({ volume: name, users: users ?? null }, 'kept mounted without a lease: the host shows it in use (or could not be read yet)');
+    return active ? 'kept' : 'idle';
   }
 }

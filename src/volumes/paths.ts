@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { IMAGE_NAME, type VolumePaths } from '../backings/backing.js';
+import { RETAINED_DIR } from '../backings/loop-image.js';
 
 export interface PathRoots {
   readonly dataDir: string;
@@ -14,10 +15,16 @@ export function volumePaths(roots: PathRoots, id: string): VolumePaths {
     image: join(dir, IMAGE_NAME),
     mountRoot,
     mountpoint: join(mountRoot, '_data'),
+    retainRoot: join(roots.dataDir, RETAINED_DIR),
   };
 }
 
-/** The same volume with its files in `dir` (being created, or being removed). */
+/**
+ * The same volume with its files in `dir` (being created, or being removed),
+ * and a mount root inside `dir` that is never mounted: nothing done to it can
+ * touch the mount of a live volume with the same id.
+ */
 export function volumePathsAt(roots: PathRoots, id: string, dir: string): VolumePaths {
-  return { ...volumePaths(roots, id), dir, image: join(dir, IMAGE_NAME) };
+  const mountRoot = join(dir, 'unmounted');
+  return { ...volumePaths(roots, id), dir, image: join(dir, IMAGE_NAME), mountRoot, mountpoint: join(mountRoot, '_data') };
 }

@@ -51,9 +51,23 @@ export async function finishPending(service: VolumeService, id?: string): Promis
       continue;
     }
     const meta = await readVolumeMeta(pending.dir);
-    if ('problem' in meta) throw new Error(`${pending.dir}: ${meta.problem}; move that directory out of the data directory to go on`);
+    const idTaken = volumeExists || state.all().some((r) => r.id === pending.id && ('problem' in meta || r.createdAt !== meta.record.createdAt));
+    if ('problem' in meta) {
+      // Killed while its files were being deleted: finish by id, like an interrupted create.
+      await host.discardStaging(pending.id, pending.dir, !idTaken);
+      log.warn({ id: pending.id, dir: pending.dir, problem: meta.problem }, 'finished an interrupted remove without its volume.json');
+      finished.push(`remove of ${pending.id}`);
+      continue;
+    }
     const { record } = meta;
-    if (state.get(record.name)?.id === record.id && !volumeExists) await state.delete(record.name);
+    if (idTaken) {
+      // A newer volume of the same name exists (made on another host, say): its mount, key and
+      // GlusterFS volume share this id, so only the leftover files go.
+      await removeDir(pending.dir);
+      log.warn({ volume: record.name, dir: pending.dir }, 'discarded the files of an interrupted remove; a newer volume of this name is left alone');
+      continue;
+    }
+    if (state.get(record.name)?.id === record.id) await state.delete(record.name);
     await service.backingOf(record).destroy(service.contextAt(record, pending.dir));
     await removeDir(pending.dir);
     log.warn({ volume: record.name, dir: pending.dir }, 'finished an interrupted remove');

@@ -3,7 +3,8 @@ import type { Logger } from '../log.js';
 import type { StateStore } from '../state/store.js';
 import type { VolumeRecord } from '../state/schema.js';
 import { readVolumeMeta, writeVolumeMeta } from '../state/volume-meta.js';
-import { listVolumeDirs } from '../state/volume-dirs.js';
+import { listPending, listVolumeDirs } from '../state/volume-dirs.js';
+import { canonicalJson } from './canonical.js';
 
 export interface RebuildReport {
   /** Volumes found on disk that state.json did not list, now listed again. */
@@ -12,6 +13,8 @@ export interface RebuildReport {
   readonly described: string[];
   /** Listed volumes whose directory is gone (their storage was deleted behind the plugin's back). */
   readonly missing: string[];
+  /** Listed volumes whose state.json record disagreed with their volume.json (which wins). */
+  readonly corrected: string[];
 }
 
 /** A volume directory that neither state.json nor its own volume.json can name: the plugin will not start. */
@@ -37,7 +40,7 @@ export class UnaccountedVolumesError extends Error {
 // volume.json (leases are not kept there: the start-up check finds real
 // users), and volumes from before volume.json existed get one from state.
 export async function rebuildFromDisk(state: StateStore, dataDir: string, log: Logger): Promise<RebuildReport> {
-  const report = { rebuilt: [] as string[], described: [] as string[], missing: [] as string[] };
+  const report = { rebuilt: [] as string[], described: [] as string[], missing: [] as string[], corrected: [] as string[] };
   const byId = new Map(state.all().map((record) => [record.id, record]));
   const unaccounted: Array<{ dir: string; problem: string }> = [];
   const found = new Set<string>();
@@ -50,6 +53,7 @@ export async function rebuildFromDisk(state: StateStore, dataDir: string, log: L
     const listed = byId.get(id);
     if (listed) {
       if ('problem' in meta) await describe(listed, dir, meta.problem, report, log);
+      else if (disagrees(listed, meta.record)) await correct(state, listed, meta.record, report, log);
       continue;
     }
     if ('problem' in meta) {
@@ -64,12 +68,28 @@ export async function rebuildFromDisk(state: StateStore, dataDir: string, log: L
     report.rebuilt.push(meta.record.name);
   }
   if (unaccounted.length > 0) throw new UnaccountedVolumesError(dataDir, unaccounted);
+  // A volume whose Remove was interrupted after its commit is in .trash/: recovery finishes it.
+  const removing = new Set((await listPending(dataDir)).filter((p) => p.kind === 'trash').map((p) => p.id));
   for (const record of state.all()) {
-    if (record.spec.type !== 'replicated' && !found.has(record.id)) report.missing.push(record.name);
+    if (record.spec.type !== 'replicated' && !found.has(record.id) && !removing.has(record.id)) report.missing.push(record.name);
   }
   if (report.rebuilt.length > 0) log.warn({ volumes: report.rebuilt, origin: state.origin }, 'rebuilt volumes missing from state.json from their volume.json');
   if (report.missing.length > 0) log.error({ volumes: report.missing }, 'listed volumes whose storage directory is gone; they can only be removed');
   return report;
+}
+
+// volume.json is written once, with the volume; a state.json that says
+// otherwise (restored from an old backup, say) is the one that is wrong.
+function disagrees(listed: VolumeRecord, onDisk: VolumeRecord): boolean {
+  return listed.createdAt !== onDisk.createdAt || canonicalJson(listed.spec) !== canonicalJson(onDisk.spec);
+}
+
+async function correct(state: StateStore, listed: VolumeRecord, onDisk: VolumeRecord, report: { corrected: string[] }, log: Logger): Promise<void> {
+  // Leases belong to the volume state.json knew; another volume of that id starts without.
+  const leases = listed.createdAt === onDisk.createdAt ? listed.leases : {};
+  await putRebuilt(state, { ...onDisk, leases }, log);
+  log.warn({ volume: onDisk.name, stateSaid: { createdAt: listed.createdAt, spec: listed.spec } }, 'state.json disagreed with the volume\'s volume.json; volume.json wins');
+  report.corrected.push(onDisk.name);
 }
 
 async function describe(record: VolumeRecord, dir: string, problem: string, report: { described: string[] }, log: Logger): Promise<void> {

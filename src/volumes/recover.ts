@@ -74,7 +74,7 @@ export async function recoverHost(service: VolumeService, log: Logger): Promise<
     await service.locks.run(id, async () => {
       if (service.touched.has(id)) return;
       try {
-        const outcome = await service.leases.reconcile(name, snapshot, 'start');
+        const outcome = await service.leases.reconcile(name, snapshot, 'start', live.has(id));
         if (outcome === 'reactivated' || outcome === 'released') report[outcome].push(name);
       } catch (error) {
         report.failed.push(name);
@@ -99,10 +99,10 @@ export async function sweepLeases(service: VolumeService, log: Logger): Promise<
   if (!snapshot) return released;
   const live = await service.deps.host.liveIds();
   const candidates = service.deps.state.all().filter((record) => totalLeases(record.leases) > 0 || live.has(record.id));
-  await eachLimited(candidates, PARALLEL, async ({ name }) => {
+  await eachLimited(candidates, PARALLEL, async ({ name, id }) => {
     await service.locks.run(volumeId(name), async () => {
       try {
-        if ((await service.leases.reconcile(name, snapshot, 'sweep')) === 'released') released.push(name);
+        if ((await service.leases.reconcile(name, snapshot, 'sweep', live.has(id))) === 'released') released.push(name);
       } catch (error) {
         log.error({ volume: name, err: error }, 'periodic lease check failed');
       }

@@ -177,7 +177,7 @@ export class VolumeService {
     const id = volumeId(name);
     return this.locks.run(id, async () => {
       this.touched.add(id);
-      const record = await this.find(name);
+      const record = await this.find(name, true);
       const volume = this.context(record);
       const backing = this.backingOf(record);
       const wasActive = await backing.isActive(volume);
@@ -239,8 +239,9 @@ export class VolumeService {
     }));
   }
 
-  private async find(name: string): Promise<VolumeRecord> {
-    const record = this.deps.state.get(name) ?? (await this.catalog.adopt(name));
+  /** `adopt`: keep a catalogue volume in local state (only under the volume's lock). */
+  private async find(name: string, adopt = false): Promise<VolumeRecord> {
+    const record = this.deps.state.get(name) ?? (await (adopt ? this.catalog.adopt(name) : this.catalog.lookup(name)));
     if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume');
     return record;
   }
@@ -291,6 +292,9 @@ function confirmSameSpec(existing: VolumeRecord, spec: VolumeRecord['spec']): vo
 
 // The tool's first line of stderr says what went wrong (e.g. "No space left
 // on device"); it never holds a secret because secrets only travel on stdin.
+// A file-system error says its code and call, not the path (a key file's, say).
 function reason(error: unknown): string {
+  const { code, syscall } = error as NodeJS.ErrnoException;
+  if (code && syscall) return `${code} (${syscall}): ${(error as Error).message.split(',')[0]?.replace(/^[A-Z]+: /, '') ?? code}`;
   return error instanceof Error ? error.message : String(error);
 }

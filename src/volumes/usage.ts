@@ -12,7 +12,11 @@ export class UsageSnapshot {
   private readonly byMajMin = new Map<string, number[]>();
   private readonly bySource = new Map<string, number[]>();
 
-  constructor(mounts: readonly SeenBindMount[]) {
+  /** `takenAt`: when the host was read. A lease newer than that cannot be judged by it. */
+  constructor(
+    mounts: readonly SeenBindMount[],
+    readonly takenAt: number = Date.now(),
+  ) {
     mounts.forEach((mount, index) => {
       push(this.byMajMin, mount.majMin, index);
       push(this.bySource, mount.source, index);

@@ -6,6 +6,7 @@ import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
 import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
 import { loopsUnder, mountsUnder, volumeFiles } from '../helpers/host.js';
 import { volumeId } from '../../src/state/volume-id.js';
+import { callSocket } from '../helpers/plugin.js';
 
 // The plugin SIGKILLed at each step of Create, Mount, Unmount and Remove,
 // driven by a real dockerd. CUSTOM_TEST_PAUSE_AT makes the plugin stop for
@@ -58,6 +59,13 @@ const docker = (args: string[]) => dockerd.docker(args, { reject: false });
 // Fully there (its directory holds volume.json) or fully gone, then usable
 // and removable, and nothing is left.
 async function assertWholeAndClean(t: import('ava').ExecutionContext, name: string): Promise<void> {
+  // Right after recovery a loop device or mount may be there only if a lease still needs it.
+  const devices = (await loopsUnder(plugin.stateDir)).length + (await mountsUnder(plugin.mountDir)).length;
+  if (devices > 0) {
+    const get = await callSocket(plugin.socket, 'VolumeDriver.Get', { Name: name });
+    const leases = Number((get.body['Volume'] as { Status?: Record<string, unknown> } | undefined)?.Status?.['leases'] ?? 0);
+    t.true(leases > 0, `a loop device or mount without a lease after recovery: ${get.raw}`);
+  }
   const entries = await dataEntries();
   const id = volumeId(name);
   t.true(entries.length === 0 || (entries.length === 1 && entries[0] === id), `data directory: ${entries.join(', ')}`);

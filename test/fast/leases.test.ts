@@ -125,6 +125,13 @@ test('Remove with a young lease is refused: retry after the grace period', async
   await expectFacts(t, rig, V, { listed: true, active: true, leases: { starting: 1 } });
 });
 
+test('the retry hint counts down from the youngest lease', async (t) => {
+  const rig = await volume(t);
+  await rig.service.mount(V, 'starting');
+  await ageLease(rig, V, 'starting', 45_000);
+  await rejects(t, rig.service.remove(V), 'VOLUME_IN_USE', /less than 60 s ago.*retry in 1[56] s/);
+});
+
 test('Remove with a stale and a young lease releases the stale one and refuses for the young one', async (t) => {
   const rig = await volume(t);
   await rig.service.mount(V, 'old');

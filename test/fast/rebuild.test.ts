@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { STATE_FILE_NAME, type StateOrigin } from '../../src/state/store.js';
 import { META_FILE, readVolumeMeta } from '../../src/state/volume-meta.js';
 import { UnaccountedVolumesError } from '../../src/volumes/rebuild.js';
-import { ERROR, idOf, makeService, newRig, restart, type Rig } from '../helpers/fakes.js';
+import { ERROR, WARN, idOf, makeService, newRig, restart, type Rig } from '../helpers/fakes.js';
 import { SMALL, expectFacts, factsOf, isGone, isWhole } from '../helpers/fast-checks.js';
 
 // rebuildFromDisk runs before the plugin listens: state.json is an index
@@ -133,4 +133,20 @@ test('a rebuilt volume can be mounted, unmounted and removed', async (t) => {
   await rig.service.remove('b');
   t.true(isGone(await factsOf(rig, 'b')));
   t.is((await restart(rig)).state.get('b'), undefined);
+});
+
+test('a state.json record that disagrees with the volume\'s volume.json (an old backup) is corrected from volume.json', async (t) => {
+  const rig = await newRig(t);
+  await rig.service.create('kept', { size: '32M' });
+  const file = join(rig.stateDir, STATE_FILE_NAME);
+  const state = JSON.parse(await readFile(file, 'utf8')) as { volumes: Record<string, { spec: { sizeBytes: number }; createdAt: string }> };
+  state.volumes['kept']!.spec.sizeBytes = 16 * 1024 ** 2;
+  state.volumes['kept']!.createdAt = '2020-01-01T00:00:00.000Z';
+  await writeFile(file, JSON.stringify(state));
+  const next = await restart(rig);
+  t.deepEqual(next.rebuilt.corrected, ['kept']);
+  const record = next.state.get('kept');
+  t.is(record?.spec.type === 'replicated' ? 0 : record?.spec.sizeBytes, 32 * 1024 ** 2);
+  t.not(record?.createdAt, '2020-01-01T00:00:00.000Z');
+  t.true(next.logs.some((line) => line.level === WARN && /volume.json wins/.test(line.msg)));
 });

@@ -1,10 +1,10 @@
 import test from 'ava';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { recoverHost, sweepLeases, type RecoveryReport } from '../../src/volumes/recover.js';
 import { STAGING_DIR, TRASH_DIR } from '../../src/state/volume-dirs.js';
 import { FAKE_IMAGE, idOf, newRig, reboot, restart, WARN, type Rig } from '../helpers/fakes.js';
-import { SMALL, ageLease, expectFacts, factsOf, isGone } from '../helpers/fast-checks.js';
+import { SMALL, ageLease, expectFacts, factsOf, isGone, isWhole } from '../helpers/fast-checks.js';
 
 // Start-up recovery (recoverHost, after the socket listens) and the periodic
 // check (sweepLeases): leases are checked against the host's real users.
@@ -156,3 +156,35 @@ for (const [title, age, users, readable, mounted, leases, mountedAfter, released
     t.is(rig.backing.callsOf('activate').length, age === undefined ? 0 : 1, 'only the Mount itself mounted');
   });
 }
+
+// Leftovers in .trash/ from the review of the crash windows.
+test('an interrupted remove of an older volume of the same name leaves the newer one alone', async (t) => {
+  const rig = await newRig(t);
+  await rig.service.create(V, SMALL);
+  await rig.service.mount(V, 'live');
+  // The files of an earlier volume of this name, its Remove killed after the commit.
+  const trash = join(rig.roots.dataDir, TRASH_DIR, `${id}.older`);
+  await mkdir(trash, { recursive: true });
+  const meta = JSON.parse(await readFile(join(rig.roots.dataDir, id, 'volume.json'), 'utf8')) as Record<string, unknown>;
+  await writeFile(join(trash, 'volume.json'), JSON.stringify({ ...meta, createdAt: '2020-01-01T00:00:00.000Z' }));
+  await writeFile(join(trash, FAKE_IMAGE), 'old data');
+  const next = await restart(rig);
+  const report = await recoverHost(next.service, next.log);
+  t.deepEqual(report.failed, []);
+  await expectFacts(t, next, V, { listed: true, dir: true, active: true, leases: { live: 1 } });
+  t.is(next.backing.callsOf('destroy').length, 0, 'the live volume\'s storage was not destroyed');
+  t.deepEqual(await readdir(join(rig.roots.dataDir, TRASH_DIR)), []);
+});
+
+test('an interrupted remove whose volume.json was already deleted is finished by id', async (t) => {
+  const rig = await newRig(t);
+  const trash = join(rig.roots.dataDir, TRASH_DIR, `${id}.halfdeleted`);
+  await mkdir(trash, { recursive: true });
+  await writeFile(join(trash, FAKE_IMAGE), 'left over');
+  const report = await recoverHost(rig.service, rig.log);
+  t.deepEqual(report.failed, []);
+  t.deepEqual(rig.host.discarded.map((d) => [d.id, d.ownsIdentity]), [[id, true]]);
+  t.deepEqual(await readdir(join(rig.roots.dataDir, TRASH_DIR)), []);
+  await rig.service.create(V, SMALL);
+  t.true(isWhole(await factsOf(rig, V)), 'the name is free again');
+});

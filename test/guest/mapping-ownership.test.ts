@@ -111,7 +111,7 @@ test.serial('the volume\'s own mapping under another name (renamed by an upgrade
   await fx.call('VolumeDriver.Remove', { Name: 'r' });
 });
 
-// Needs the instance tag wired in (LuksLayer gets config.instance):
+// Each state directory has its own instance tag (src/state/instance-tag.ts):
 // without it both would want custom-<id>, and the second Mount is refused.
 test.serial('two plugin instances (two state directories) mount a volume of the same name side by side', async (t) => {
   const one = await startTestPlugin('map-one');

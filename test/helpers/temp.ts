@@ -26,7 +26,6 @@ export function testConfig(root: string, overrides: Partial<Config> = {}): Confi
     leaseGraceMs: 30_000,
     leaseCheckMs: 3_600_000,
     overcommit: 1,
-    instance: 'test0000',
     ...overrides,
   };
 }

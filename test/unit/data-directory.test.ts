@@ -16,7 +16,7 @@ async function volumeRoot(t: { teardown: (fn: () => Promise<void>) => void }): P
   t.teardown(() => removeTempDir(root));
   const mountRoot = join(root, 'mount');
   await mkdir(mountRoot);
-  return { dir: join(root, 'volume'), image: join(root, 'volume', 'disk.img'), mountRoot, mountpoint: join(mountRoot, '_data') };
+  return { dir: join(root, 'volume'), image: join(root, 'volume', 'disk.img'), mountRoot, mountpoint: join(mountRoot, '_data'), retainRoot: join(root, '.retained') };
 }
 
 test('a fresh volume gets a real _data directory; a second call keeps it', async (t) => {

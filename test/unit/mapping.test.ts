@@ -3,7 +3,7 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compactUuid, luksUuidOfMapping, mappingDevices, mappingNamed, mappingsOn, type Mapping } from '../../src/system/device-mapper.js';
 import { MAX_MAPPER_NAME, mapperName, mapperPath } from '../../src/backings/mapper-name.js';
-import { instanceOf } from '../../src/config.js';
+import { loadInstanceTag } from '../../src/state/instance-tag.js';
 import { ownMappingsOn, ownOpenMapping, type MappingTools } from '../../src/backings/mapping-owner.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp.js';
 
@@ -25,14 +25,20 @@ test('holders listings keep only device-mapper devices', (t) => {
   t.deepEqual(mappingDevices([]), []);
 });
 
-test('mapper names carry the instance tag, stay under the dm limit and keep the id\'s hash', (t) => {
+test('mapper names carry the instance tag, stay under the dm limit and keep the id\'s hash', async (t) => {
   const id = 'data-0123456789abcdef';
   t.is(mapperName(id), `custom-${id}`, 'no instance: the legacy name');
   t.is(mapperPath(id), `/dev/mapper/custom-${id}`);
-  const instance = instanceOf('/var/lib/custom-volume/volumes');
+  const one = await makeTempDir('instance-a');
+  const two = await makeTempDir('instance-b');
+  t.teardown(async () => {
+    await removeTempDir(one);
+    await removeTempDir(two);
+  });
+  const instance = await loadInstanceTag(one);
   t.regex(instance, /^[0-9a-f]{8}$/);
-  t.is(instance, instanceOf('/var/lib/custom-volume/volumes'), 'stable');
-  t.not(instance, instanceOf('/srv/other/volumes'), 'two data directories, two tags');
+  t.is(await loadInstanceTag(one), instance, 'kept in the state directory: stable across restarts');
+  t.not(await loadInstanceTag(two), instance, 'two state directories (two managed plugins both seeing /data), two tags');
   t.is(mapperName(id, instance), `custom-${instance}-${id}`);
   t.is(mapperPath(id, instance), `/dev/mapper/custom-${instance}-${id}`);
   const long = `${'x'.repeat(200)}-0123456789abcdef`;

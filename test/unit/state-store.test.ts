@@ -67,6 +67,17 @@ test('a corrupt state file is moved aside, never overwritten, and reported (the 
   t.is(await readFile(join(dir, kept[0]!), 'utf8'), '{"version":1,"volu');
 });
 
+for (const [what, text] of [['an empty object', '{}'], ['null', 'null'], ['a list', '[]'], ['no volumes table', '{"version":2}']]) {
+  test(`a state file that is JSON but not a state (${what}) is moved aside and rebuilt, not fatal`, async (t) => {
+    const dir = await makeTempDir('state');
+    t.teardown(() => removeTempDir(dir));
+    await writeFile(join(dir, STATE_FILE_NAME), text!);
+    const store = await StateStore.open(dir);
+    t.is(store.origin, 'corrupt');
+    t.is((await readdir(dir)).filter((f) => f.startsWith(`${STATE_FILE_NAME}.corrupt-`)).length, 1);
+  });
+}
+
 test('missing and empty state files are told apart from an intact one', async (t) => {
   const dir = await makeTempDir('state');
   t.teardown(() => removeTempDir(dir));

@@ -3,11 +3,12 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help deps build run stop test test-host test-guest bench busybox-image plugin-rootfs plugin registry push install upgrade clean
+.PHONY: help deps build run stop test test-fast test-host test-guest bench busybox-image plugin-rootfs plugin registry push install upgrade clean
 
 help:
 	@echo "make run    install dependencies, build, start Docker (if needed) and the plugin"
 	@echo "make test   install test dependencies, build (type-checked), run all tests"
+	@echo "make test-fast   the service with in-memory backings: leases, rebuild, capacity, races (no root, seconds)"
 	@echo "make bench  measure volumes against the raw disk and Docker's local driver"
 	@echo "make stop   stop the plugin (volumes stay mounted for running containers)"
 	@echo "make busybox-image   import busybox:latest offline (machines with no image registry)"
@@ -36,6 +37,9 @@ stop:
 test: deps build plugin-rootfs
 	( status=0; npx ava --tap || status=$$?; test/vm/run-guest-suite.sh || status=$$?; exit $$status ) \
 	  | node dist/test/helpers/tap-summary.js --runs 2
+
+test-fast: deps build
+	npx ava --tap 'dist/test/fast/**/*.test.js' | node dist/test/helpers/tap-summary.js
 
 test-host: deps build
 	npx ava --tap | node dist/test/helpers/tap-summary.js

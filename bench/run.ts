@@ -7,6 +7,7 @@ import { bareLoopExt4, pluginVolume, rawDisk } from './throughput.js';
 import { dockerLatency, stateLatency } from './latency.js';
 import { bareBtrfs, makeCorpus, volumeCopy, type CopyResult } from './compression.js';
 import { replicatedBench } from './replicated.js';
+import { manyVolumes } from './leases.js';
 import { fmt, ratio, table } from './stats.js';
 
 async function main(): Promise<void> {
@@ -67,6 +68,17 @@ async function main(): Promise<void> {
       [
         ['local', fmt(docker.local.createMs), '1.00x', fmt(docker.local.runMs), '1.00x'],
         ['custom plain 1G', fmt(docker.custom.createMs), ratio(docker.custom.createMs, docker.local.createMs), fmt(docker.custom.runMs), ratio(docker.custom.runMs, docker.local.runMs)],
+      ],
+    )}`);
+
+    console.log('\nmeasuring 1 000 real volumes: docker volume create with the capacity check, and stale-lease release at start…');
+    const many = await manyVolumes();
+    console.log(`\n${table(
+      ['with 1 000 volumes', 'ms', 'vs'],
+      [
+        ['docker volume create (local driver)', fmt(many.dockerCreateLocalMs), '1.00x'],
+        ['docker volume create (custom, capacity check over 1 000 images)', fmt(many.dockerCreateMs), ratio(many.dockerCreateMs, many.dockerCreateLocalMs)],
+        [`start-up recovery releasing ${many.released} stale leases (unmount + detach each)`, fmt(many.staleReleaseMs), `${fmt(many.staleReleaseMs / Math.max(1, many.released), 1)} ms each`],
       ],
     )}`);
 

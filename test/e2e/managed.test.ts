@@ -6,8 +6,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
-import { loopsUnder, mountsUnder, scrubHost } from '../helpers/host.js';
+import { loopsUnder, mountsUnder, scrubHost, volumeFiles } from '../helpers/host.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp.js';
+import { callSocket } from '../helpers/plugin.js';
 
 // The plugin as users meet it, driven through the same script as make
 // plugin/push/install/upgrade: create + enable from plugin-rootfs, push to and
@@ -127,6 +128,34 @@ test.serial('SIGKILLed, the plugin is restarted by the daemon; containers keep t
   t.deepEqual(await mountsUnder(await propagatedMount()), []);
 });
 
+/** The managed plugin's socket as the host sees it (dockerd 20.10 keeps it under /run/docker/plugins/<id>/, whatever its exec root). */
+async function pluginSocket(): Promise<string> {
+  const id = (await dockerd.docker(['plugin', 'inspect', '-f', '{{.Id}}', NAME])).stdout;
+  return join('/run/docker/plugins', id, 'custom.sock');
+}
+
+test.serial('leases in the managed plugin: it sees the host\'s containers (pidhost), and releases a lease no container backs', async (t) => {
+  // -f: the plugin has volumes (Docker refuses a plain disable then); they stay.
+  await dockerd.docker(['plugin', 'disable', '-f', NAME]);
+  await dockerd.docker(['plugin', 'set', NAME, 'CUSTOM_LEASE_GRACE_MS=1000']);
+  await dockerd.docker(['plugin', 'enable', NAME]);
+  await dockerd.docker(['volume', 'create', '-d', NAME, '-o', 'size=64M', 'leasevol']);
+  const c = (await dockerd.docker(['run', '-d', '--network', 'none', '-v', 'leasevol:/d', TEST_IMAGE, 'sleep', '600'])).stdout;
+  // A second lease that no container backs: a Mount whose Unmount was lost.
+  const socket = await pluginSocket();
+  t.is((await callSocket(socket, 'VolumeDriver.Mount', { Name: 'leasevol', ID: 'e'.repeat(64) })).body['Err'], '');
+  await sleep(1200);
+  const refused = await callSocket(socket, 'VolumeDriver.Remove', { Name: 'leasevol' });
+  t.is(refused.body['Err'], 'volume "leasevol": is in use (1 container mount on this host); stop the containers using it first');
+  t.like((await statusOf('leasevol')).Status, { mounted: true, leases: 2 });
+  // The container stops: its Unmount also releases the lease nobody backs, and the volume is unmounted.
+  await dockerd.docker(['stop', '-t', '0', c]);
+  t.like((await statusOf('leasevol')).Status, { mounted: false, leases: 0 });
+  t.deepEqual(await loopsUnder(state), []);
+  await dockerd.docker(['rm', c]);
+  await dockerd.docker(['volume', 'rm', 'leasevol']);
+});
+
 test.serial('make push + install: from a local registry, under the same driver name; volumes and data survive', async (t) => {
   t.regex(await script('push', 'v1'), /pushed/);
   t.regex(await script('install', 'v1'), /installed .*custom.*:v1 as customtest:latest/);
@@ -151,5 +180,5 @@ test.serial('make upgrade: a rebuilt tag replaces the rootfs and keeps every vol
   const env = await dockerd.docker(['plugin', 'inspect', '-f', '{{json .Settings.Env}}', NAME]);
   t.true(env.stdout.includes('CUSTOM_LOG_LEVEL=debug'), `settable env survived: ${env.stdout}`);
   for (const volume of ['plainvol', 'zvol']) await dockerd.docker(['volume', 'rm', volume]);
-  t.deepEqual(await readdir(join(state, 'volumes')), []);
+  t.deepEqual(await volumeFiles(join(state, 'volumes')), []);
 });

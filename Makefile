@@ -3,11 +3,12 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help deps build run stop test test-fast test-host test-guest bench busybox-image plugin-rootfs plugin registry push install upgrade clean
+.PHONY: help deps build lint format run stop test test-fast test-host test-guest bench busybox-image plugin-rootfs plugin registry push install upgrade clean
 
 help:
 	@echo "make run    install dependencies, build, start Docker (if needed) and the plugin"
 	@echo "make test   install test dependencies, build (type-checked), run all tests"
+	@echo "make lint   prettier --check and eslint (type-aware); make format fixes what they can"
 	@echo "make test-fast   the service with in-memory backings: leases, rebuild, capacity, races (no root, seconds)"
 	@echo "make bench  measure volumes against the raw disk and Docker's local driver"
 	@echo "make stop   stop the plugin (volumes stay mounted for running containers)"
@@ -24,6 +25,15 @@ build:
 	rm -rf dist
 	npx tsc -p tsconfig.json
 
+# The formatter and the type-aware linter (no-floating-promises, …); make test runs both.
+lint: deps
+	npx prettier --check .
+	npx eslint .
+
+format: deps
+	npx prettier --write .
+	npx eslint --fix .
+
 run: deps build
 	scripts/ensure-dockerd.sh
 	scripts/ensure-glusterd.sh
@@ -34,7 +44,7 @@ stop:
 
 # Host suite, then the dm-crypt suite inside a QEMU guest (this kernel has no
 # device-mapper); one summary line for both.
-test: deps build plugin-rootfs
+test: deps lint build plugin-rootfs
 	( status=0; npx ava --tap || status=$$?; test/vm/run-guest-suite.sh || status=$$?; exit $$status ) \
 	  | node dist/test/helpers/tap-summary.js --runs 2
 

@@ -11,10 +11,11 @@ interface FioJson {
 }
 
 async function fio(dir: string, name: string, args: string[]): Promise<FioJson['jobs'][number]> {
-  const { stdout } = await execa('fio', [
-    `--name=${name}`, `--directory=${dir}`, '--direct=1', '--ioengine=libaio',
-    '--output-format=json', '--group_reporting', ...args,
-  ], { timeout: 300_000 });
+  const { stdout } = await execa(
+    'fio',
+    [`--name=${name}`, `--directory=${dir}`, '--direct=1', '--ioengine=libaio', '--output-format=json', '--group_reporting', ...args],
+    { timeout: 300_000 },
+  );
   const job = (JSON.parse(stdout) as FioJson).jobs[0];
   if (!job) throw new Error(`fio ${name}: no result`);
   return job;

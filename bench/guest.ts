@@ -45,23 +45,73 @@ async function main(): Promise<void> {
   try {
     const plain = await volumeFio(fx, 'plain', { size: '1G' });
     const encrypted = await volumeFio(fx, 'encrypted', { type: 'encrypted', size: '1G' });
-    console.log(`\n${table(
-      ['volume (emulated)', 'seq write MB/s', 'vs plain', 'vs cipher ceiling', 'seq read MB/s', 'vs plain', 'vs cipher ceiling', '4k rand write IOPS', 'vs plain'],
-      [
-        ['aes-xts-512 in memory (cryptsetup benchmark)', fmt(ceiling.encMBps, 0), '', '1.00x', fmt(ceiling.decMBps, 0), '', '1.00x', '', ''],
-        ['plain ext4', fmt(plain.seqWriteMBps, 0), '1.00x', ratio(plain.seqWriteMBps, ceiling.encMBps), fmt(plain.seqReadMBps, 0), '1.00x', ratio(plain.seqReadMBps, ceiling.decMBps), fmt(plain.randWrite4kIops, 0), '1.00x'],
-        ['encrypted ext4 (LUKS2 aes-xts-plain64)', fmt(encrypted.seqWriteMBps, 0), ratio(encrypted.seqWriteMBps, plain.seqWriteMBps), ratio(encrypted.seqWriteMBps, ceiling.encMBps), fmt(encrypted.seqReadMBps, 0), ratio(encrypted.seqReadMBps, plain.seqReadMBps), ratio(encrypted.seqReadMBps, ceiling.decMBps), fmt(encrypted.randWrite4kIops, 0), ratio(encrypted.randWrite4kIops, plain.randWrite4kIops)],
-      ],
-    )}`);
+    console.log(
+      `\n${table(
+        [
+          'volume (emulated)',
+          'seq write MB/s',
+          'vs plain',
+          'vs cipher ceiling',
+          'seq read MB/s',
+          'vs plain',
+          'vs cipher ceiling',
+          '4k rand write IOPS',
+          'vs plain',
+        ],
+        [
+          [
+            'aes-xts-512 in memory (cryptsetup benchmark)',
+            fmt(ceiling.encMBps, 0),
+            '',
+            '1.00x',
+            fmt(ceiling.decMBps, 0),
+            '',
+            '1.00x',
+            '',
+            '',
+          ],
+          [
+            'plain ext4',
+            fmt(plain.seqWriteMBps, 0),
+            '1.00x',
+            ratio(plain.seqWriteMBps, ceiling.encMBps),
+            fmt(plain.seqReadMBps, 0),
+            '1.00x',
+            ratio(plain.seqReadMBps, ceiling.decMBps),
+            fmt(plain.randWrite4kIops, 0),
+            '1.00x',
+          ],
+          [
+            'encrypted ext4 (LUKS2 aes-xts-plain64)',
+            fmt(encrypted.seqWriteMBps, 0),
+            ratio(encrypted.seqWriteMBps, plain.seqWriteMBps),
+            ratio(encrypted.seqWriteMBps, ceiling.encMBps),
+            fmt(encrypted.seqReadMBps, 0),
+            ratio(encrypted.seqReadMBps, plain.seqReadMBps),
+            ratio(encrypted.seqReadMBps, ceiling.decMBps),
+            fmt(encrypted.randWrite4kIops, 0),
+            ratio(encrypted.randWrite4kIops, plain.randWrite4kIops),
+          ],
+        ],
+      )}`,
+    );
     const plainLat = await createMountMs(fx, { type: 'plain', size: '1G' }, 5);
     const encLat = await createMountMs(fx, { type: 'encrypted', size: '1G' }, 5);
-    console.log(`\n${table(
-      ['latency, median of 5 (emulated)', 'Create ms', 'vs plain', 'first Mount ms', 'vs plain'],
-      [
-        ['plain 1G', fmt(plainLat.create), '1.00x', fmt(plainLat.mount), '1.00x'],
-        ['encrypted 1G (generated key, pbkdf2 1000)', fmt(encLat.create), ratio(encLat.create, plainLat.create), fmt(encLat.mount), ratio(encLat.mount, plainLat.mount)],
-      ],
-    )}`);
+    console.log(
+      `\n${table(
+        ['latency, median of 5 (emulated)', 'Create ms', 'vs plain', 'first Mount ms', 'vs plain'],
+        [
+          ['plain 1G', fmt(plainLat.create), '1.00x', fmt(plainLat.mount), '1.00x'],
+          [
+            'encrypted 1G (generated key, pbkdf2 1000)',
+            fmt(encLat.create),
+            ratio(encLat.create, plainLat.create),
+            fmt(encLat.mount),
+            ratio(encLat.mount, plainLat.mount),
+          ],
+        ],
+      )}`,
+    );
   } finally {
     await fx.close();
   }

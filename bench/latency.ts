@@ -56,13 +56,22 @@ export async function stateLatency(root: string, count = 10_000): Promise<StateL
   const volumes: Record<string, unknown> = {};
   for (let i = 0; i < count; i++) {
     const name = `vol-${i}`;
-    const record = { name, id: volumeId(name), spec: { type: 'plain' as const, fs: 'ext4' as const, sizeBytes: 1 << 30 }, createdAt: new Date().toISOString(), leases: {} };
+    const record = {
+      name,
+      id: volumeId(name),
+      spec: { type: 'plain' as const, fs: 'ext4' as const, sizeBytes: 1 << 30 },
+      createdAt: new Date().toISOString(),
+      leases: {},
+    };
     volumes[name] = record;
     // A real (empty, sparse) image per volume, so Get's status reads real files.
     const dir = join(config.dataDir, volumeId(name));
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'disk.img'), '');
-    await writeFile(join(dir, META_FILE), JSON.stringify({ version: 1, name, id: record.id, spec: record.spec, createdAt: record.createdAt }));
+    await writeFile(
+      join(dir, META_FILE),
+      JSON.stringify({ version: 1, name, id: record.id, spec: record.spec, createdAt: record.createdAt }),
+    );
   }
   await writeFile(join(config.stateDir, STATE_FILE_NAME), JSON.stringify({ version: STATE_VERSION, volumes }));
   const plugin = await startPlugin(config, pino({ level: 'silent' }));

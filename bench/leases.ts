@@ -20,7 +20,10 @@ export interface ManyVolumes {
 }
 
 function recoveryLine(logs: string, after: number): { ms: number; released: number } | undefined {
-  const lines = logs.split('\n').slice(after).filter((line) => line.includes('"msg":"recovery finished"'));
+  const lines = logs
+    .split('\n')
+    .slice(after)
+    .filter((line) => line.includes('"msg":"recovery finished"'));
   const last = lines[0];
   if (!last) return undefined;
   const report = JSON.parse(last) as { time: number; released: string[] };

@@ -16,10 +16,12 @@ async function createMountMs(call: Call, opts: Record<string, string>, rounds: n
   const times: number[] = [];
   for (let i = 0; i < rounds; i++) {
     const name = `lat-${i}`;
-    times.push(await timeMs(async () => {
-      await call('VolumeDriver.Create', { Name: name, Opts: opts });
-      await call('VolumeDriver.Mount', { Name: name, ID: 'bench' });
-    }));
+    times.push(
+      await timeMs(async () => {
+        await call('VolumeDriver.Create', { Name: name, Opts: opts });
+        await call('VolumeDriver.Mount', { Name: name, ID: 'bench' });
+      }),
+    );
     await call('VolumeDriver.Unmount', { Name: name, ID: 'bench' });
     await call('VolumeDriver.Remove', { Name: name });
   }

@@ -20,14 +20,38 @@ async function main(): Promise<void> {
     const plainXfs = await pluginVolume('xfs');
     const row = (label: string, r: typeof raw) => [
       label,
-      fmt(r.seqWriteMBps, 0), ratio(r.seqWriteMBps, raw.seqWriteMBps), ratio(r.seqWriteMBps, bare.seqWriteMBps),
-      fmt(r.seqReadMBps, 0), ratio(r.seqReadMBps, raw.seqReadMBps), ratio(r.seqReadMBps, bare.seqReadMBps),
-      fmt(r.randWrite4kIops, 0), ratio(r.randWrite4kIops, raw.randWrite4kIops), ratio(r.randWrite4kIops, bare.randWrite4kIops),
+      fmt(r.seqWriteMBps, 0),
+      ratio(r.seqWriteMBps, raw.seqWriteMBps),
+      ratio(r.seqWriteMBps, bare.seqWriteMBps),
+      fmt(r.seqReadMBps, 0),
+      ratio(r.seqReadMBps, raw.seqReadMBps),
+      ratio(r.seqReadMBps, bare.seqReadMBps),
+      fmt(r.randWrite4kIops, 0),
+      ratio(r.randWrite4kIops, raw.randWrite4kIops),
+      ratio(r.randWrite4kIops, bare.randWrite4kIops),
     ];
-    console.log(`\n${table(
-      ['storage', 'seq write MB/s', 'vs raw', 'vs bare loop', 'seq read MB/s', 'vs raw', 'vs bare loop', '4k rand write IOPS', 'vs raw', 'vs bare loop'],
-      [row('raw disk (host fs)', raw), row('ext4 on bare loop', bare), row('custom plain ext4', plainExt4), row('custom plain xfs', plainXfs)],
-    )}`);
+    console.log(
+      `\n${table(
+        [
+          'storage',
+          'seq write MB/s',
+          'vs raw',
+          'vs bare loop',
+          'seq read MB/s',
+          'vs raw',
+          'vs bare loop',
+          '4k rand write IOPS',
+          'vs raw',
+          'vs bare loop',
+        ],
+        [
+          row('raw disk (host fs)', raw),
+          row('ext4 on bare loop', bare),
+          row('custom plain ext4', plainExt4),
+          row('custom plain xfs', plainXfs),
+        ],
+      )}`,
+    );
 
     console.log('\nmeasuring compression (512 MiB text-like corpus: cp + sync in, cold read out, compsize)…');
     const corpus = await makeCorpus(root);
@@ -37,62 +61,117 @@ async function main(): Promise<void> {
     const zstd3 = await volumeCopy(corpus, { type: 'compressed', compression: 'zstd:3' });
     const lzo = await volumeCopy(corpus, { type: 'compressed', compression: 'lzo' });
     const copyRow = (label: string, r: CopyResult) => [
-      label, fmt(r.writeMBps, 0), ratio(r.writeMBps, plainCopy.writeMBps), ratio(r.writeMBps, bareZstd.writeMBps),
-      fmt(r.readMBps, 0), ratio(r.readMBps, plainCopy.readMBps), ratio(r.readMBps, bareZstd.readMBps), fmt(r.storedRatio, 3),
+      label,
+      fmt(r.writeMBps, 0),
+      ratio(r.writeMBps, plainCopy.writeMBps),
+      ratio(r.writeMBps, bareZstd.writeMBps),
+      fmt(r.readMBps, 0),
+      ratio(r.readMBps, plainCopy.readMBps),
+      ratio(r.readMBps, bareZstd.readMBps),
+      fmt(r.storedRatio, 3),
     ];
-    console.log(`\n${table(
-      ['storage', 'write MB/s', 'vs plain vol', 'vs bare btrfs zstd', 'read MB/s', 'vs plain vol', 'vs bare btrfs zstd', 'stored/logical'],
-      [
-        copyRow('custom plain ext4', plainCopy),
-        copyRow('btrfs zstd:1 on bare loop', bareZstd),
-        copyRow('custom compressed zstd:1', zstd1),
-        copyRow('custom compressed zstd:3', zstd3),
-        copyRow('custom compressed lzo', lzo),
-      ],
-    )}`);
+    console.log(
+      `\n${table(
+        [
+          'storage',
+          'write MB/s',
+          'vs plain vol',
+          'vs bare btrfs zstd',
+          'read MB/s',
+          'vs plain vol',
+          'vs bare btrfs zstd',
+          'stored/logical',
+        ],
+        [
+          copyRow('custom plain ext4', plainCopy),
+          copyRow('btrfs zstd:1 on bare loop', bareZstd),
+          copyRow('custom compressed zstd:1', zstd1),
+          copyRow('custom compressed zstd:3', zstd3),
+          copyRow('custom compressed lzo', lzo),
+        ],
+      )}`,
+    );
 
     console.log('\nmeasuring replicated volumes (replica 3 over three network-namespace hosts on this machine; same corpus)…');
     const rep = await replicatedBench(corpus);
-    console.log(`\n${table(
-      ['volume', 'write MB/s', 'vs plain', 'read MB/s', 'vs plain', 'Create+Mount ms', 'vs plain'],
-      [
-        ['custom plain ext4', fmt(rep.plain.writeMBps, 0), '1.00x', fmt(rep.plain.readMBps, 0), '1.00x', fmt(rep.plainCreateMountMs), '1.00x'],
-        ['custom replicated (GlusterFS replica 3)', fmt(rep.replicated.writeMBps, 0), ratio(rep.replicated.writeMBps, rep.plain.writeMBps), fmt(rep.replicated.readMBps, 0), ratio(rep.replicated.readMBps, rep.plain.readMBps), fmt(rep.replicatedCreateMountMs), ratio(rep.replicatedCreateMountMs, rep.plainCreateMountMs)],
-      ],
-    )}`);
+    console.log(
+      `\n${table(
+        ['volume', 'write MB/s', 'vs plain', 'read MB/s', 'vs plain', 'Create+Mount ms', 'vs plain'],
+        [
+          [
+            'custom plain ext4',
+            fmt(rep.plain.writeMBps, 0),
+            '1.00x',
+            fmt(rep.plain.readMBps, 0),
+            '1.00x',
+            fmt(rep.plainCreateMountMs),
+            '1.00x',
+          ],
+          [
+            'custom replicated (GlusterFS replica 3)',
+            fmt(rep.replicated.writeMBps, 0),
+            ratio(rep.replicated.writeMBps, rep.plain.writeMBps),
+            fmt(rep.replicated.readMBps, 0),
+            ratio(rep.replicated.readMBps, rep.plain.readMBps),
+            fmt(rep.replicatedCreateMountMs),
+            ratio(rep.replicatedCreateMountMs, rep.plainCreateMountMs),
+          ],
+        ],
+      )}`,
+    );
 
     console.log('\nmeasuring docker latency (median of 8, private dockerd)…');
     const docker = await dockerLatency();
-    console.log(`\n${table(
-      ['driver', 'volume create ms', 'vs local', 'run --rm -v (mount+unmount) ms', 'vs local'],
-      [
-        ['local', fmt(docker.local.createMs), '1.00x', fmt(docker.local.runMs), '1.00x'],
-        ['custom plain 1G', fmt(docker.custom.createMs), ratio(docker.custom.createMs, docker.local.createMs), fmt(docker.custom.runMs), ratio(docker.custom.runMs, docker.local.runMs)],
-      ],
-    )}`);
+    console.log(
+      `\n${table(
+        ['driver', 'volume create ms', 'vs local', 'run --rm -v (mount+unmount) ms', 'vs local'],
+        [
+          ['local', fmt(docker.local.createMs), '1.00x', fmt(docker.local.runMs), '1.00x'],
+          [
+            'custom plain 1G',
+            fmt(docker.custom.createMs),
+            ratio(docker.custom.createMs, docker.local.createMs),
+            fmt(docker.custom.runMs),
+            ratio(docker.custom.runMs, docker.local.runMs),
+          ],
+        ],
+      )}`,
+    );
 
     console.log('\nmeasuring 1 000 real volumes: docker volume create with the capacity check, and stale-lease release at start…');
     const many = await manyVolumes();
-    console.log(`\n${table(
-      ['with 1 000 volumes', 'ms', 'vs'],
-      [
-        ['docker volume create (local driver)', fmt(many.dockerCreateLocalMs), '1.00x'],
-        ['docker volume create (custom, capacity check over 1 000 images)', fmt(many.dockerCreateMs), ratio(many.dockerCreateMs, many.dockerCreateLocalMs)],
-        [`start-up recovery releasing ${many.released} stale leases (unmount + detach each)`, fmt(many.staleReleaseMs), `${fmt(many.staleReleaseMs / Math.max(1, many.released), 1)} ms each`],
-      ],
-    )}`);
+    console.log(
+      `\n${table(
+        ['with 1 000 volumes', 'ms', 'vs'],
+        [
+          ['docker volume create (local driver)', fmt(many.dockerCreateLocalMs), '1.00x'],
+          [
+            'docker volume create (custom, capacity check over 1 000 images)',
+            fmt(many.dockerCreateMs),
+            ratio(many.dockerCreateMs, many.dockerCreateLocalMs),
+          ],
+          [
+            `start-up recovery releasing ${many.released} stale leases (unmount + detach each)`,
+            fmt(many.staleReleaseMs),
+            `${fmt(many.staleReleaseMs / Math.max(1, many.released), 1)} ms each`,
+          ],
+        ],
+      )}`,
+    );
 
     console.log('\nmeasuring Get/List with 10 000 volumes in state…');
     const state = await stateLatency(root);
-    console.log(`\n${table(
-      ['request (10 000 volumes)', 'median ms', 'vs Activate (no-op)'],
-      [
-        ['Plugin.Activate', fmt(state.activateMs, 2), '1.00x'],
-        ['VolumeDriver.Get', fmt(state.getMs, 2), ratio(state.getMs, state.activateMs)],
-        ['VolumeDriver.Get p99', fmt(state.getP99Ms, 2), ratio(state.getP99Ms, state.activateMs)],
-        ['VolumeDriver.List', fmt(state.listMs, 2), ratio(state.listMs, state.activateMs)],
-      ],
-    )}`);
+    console.log(
+      `\n${table(
+        ['request (10 000 volumes)', 'median ms', 'vs Activate (no-op)'],
+        [
+          ['Plugin.Activate', fmt(state.activateMs, 2), '1.00x'],
+          ['VolumeDriver.Get', fmt(state.getMs, 2), ratio(state.getMs, state.activateMs)],
+          ['VolumeDriver.Get p99', fmt(state.getP99Ms, 2), ratio(state.getP99Ms, state.activateMs)],
+          ['VolumeDriver.List', fmt(state.listMs, 2), ratio(state.listMs, state.activateMs)],
+        ],
+      )}`,
+    );
   } finally {
     await scrubHost(root);
     await removeTempDir(root);

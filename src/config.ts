@@ -99,7 +99,6 @@ export function loadConfig(env: Env = process.env): Config {
   });
 }
 
-
 // CUSTOM_GLUSTER_PEERS: "host[:/brick/root],…"; a peer without a path uses
 // CUSTOM_GLUSTER_BRICK_ROOT, the same directory on every host.
 function parsePeer(entry: string, brickRoot: string): GlusterPeer {
@@ -111,7 +110,11 @@ function parsePeer(entry: string, brickRoot: string): GlusterPeer {
 function glusterConfig(env: Env, stateDir: string): GlusterConfig {
   const host = env['CUSTOM_GLUSTER_HOST'] || hostname();
   const defaultRoot = absolutePath(env, 'CUSTOM_GLUSTER_BRICK_ROOT', join(stateDir, 'bricks'));
-  const listed = (env['CUSTOM_GLUSTER_PEERS'] ?? '').split(',').map((p) => p.trim()).filter(Boolean).map((p) => parsePeer(p, defaultRoot));
+  const listed = (env['CUSTOM_GLUSTER_PEERS'] ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map((p) => parsePeer(p, defaultRoot));
   const self = listed.find((peer) => peer.host === host) ?? { host, brickRoot: defaultRoot };
   // This host first: its brick is local and it serves the mount's volfile.
   const peers = [self, ...listed.filter((peer) => peer.host !== host)];

@@ -7,7 +7,8 @@ import type { HostResidue } from './backings/residue.js';
 // In a private PID namespace (a managed plugin without "pidhost") the plugin
 // sees no container, and would take every lease for stale: it then says it
 // cannot tell. The host's namespace is the one where PID 2 is kthreadd.
-const PRIVATE_PID_NAMESPACE = 'the plugin runs in a private PID namespace and cannot see containers; a managed plugin needs "pidhost": true in its config.json';
+const PRIVATE_PID_NAMESPACE =
+  'the plugin runs in a private PID namespace and cannot see containers; a managed plugin needs "pidhost": true in its config.json';
 
 async function seesHostProcesses(): Promise<boolean> {
   return (await readFile('/proc/2/comm', 'utf8').catch(() => '')).trim() === 'kthreadd';

@@ -53,7 +53,9 @@ export async function ensureDataDirectory(tools: SystemTools, paths: VolumePaths
   }
   const kind = await tools.pathKind(paths.mountpoint);
   if (kind !== 'directory') {
-    throw new Error(`_data at the top of the volume's filesystem ${NOT_A_DIRECTORY[kind]}; the plugin refuses to hand it to a container. Remove or rename _data inside the volume's filesystem, then mount again`);
+    throw new Error(
+      `_data at the top of the volume's filesystem ${NOT_A_DIRECTORY[kind]}; the plugin refuses to hand it to a container. Remove or rename _data inside the volume's filesystem, then mount again`,
+    );
   }
 }
 
@@ -62,10 +64,7 @@ export async function unmountFilesystem(tools: SystemTools, paths: VolumePaths):
   await tools.removeEmptyDirectory(paths.mountRoot);
 }
 
-export async function usageStatus(
-  tools: SystemTools,
-  paths: VolumePaths,
-): Promise<Record<string, StatusValue>> {
+export async function usageStatus(tools: SystemTools, paths: VolumePaths): Promise<Record<string, StatusValue>> {
   const usage = await tools.filesystemUsage(paths.mountRoot);
   return {
     usedBytes: usage.usedBytes,

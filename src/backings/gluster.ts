@@ -96,7 +96,8 @@ export class GlusterBacking implements Backing {
     }
     if (this.multiHost) {
       if (this.layout.peers.length < 3) return `replicas=3 needs 3 brick hosts; CUSTOM_GLUSTER_PEERS names ${this.layout.peers.length}`;
-      if (peers.connected < 3) return `only ${peers.connected} of the pool's ${peers.total} hosts are connected; a replica set of 3 needs 3`;
+      if (peers.connected < 3)
+        return `only ${peers.connected} of the pool's ${peers.total} hosts are connected; a replica set of 3 needs 3`;
     }
     return undefined;
   }
@@ -168,7 +169,9 @@ export class GlusterBacking implements Backing {
         undo.push('remove mount directory', () => this.tools.removeEmptyDirectory(paths.mountRoot));
         const hosts = new Set((await this.actualBricks(record)).map((b) => b.host));
         // This host's glusterd first when it holds a brick; the others as backups.
-        const [server, ...backups] = hosts.has(this.layout.host) ? [this.layout.host, ...[...hosts].filter((h) => h !== this.layout.host)] : [...hosts];
+        const [server, ...backups] = hosts.has(this.layout.host)
+          ? [this.layout.host, ...[...hosts].filter((h) => h !== this.layout.host)]
+          : [...hosts];
         // backup-volfile-servers: a dead first server does not block mounting.
         await this.gluster.mount(server ?? this.layout.host, glusterName(record.id), backups, paths.mountRoot);
       });

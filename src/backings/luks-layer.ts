@@ -6,7 +6,7 @@ import type { StatusValue } from './backing.js';
 import { checkKeyfile, loadKeyfile } from './keyfile.js';
 import { loopsOf } from './loop-image.js';
 import { mapperDevice, mapperName } from './mapper-name.js';
-import { ownMappingsOn, ownOpenMapping, sitsOn, type MappingTools } from './mapping-owner.js';
+import { ownMappingsOn, ownOpenMapping, sitsOn } from './mapping-owner.js';
 import type { UndoStack } from './undo.js';
 
 export { mapperName, mapperPath } from './mapper-name.js';
@@ -52,7 +52,8 @@ export class LuksLayer {
 
   async preflight(spec: EncryptedSpec): Promise<string | undefined> {
     const dm = await this.tools.probeDmCrypt();
-    if (!dm.available) return `dm-crypt is not available on this host: ${dm.reason}; encrypted volumes need a kernel with device-mapper and dm_crypt`;
+    if (!dm.available)
+      return `dm-crypt is not available on this host: ${dm.reason}; encrypted volumes need a kernel with device-mapper and dm_crypt`;
     if ((await this.cipherSupported(spec)) === false) {
       return `cipher=${spec.cipher} with a ${spec.keySizeBits}-bit key is not supported by this host's kernel crypto (cryptsetup benchmark says N/A)`;
     }

@@ -21,12 +21,16 @@ export function isMappingOf(mapping: Mapping, headerUuid: string): boolean {
 }
 
 function foreignHolder(device: string, mapping: Mapping): Error {
-  return new Error(`${device} (this volume's loop device) is held by the device-mapper mapping ${mapping.name}, which was not opened from this volume's LUKS header; the plugin will not use or close it. Find out who made it (dmsetup info ${mapping.name}) and remove it`);
+  return new Error(
+    `${device} (this volume's loop device) is held by the device-mapper mapping ${mapping.name}, which was not opened from this volume's LUKS header; the plugin will not use or close it. Find out who made it (dmsetup info ${mapping.name}) and remove it`,
+  );
 }
 
 function nameTaken(name: string, mapping: Mapping): Error {
   const where = mapping.backingDevices.length > 0 ? mapping.backingDevices.join(', ') : 'no device';
-  return new Error(`a device-mapper mapping named ${name} already exists on ${where}, not on this volume's loop device; it is not this volume's, so the plugin neither uses nor closes it. If it is left over, close it (cryptsetup close ${name}) and try again`);
+  return new Error(
+    `a device-mapper mapping named ${name} already exists on ${where}, not on this volume's loop device; it is not this volume's, so the plugin neither uses nor closes it. If it is left over, close it (cryptsetup close ${name}) and try again`,
+  );
 }
 
 /**

@@ -6,7 +6,8 @@ import { readFile, stat } from 'node:fs/promises';
 export async function loadKek(path: string): Promise<Buffer> {
   const info = await stat(path);
   if (!info.isFile()) throw new Error(`KEK file ${path} is not a regular file`);
-  if ((info.mode & 0o077) !== 0) throw new Error(`KEK file ${path} must not be readable by group or others (mode ${(info.mode & 0o777).toString(8)})`);
+  if ((info.mode & 0o077) !== 0)
+    throw new Error(`KEK file ${path} must not be readable by group or others (mode ${(info.mode & 0o777).toString(8)})`);
   const raw = await readFile(path);
   if (raw.length === 32) return raw;
   const text = raw.toString('latin1').trim();

@@ -89,7 +89,11 @@ export interface StateData {
   volumes: Record<string, VolumeRecord>;
 }
 
-const size = z.number().int().positive().max(2 ** 53);
+const size = z
+  .number()
+  .int()
+  .positive()
+  .max(2 ** 53);
 const compressionSchema = z.strictObject({
   algorithm: z.enum(['zstd', 'lzo', 'zlib']),
   level: z.number().int().min(1).max(15).optional(),
@@ -176,7 +180,9 @@ function migrateLeases(raw: unknown, now: string): unknown {
 
 export class NewerStateError extends Error {
   constructor(file: string, version: number) {
-    super(`${file}: schema version ${version} is newer than this plugin (${STATE_VERSION}); upgrade the plugin or restore a state file it wrote`);
+    super(
+      `${file}: schema version ${version} is newer than this plugin (${STATE_VERSION}); upgrade the plugin or restore a state file it wrote`,
+    );
     this.name = 'NewerStateError';
   }
 }

@@ -50,7 +50,8 @@ export class StateStore {
     for (const [name, entry] of Object.entries(envelope.volumes)) {
       const checked = validateRecord(entry);
       if ('problem' in checked) problems.push({ name, problem: checked.problem });
-      else if (checked.record.name !== name) problems.push({ name, problem: `filed under another name (${JSON.stringify(checked.record.name)})` });
+      else if (checked.record.name !== name)
+        problems.push({ name, problem: `filed under another name (${JSON.stringify(checked.record.name)})` });
       else defineKey(volumes, name, checked.record);
     }
     const db = new Low<StateData>(new DurableJsonFile<StateData>(file), emptyState());

@@ -35,7 +35,10 @@ export interface PendingDir {
 /** Interrupted creates and removes, optionally only those of one volume id. */
 export async function listPending(dataDir: string, id?: string): Promise<PendingDir[]> {
   const result: PendingDir[] = [];
-  for (const [kind, sub] of [['staging', STAGING_DIR], ['trash', TRASH_DIR]] as const) {
+  for (const [kind, sub] of [
+    ['staging', STAGING_DIR],
+    ['trash', TRASH_DIR],
+  ] as const) {
     for (const entry of await listOrEmpty(join(dataDir, sub))) {
       const owner = entry.slice(0, entry.lastIndexOf('.'));
       if (owner && (id === undefined || owner === id)) result.push({ kind, id: owner, dir: join(dataDir, sub, entry) });

@@ -21,11 +21,24 @@ const PBKDF_ARGS: Record<Pbkdf, string[]> = {
 };
 
 export async function luksFormat(device: string, key: Uint8Array, options: FormatOptions, timeoutMs: number): Promise<void> {
-  await runTool('cryptsetup', [
-    'luksFormat', '--batch-mode', '--type', 'luks2',
-    '--cipher', options.cipher, '--key-size', String(options.keySizeBits),
-    ...PBKDF_ARGS[options.pbkdf], '--key-file=-', '--', device,
-  ], { timeoutMs, input: key });
+  await runTool(
+    'cryptsetup',
+    [
+      'luksFormat',
+      '--batch-mode',
+      '--type',
+      'luks2',
+      '--cipher',
+      options.cipher,
+      '--key-size',
+      String(options.keySizeBits),
+      ...PBKDF_ARGS[options.pbkdf],
+      '--key-file=-',
+      '--',
+      device,
+    ],
+    { timeoutMs, input: key },
+  );
 }
 
 export async function luksOpen(device: string, name: string, key: Uint8Array, timeoutMs: number): Promise<void> {
@@ -55,11 +68,19 @@ export async function luksDump(device: string, timeoutMs: number): Promise<strin
   return (await runTool('cryptsetup', ['luksDump', '--', device], { timeoutMs })).stdout;
 }
 
-export async function luksAddKey(device: string, existingKey: Uint8Array, newKey: Uint8Array, timeoutMs: number, runtimeDir: string): Promise<void> {
+export async function luksAddKey(
+  device: string,
+  existingKey: Uint8Array,
+  newKey: Uint8Array,
+  timeoutMs: number,
+  runtimeDir: string,
+): Promise<void> {
   await withSecretFifo(newKey, timeoutMs, runtimeDir, (fifo) =>
-    runTool('cryptsetup', [
-      'luksAddKey', '--batch-mode', ...PBKDF_ARGS['pbkdf2-minimal'], '--key-file=-', '--', device, fifo,
-    ], { timeoutMs, input: existingKey }));
+    runTool('cryptsetup', ['luksAddKey', '--batch-mode', ...PBKDF_ARGS['pbkdf2-minimal'], '--key-file=-', '--', device, fifo], {
+      timeoutMs,
+      input: existingKey,
+    }),
+  );
 }
 
 export async function luksRemoveKey(device: string, key: Uint8Array, timeoutMs: number): Promise<void> {

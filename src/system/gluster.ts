@@ -79,9 +79,14 @@ export function parseVolumeInfo(doc: Xml): GlusterVolume[] {
     started: String(volume['status']) === '1',
     replicaCount: Number(volume['replicaCount']),
     arbiterCount: Number(volume['arbiterCount'] ?? 0),
-    bricks: (((volume['bricks'] as Xml | undefined)?.['brick'] as Xml[] | undefined) ?? []).map((brick) => splitBrick(String(brick['name']))),
+    bricks: (((volume['bricks'] as Xml | undefined)?.['brick'] as Xml[] | undefined) ?? []).map((brick) =>
+      splitBrick(String(brick['name'])),
+    ),
     options: Object.fromEntries(
-      (((volume['options'] as Xml | undefined)?.['option'] as Xml[] | undefined) ?? []).map((option) => [String(option['name']), String(option['value'])]),
+      (((volume['options'] as Xml | undefined)?.['option'] as Xml[] | undefined) ?? []).map((option) => [
+        String(option['name']),
+        String(option['value']),
+      ]),
     ),
   }));
 }
@@ -105,7 +110,10 @@ export async function volumeCreate(
   options: GlusterOptions,
 ): Promise<void> {
   const layout = arbiter ? ['replica', '3', 'arbiter', '1'] : ['replica', String(replica)];
-  await glusterXml(['volume', 'create', name, ...layout, ...bricks.map((b) => `${b.host}:${b.path}`), ...(force ? ['force'] : [])], options);
+  await glusterXml(
+    ['volume', 'create', name, ...layout, ...bricks.map((b) => `${b.host}:${b.path}`), ...(force ? ['force'] : [])],
+    options,
+  );
 }
 
 export async function volumeStart(name: string, force: boolean, options: GlusterOptions): Promise<void> {

@@ -1,7 +1,19 @@
 import { attachLoop, detachLoop, listLoops } from './loop.js';
 import { makeFilesystem, type FilesystemType } from './mkfs.js';
 import { listMounts, mountDevice, unmount } from './mount.js';
-import { cipherSupported, luksAddKey, luksClose, luksDump, luksErase, luksFormat, luksOpen, luksRemoveKey, luksStatus, luksUUID, type FormatOptions } from './cryptsetup.js';
+import {
+  cipherSupported,
+  luksAddKey,
+  luksClose,
+  luksDump,
+  luksErase,
+  luksFormat,
+  luksOpen,
+  luksRemoveKey,
+  luksStatus,
+  luksUUID,
+  type FormatOptions,
+} from './cryptsetup.js';
 import { mappingNamed, mappingsOn, probeDmCrypt } from './device-mapper.js';
 import { readKeyFile } from './keyfile-read.js';
 import { pathKind } from './dir-check.js';

@@ -8,16 +8,7 @@ import { lstat, open, type FileHandle } from 'node:fs/promises';
 // passed on (the path says where a key lives; it stays out of errors and logs).
 
 export type KeyFileRefusal =
-  | 'missing'
-  | 'symlink'
-  | 'not-regular'
-  | 'not-root'
-  | 'group-or-other'
-  | 'empty'
-  | 'too-large'
-  | 'changed'
-  | 'timeout'
-  | 'unreadable';
+  'missing' | 'symlink' | 'not-regular' | 'not-root' | 'group-or-other' | 'empty' | 'too-large' | 'changed' | 'timeout' | 'unreadable';
 
 export class KeyFileRefused extends Error {
   readonly code = 'KEYFILE_REFUSED';
@@ -128,7 +119,10 @@ export async function readKeyFile(path: string, limits: KeyFileLimits = KEY_FILE
     return await Promise.race([work, late]);
   } catch (error) {
     session.buffer?.fill(0);
-    work.then((key) => key.fill(0), () => undefined);
+    work.then(
+      (key) => key.fill(0),
+      () => undefined,
+    );
     throw error;
   } finally {
     clearTimeout(timer);

@@ -20,11 +20,7 @@ interface LosetupJson {
 }
 
 export async function attachLoop(image: string, timeoutMs: number): Promise<string> {
-  const { stdout } = await runTool(
-    'losetup',
-    ['--find', '--show', '--direct-io=on', '--', image],
-    { timeoutMs },
-  );
+  const { stdout } = await runTool('losetup', ['--find', '--show', '--direct-io=on', '--', image], { timeoutMs });
   const device = stdout.trim();
   if (!device.startsWith('/dev/loop')) {
     throw new Error(`losetup printed no device for ${image}`);

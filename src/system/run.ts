@@ -35,11 +35,7 @@ export interface RunResult {
 }
 
 /** Runs `command args…`; resolves with its output or rejects with a CommandError. */
-export async function runTool(
-  command: string,
-  args: readonly string[],
-  options: RunOptions,
-): Promise<RunResult> {
+export async function runTool(command: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
   const result = await execa(command, args, {
     timeout: options.timeoutMs,
     forceKillAfterDelay: 2000,

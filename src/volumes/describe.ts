@@ -10,11 +10,7 @@ const STATUS_TIMEOUT_MS = 2000;
 // state; live facts from the backing, bounded in time: Get must answer even
 // when the storage does not (the daemon treats a failed Get as "no such
 // volume" and drops its own record).
-export async function describeVolume(
-  backing: Backing,
-  volume: VolumeContext,
-  log: Logger,
-): Promise<Record<string, StatusValue>> {
+export async function describeVolume(backing: Backing, volume: VolumeContext, log: Logger): Promise<Record<string, StatusValue>> {
   const { record } = volume;
   const leases = totalLeases(record.leases);
   const { spec } = record;

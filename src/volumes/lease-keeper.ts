@@ -53,7 +53,8 @@ export class LeaseKeeper {
     deps.log.warn({ volume: name, why, released: verdict.drop, users: users ?? null }, 'released stale mount leases');
     const dropped = verdict.drop.map((entry) => entry.id);
     return this.service.persist(name, 'could not record the released leases', () =>
-      deps.state.update(name, (current) => ({ ...current, leases: withoutLeases(current.leases, dropped) })));
+      deps.state.update(name, (current) => ({ ...current, leases: withoutLeases(current.leases, dropped) })),
+    );
   }
 
   /** Seconds until the youngest lease is past the grace period. */
@@ -74,15 +75,27 @@ export class LeaseKeeper {
     const { users, at } = await this.usersOf(record);
     const after = await this.prune(name, users, 'remove', at);
     if (users !== undefined && users > 0) {
-      throw new VolumeError('VOLUME_IN_USE', name, `is in use (${users} container mount${users > 1 ? 's' : ''} on this host); stop the containers using it first`);
+      throw new VolumeError(
+        'VOLUME_IN_USE',
+        name,
+        `is in use (${users} container mount${users > 1 ? 's' : ''} on this host); stop the containers using it first`,
+      );
     }
     const left = totalLeases(after.leases);
     if (users === undefined && (left > 0 || active)) {
-      throw new VolumeError('VOLUME_IN_USE', name, `has ${left} recorded mount${left === 1 ? '' : 's'} and the host's mounts could not be read to check them; see the plugin log, then retry`);
+      throw new VolumeError(
+        'VOLUME_IN_USE',
+        name,
+        `has ${left} recorded mount${left === 1 ? '' : 's'} and the host's mounts could not be read to check them; see the plugin log, then retry`,
+      );
     }
     if (left > 0) {
       const grace = Math.ceil(this.policy.leaseGraceMs / 1000);
-      throw new VolumeError('VOLUME_IN_USE', name, `was mounted less than ${grace} s ago and a container may still be starting with it; retry in ${this.secondsLeft(after)} s`);
+      throw new VolumeError(
+        'VOLUME_IN_USE',
+        name,
+        `was mounted less than ${grace} s ago and a container may still be starting with it; retry in ${this.secondsLeft(after)} s`,
+      );
     }
   }
 
@@ -106,7 +119,10 @@ export class LeaseKeeper {
       await backing.deactivate(volume);
       return;
     }
-    this.service.deps.log.warn({ volume: name, users: seen.users ?? null }, 'kept mounted: no lease left, but the host still shows it in use (or could not be read)');
+    this.service.deps.log.warn(
+      { volume: name, users: seen.users ?? null },
+      'kept mounted: no lease left, but the host still shows it in use (or could not be read)',
+    );
   }
 
   /**
@@ -136,7 +152,11 @@ export class LeaseKeeper {
       await backing.deactivate(volume);
       return 'released';
     }
-    if (active) this.service.deps.log.warn({ volume: name, users: users ?? null }, 'kept mounted without a lease: the host shows it in use (or could not be read yet)');
+    if (active)
+      this.service.deps.log.warn(
+        { volume: name, users: users ?? null },
+        'kept mounted without a lease: the host shows it in use (or could not be read yet)',
+      );
     return active ? 'kept' : 'idle';
   }
 }

@@ -65,7 +65,14 @@ export function judgeLeases(leases: LeaseMap, facts: LeaseFacts): LeaseVerdict {
     else if (facts.users === 0 && !isYoung(lease, facts)) drop.push({ id, reason: 'no-user' });
     else if (facts.users === 0) young.push(id);
   }
-  return { drop, keep: withoutLeases(leases, drop.map((entry) => entry.id)), young };
+  return {
+    drop,
+    keep: withoutLeases(
+      leases,
+      drop.map((entry) => entry.id),
+    ),
+    young,
+  };
 }
 
 function isYoung(lease: Lease, facts: LeaseFacts): boolean {

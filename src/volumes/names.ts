@@ -34,11 +34,17 @@ function describeCharacter(character: string): string {
 export function validateName(name: string): void {
   if (name.length === 0) throw invalidName(name, 'the volume name is empty; give the volume a name');
   if (!isWellFormed(name)) {
-    throw invalidName(name, 'the volume name is not well-formed Unicode (it holds a lone UTF-16 surrogate, which has no UTF-8 form); use a name of valid UTF-8 text');
+    throw invalidName(
+      name,
+      'the volume name is not well-formed Unicode (it holds a lone UTF-16 surrogate, which has no UTF-8 form); use a name of valid UTF-8 text',
+    );
   }
   const control = CONTROL.exec(name);
   if (control) {
-    throw invalidName(name, `the volume name contains the control character ${describeCharacter(control[0])} at position ${control.index}; use a name of printable characters`);
+    throw invalidName(
+      name,
+      `the volume name contains the control character ${describeCharacter(control[0])} at position ${control.index}; use a name of printable characters`,
+    );
   }
   const bytes = Buffer.byteLength(name, 'utf8');
   if (bytes > MAX_NAME_BYTES) {

@@ -24,7 +24,10 @@ export async function removeCommitted(service: VolumeService, record: VolumeReco
     try {
       await state.delete(record.name);
     } catch (error) {
-      if (moved) await moveDir(trash, volume.paths.dir).catch((undoError: unknown) => log.error({ volume: record.name, err: undoError }, 'could not move the volume back from .trash'));
+      if (moved)
+        await moveDir(trash, volume.paths.dir).catch((undoError: unknown) =>
+          log.error({ volume: record.name, err: undoError }, 'could not move the volume back from .trash'),
+        );
       throw error;
     }
   });
@@ -33,7 +36,10 @@ export async function removeCommitted(service: VolumeService, record: VolumeReco
     await service.backingOf(record).destroy(moved ? service.contextAt(record, trash) : volume);
     if (moved) await removeDir(trash);
   } catch (error) {
-    throw new Error(`${error instanceof Error ? error.message : String(error)} (the volume is no longer listed; the next remove of this name, or the next start, finishes deleting it)`, { cause: error });
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)} (the volume is no longer listed; the next remove of this name, or the next start, finishes deleting it)`,
+      { cause: error },
+    );
   }
 }
 
@@ -51,7 +57,8 @@ export async function finishPending(service: VolumeService, id?: string): Promis
       continue;
     }
     const meta = await readVolumeMeta(pending.dir);
-    const idTaken = volumeExists || state.all().some((r) => r.id === pending.id && ('problem' in meta || r.createdAt !== meta.record.createdAt));
+    const idTaken =
+      volumeExists || state.all().some((r) => r.id === pending.id && ('problem' in meta || r.createdAt !== meta.record.createdAt));
     if ('problem' in meta) {
       // Killed while its files were being deleted: finish by id, like an interrupted create.
       await host.discardStaging(pending.id, pending.dir, !idTaken);
@@ -64,7 +71,10 @@ export async function finishPending(service: VolumeService, id?: string): Promis
       // A newer volume of the same name exists (made on another host, say): its mount, key and
       // GlusterFS volume share this id, so only the leftover files go.
       await removeDir(pending.dir);
-      log.warn({ volume: record.name, dir: pending.dir }, 'discarded the files of an interrupted remove; a newer volume of this name is left alone');
+      log.warn(
+        { volume: record.name, dir: pending.dir },
+        'discarded the files of an interrupted remove; a newer volume of this name is left alone',
+      );
       continue;
     }
     if (state.get(record.name)?.id === record.id) await state.delete(record.name);

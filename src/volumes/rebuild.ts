@@ -26,7 +26,10 @@ export class UnaccountedVolumesError extends Error {
     super(
       `cannot start: ${entries.length} volume director${entries.length === 1 ? 'y' : 'ies'} in ${dataDir} ` +
         `${entries.length === 1 ? 'is' : 'are'} listed neither in state.json nor by a valid volume.json ` +
-        `(${entries.slice(0, 3).map((e) => `${e.dir}: ${e.problem}`).join('; ')}). ` +
+        `(${entries
+          .slice(0, 3)
+          .map((e) => `${e.dir}: ${e.problem}`)
+          .join('; ')}). ` +
         'The plugin never starts without volumes that exist on disk. Fix: restore state.json (or the ' +
         "directory's volume.json) from a backup, or, if a directory is not a volume of this plugin, move it " +
         'out of the data directory; then start the plugin again.',
@@ -73,8 +76,10 @@ export async function rebuildFromDisk(state: StateStore, dataDir: string, log: L
   for (const record of state.all()) {
     if (record.spec.type !== 'replicated' && !found.has(record.id) && !removing.has(record.id)) report.missing.push(record.name);
   }
-  if (report.rebuilt.length > 0) log.warn({ volumes: report.rebuilt, origin: state.origin }, 'rebuilt volumes missing from state.json from their volume.json');
-  if (report.missing.length > 0) log.error({ volumes: report.missing }, 'listed volumes whose storage directory is gone; they can only be removed');
+  if (report.rebuilt.length > 0)
+    log.warn({ volumes: report.rebuilt, origin: state.origin }, 'rebuilt volumes missing from state.json from their volume.json');
+  if (report.missing.length > 0)
+    log.error({ volumes: report.missing }, 'listed volumes whose storage directory is gone; they can only be removed');
   return report;
 }
 
@@ -84,11 +89,20 @@ function disagrees(listed: VolumeRecord, onDisk: VolumeRecord): boolean {
   return listed.createdAt !== onDisk.createdAt || canonicalJson(listed.spec) !== canonicalJson(onDisk.spec);
 }
 
-async function correct(state: StateStore, listed: VolumeRecord, onDisk: VolumeRecord, report: { corrected: string[] }, log: Logger): Promise<void> {
+async function correct(
+  state: StateStore,
+  listed: VolumeRecord,
+  onDisk: VolumeRecord,
+  report: { corrected: string[] },
+  log: Logger,
+): Promise<void> {
   // Leases belong to the volume state.json knew; another volume of that id starts without.
   const leases = listed.createdAt === onDisk.createdAt ? listed.leases : {};
   await putRebuilt(state, { ...onDisk, leases }, log);
-  log.warn({ volume: onDisk.name, stateSaid: { createdAt: listed.createdAt, spec: listed.spec } }, 'state.json disagreed with the volume\'s volume.json; volume.json wins');
+  log.warn(
+    { volume: onDisk.name, stateSaid: { createdAt: listed.createdAt, spec: listed.spec } },
+    "state.json disagreed with the volume's volume.json; volume.json wins",
+  );
   report.corrected.push(onDisk.name);
 }
 

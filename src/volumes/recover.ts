@@ -30,7 +30,7 @@ async function scanOrNothing(service: VolumeService, log: Logger): Promise<Usage
   try {
     return await service.deps.host.scanUsers();
   } catch (error) {
-    log.error({ err: error }, 'could not read the host\'s mounts; no lease is released at start-up');
+    log.error({ err: error }, "could not read the host's mounts; no lease is released at start-up");
     return undefined;
   }
 }

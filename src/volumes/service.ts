@@ -6,7 +6,7 @@ import { writeVolumeMeta } from '../state/volume-meta.js';
 import { dirExists, ensureDir, moveDir, newStagingDir } from '../state/volume-dirs.js';
 import type { Logger } from '../log.js';
 import { VolumeError, isVolumeError } from './errors.js';
-import { addLease, hasLease, releaseLease, totalLeases } from './leases.js';
+import { addLease, hasLease, releaseLease } from './leases.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { validateName } from './names.js';
 import { volumeId } from '../state/volume-id.js';
@@ -95,7 +95,11 @@ export class VolumeService {
       const record: VolumeRecord = { name, id, spec, createdAt: new Date().toISOString(), leases: {} };
       const final = this.context(record);
       if (await dirExists(final.paths.dir)) {
-        throw new VolumeError('BACKING_FAILED', name, `its storage directory already exists (${final.paths.dir}) without a record; it may hold an earlier volume's data, so it is left untouched. Move it away, or restore its volume.json and restart the plugin`);
+        throw new VolumeError(
+          'BACKING_FAILED',
+          name,
+          `its storage directory already exists (${final.paths.dir}) without a record; it may hold an earlier volume's data, so it is left untouched. Move it away, or restore its volume.json and restart the plugin`,
+        );
       }
       await this.checkCapacity(record);
       this.touched.add(id);
@@ -144,7 +148,13 @@ export class VolumeService {
     if (spec.type === 'replicated') return; // bricks live on the peers, limited by quota
     await this.capacityLock.run('', async () => {
       const records = this.deps.state.all().filter((r) => !this.promised.has(r.id));
-      const claims = await Promise.all(records.map((r) => this.backingOf(r).unclaimedBytes(this.context(r)).catch(() => 0)));
+      const claims = await Promise.all(
+        records.map((r) =>
+          this.backingOf(r)
+            .unclaimedBytes(this.context(r))
+            .catch(() => 0),
+        ),
+      );
       checkCapacity(record.name, spec.sizeBytes, {
         freeBytes: await this.deps.host.freeBytes(),
         unclaimedBytes: [...claims, ...this.promised.values()].reduce((sum, bytes) => sum + bytes, 0),
@@ -187,7 +197,8 @@ export class VolumeService {
         await this.checkpoint('mount.activated');
         const now = new Date();
         await this.persist(name, 'could not record the mount', () =>
-          this.deps.state.update(name, (r) => ({ ...r, leases: addLease(r.leases, mountId, now, this.deps.host.bootId) })));
+          this.deps.state.update(name, (r) => ({ ...r, leases: addLease(r.leases, mountId, now, this.deps.host.bootId) })),
+        );
         undo.push('take the lease back', () => this.deps.state.update(name, (r) => ({ ...r, leases: releaseLease(r.leases, mountId) })));
         await this.checkpoint('mount.recorded');
       });
@@ -206,7 +217,8 @@ export class VolumeService {
         // Recorded first: a crash before the unmount leaves an unneeded mount
         // that recovery releases, never a needed one that it forgets.
         await this.persist(name, 'could not record the unmount', () =>
-          this.deps.state.update(name, (r) => ({ ...r, leases: releaseLease(r.leases, mountId) })));
+          this.deps.state.update(name, (r) => ({ ...r, leases: releaseLease(r.leases, mountId) })),
+        );
         await this.checkpoint('unmount.recorded');
       }
       await this.step(name, 'could not be unmounted', () => this.leases.releaseIfUnused(name, known));
@@ -256,7 +268,12 @@ export class VolumeService {
       const original = error.original;
       const code = isVolumeError(original) ? original.code : 'BACKING_FAILED';
       const detail = isVolumeError(original) ? original.detail : reason(original);
-      throw new VolumeError(code, name, `${detail}; clean-up also failed at: ${error.failures.map((f) => f.label).join(', ')} (see the plugin log)`, { cause: error });
+      throw new VolumeError(
+        code,
+        name,
+        `${detail}; clean-up also failed at: ${error.failures.map((f) => f.label).join(', ')} (see the plugin log)`,
+        { cause: error },
+      );
     }
   }
 
@@ -287,7 +304,11 @@ function withoutRetain(record: VolumeRecord): VolumeRecord {
 // only meet when they race: the same options succeed, others are refused.
 function confirmSameSpec(existing: VolumeRecord, spec: VolumeRecord['spec']): void {
   if (canonicalJson(existing.spec) === canonicalJson(spec)) return;
-  throw new VolumeError('VOLUME_EXISTS', existing.name, 'already exists with other options (another create of this name came first); remove it first, or create it with the same options');
+  throw new VolumeError(
+    'VOLUME_EXISTS',
+    existing.name,
+    'already exists with other options (another create of this name came first); remove it first, or create it with the same options',
+  );
 }
 
 // The tool's first line of stderr says what went wrong (e.g. "No space left

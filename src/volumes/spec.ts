@@ -86,7 +86,10 @@ function parseSizeOption(volume: string, value: string, fs: FsType, overhead: nu
   }
   const minimum = MIN_SIZE[fs] + overhead;
   if (bytes < minimum) {
-    throw invalid(volume, `size=${shown(value)} is too small for fs=${fs}${overhead ? ' with encryption' : ''}; the minimum is ${formatSize(minimum)}`);
+    throw invalid(
+      volume,
+      `size=${shown(value)} is too small for fs=${fs}${overhead ? ' with encryption' : ''}; the minimum is ${formatSize(minimum)}`,
+    );
   }
   if (bytes > MAX_SIZE) {
     throw invalid(volume, `size=${shown(value)} is larger than the maximum of ${formatSize(MAX_SIZE)}`);
@@ -103,7 +106,10 @@ function checkKeys(volume: string, opts: VolumeOptions, type: VolumeType): void 
   const keys = Object.keys(opts);
   const secrets = keys.filter((key) => SECRET_KEYS.includes(key.toLowerCase()));
   if (secrets.length > 0) {
-    throw invalid(volume, `option ${secrets.map((k) => quoted(k)).join(', ')} is refused: Docker stores driver options in plain text and shows them in \`docker volume inspect\`. Leave it out to get a random key kept by the plugin (sealed when a host key-encryption key is configured), or use -o keyfile=/absolute/host/path to a file only root can read`);
+    throw invalid(
+      volume,
+      `option ${secrets.map((k) => quoted(k)).join(', ')} is refused: Docker stores driver options in plain text and shows them in \`docker volume inspect\`. Leave it out to get a random key kept by the plugin (sealed when a host key-encryption key is configured), or use -o keyfile=/absolute/host/path to a file only root can read`,
+    );
   }
   const valid = validKeys(type);
   const unknown = keys.filter((key) => !valid.includes(key));
@@ -113,20 +119,32 @@ function checkKeys(volume: string, opts: VolumeOptions, type: VolumeType): void 
   if (hint) throw invalid(volume, `unknown option ${quoted(first)}: ${hint}`);
   const owners = VOLUME_TYPES.filter((t) => validKeys(t).includes(first));
   if (owners.length > 0) {
-    const why = (IMAGE_KEYS as readonly string[]).includes(first) ? ' (image-file volumes); a replicated volume keeps files on GlusterFS bricks and has no image to preallocate' : '';
+    const why = (IMAGE_KEYS as readonly string[]).includes(first)
+      ? ' (image-file volumes); a replicated volume keeps files on GlusterFS bricks and has no image to preallocate'
+      : '';
     throw invalid(volume, `option ${quoted(first)} applies only to ${owners.map((t) => `type=${t}`).join(' or ')}${why}`);
   }
-  throw invalid(volume, `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => quoted(k)).join(', ')}; valid options for type=${type} are: ${valid.join(', ')}`);
+  throw invalid(
+    volume,
+    `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => quoted(k)).join(', ')}; valid options for type=${type} are: ${valid.join(', ')}`,
+  );
 }
 
-function parseEncryption(volume: string, opts: VolumeOptions, defaults: SpecDefaults): Pick<EncryptedSpec, 'cipher' | 'keySizeBits' | 'keySource' | 'keyfile'> {
+function parseEncryption(
+  volume: string,
+  opts: VolumeOptions,
+  defaults: SpecDefaults,
+): Pick<EncryptedSpec, 'cipher' | 'keySizeBits' | 'keySource' | 'keyfile'> {
   const cipher = oneOf(volume, 'cipher', ownValue(opts, 'cipher') ?? DEFAULT_CIPHER, Object.keys(CIPHERS));
   const keySizeBits = ownValue(CIPHERS, cipher) ?? 512;
   const keyfile = ownValue(opts, 'keyfile');
   if (keyfile === undefined) return { cipher, keySizeBits, keySource: defaults.generatedKeySource };
   // The path is not echoed: it says where a key lives.
   if (!keyfile.startsWith('/') || keyfile.includes('\0') || keyfile.split('/').includes('..')) {
-    throw invalid(volume, 'the key file given with -o keyfile must be an absolute path on the host, without ".." (e.g. -o keyfile=/etc/custom-volume/keys/data.key)');
+    throw invalid(
+      volume,
+      'the key file given with -o keyfile must be an absolute path on the host, without ".." (e.g. -o keyfile=/etc/custom-volume/keys/data.key)',
+    );
   }
   return { cipher, keySizeBits, keySource: 'keyfile', keyfile };
 }
@@ -154,11 +172,15 @@ function parseFs(volume: string, opts: VolumeOptions, compression: Compression |
 }
 
 function parseReplicated(volume: string, opts: VolumeOptions): VolumeSpec {
-  if (ownValue(opts, 'fs') !== undefined) throw invalid(volume, 'fs does not apply to type=replicated (GlusterFS stores files on the bricks\' own filesystems)');
+  if (ownValue(opts, 'fs') !== undefined)
+    throw invalid(volume, "fs does not apply to type=replicated (GlusterFS stores files on the bricks' own filesystems)");
   const replicas = oneOf(volume, 'replicas', ownValue(opts, 'replicas') ?? '3', ['2', '3']);
   const arbiter = parseBoolean(volume, 'arbiter', ownValue(opts, 'arbiter'));
   if (replicas === '2' && !arbiter) {
-    throw invalid(volume, 'replicas=2 can split-brain: when the two bricks lose sight of each other both accept writes that cannot be merged. Use replicas=3, or replicas=2 with arbiter=true (two data bricks plus a metadata-only arbiter brick)');
+    throw invalid(
+      volume,
+      'replicas=2 can split-brain: when the two bricks lose sight of each other both accept writes that cannot be merged. Use replicas=3, or replicas=2 with arbiter=true (two data bricks plus a metadata-only arbiter brick)',
+    );
   }
   if (replicas === '3' && arbiter && ownValue(opts, 'replicas') !== undefined) {
     throw invalid(volume, 'arbiter=true means two data bricks and one arbiter: use it with replicas=2');

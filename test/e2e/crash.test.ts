@@ -1,5 +1,5 @@
 import test from 'ava';
-import { readdir, rm, writeFile, mkdir } from 'node:fs/promises';
+import { rm, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -28,60 +28,95 @@ const docker = (args: string[]) => dockerd.docker(args);
 const lines = async (container: string, file: string) => Number((await docker(['exec', container, 'sh', '-c', `wc -l < ${file}`])).stdout);
 const dataEntries = () => volumeFiles(join(plugin.stateDir, 'volumes'));
 
-test.serial('power loss: a --restart=always container comes back with its data; after rm -f its volume is removable and nothing is left', async (t) => {
-  await docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=64M', 'pl']);
-  await docker(['run', '-d', '--name', 'always', '--restart=always', '--network', 'none', '-v', 'pl:/d', TEST_IMAGE, 'sh', '-c', 'date >> /d/boots; sync; exec sleep 600']);
-  await sleep(1500); // past the lease grace period: the old mount ID is now only evidence
+test.serial(
+  'power loss: a --restart=always container comes back with its data; after rm -f its volume is removable and nothing is left',
+  async (t) => {
+    await docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=64M', 'pl']);
+    await docker([
+      'run',
+      '-d',
+      '--name',
+      'always',
+      '--restart=always',
+      '--network',
+      'none',
+      '-v',
+      'pl:/d',
+      TEST_IMAGE,
+      'sh',
+      '-c',
+      'date >> /d/boots; sync; exec sleep 600',
+    ]);
+    await sleep(1500); // past the lease grace period: the old mount ID is now only evidence
 
-  // The power goes: daemon, containerd, shims, the container and the plugin die; mounts and loop devices are gone.
-  await dockerd.powerLoss();
-  await plugin.kill('SIGKILL');
-  for (const target of (await mountsUnder(plugin.root)).reverse()) await execa('umount', ['-l', target]);
-  for (const loop of await loopsUnder(plugin.root)) await execa('losetup', ['-d', loop.split(' ')[0]!]);
+    // The power goes: daemon, containerd, shims, the container and the plugin die; mounts and loop devices are gone.
+    await dockerd.powerLoss();
+    await plugin.kill('SIGKILL');
+    for (const target of (await mountsUnder(plugin.root)).reverse()) await execa('umount', ['-l', target]);
+    for (const loop of await loopsUnder(plugin.root)) await execa('losetup', ['-d', loop.split(' ')[0]!]);
 
-  await plugin.start();
-  await dockerd.start();
-  let running = '';
-  for (let i = 0; i < 100 && running !== 'true'; i += 1) {
-    await sleep(200);
-    running = (await dockerd.docker(['inspect', '-f', '{{.State.Running}}', 'always'], { reject: false })).stdout;
-  }
-  t.is(running, 'true', 'the container was restarted by the daemon');
-  t.is(await lines('always', '/d/boots'), 2, 'its data survived and it wrote again');
+    await plugin.start();
+    await dockerd.start();
+    let running = '';
+    for (let i = 0; i < 100 && running !== 'true'; i += 1) {
+      await sleep(200);
+      running = (await dockerd.docker(['inspect', '-f', '{{.State.Running}}', 'always'], { reject: false })).stdout;
+    }
+    t.is(running, 'true', 'the container was restarted by the daemon');
+    t.is(await lines('always', '/d/boots'), 2, 'its data survived and it wrote again');
 
-  await docker(['rm', '-f', 'always']);
-  const removed = await dockerd.docker(['volume', 'rm', 'pl'], { reject: false });
-  t.is(removed.exitCode, 0, removed.stderr);
-  t.deepEqual(await mountsUnder(plugin.root), []);
-  t.deepEqual(await loopsUnder(plugin.root), []);
-  t.deepEqual(await dataEntries(), []);
-  t.regex(plugin.logs(), /released stale mount leases/);
-});
+    await docker(['rm', '-f', 'always']);
+    const removed = await dockerd.docker(['volume', 'rm', 'pl'], { reject: false });
+    t.is(removed.exitCode, 0, removed.stderr);
+    t.deepEqual(await mountsUnder(plugin.root), []);
+    t.deepEqual(await loopsUnder(plugin.root), []);
+    t.deepEqual(await dataEntries(), []);
+    t.regex(plugin.logs(), /released stale mount leases/);
+  },
+);
 
-test.serial('the state file deleted while a container writes: the restarted plugin rebuilds it, keeps the volume mounted, and everything goes on', async (t) => {
-  await docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=320M', '-o', 'fs=xfs', 'lost']);
-  await docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=32M', 'idle']);
-  const c = (await docker(['run', '-d', '--network', 'none', '-v', 'lost:/d', TEST_IMAGE, 'sh', '-c', 'while true; do echo x >> /d/log; sleep 0.05; done'])).stdout;
-  await rm(join(plugin.stateDir, STATE_FILE_NAME));
-  await plugin.kill('SIGKILL');
-  await plugin.start();
-  await sleep(300);
-  const inspected = JSON.parse((await docker(['volume', 'inspect', 'lost', 'idle'])).stdout) as Array<{ Status: Record<string, unknown> }>;
-  t.like(inspected[0]?.Status, { type: 'plain', fs: 'xfs', size: '320 MiB', mounted: true });
-  t.like(inspected[1]?.Status, { size: '32 MiB', mounted: false });
-  t.regex(plugin.logs(), /rebuilt volumes missing from state.json from their volume.json/);
-  const before = await lines(c, '/d/log');
-  await sleep(300);
-  t.true((await lines(c, '/d/log')) > before, 'the container kept writing: its mount was not released');
-  t.is((await mountsUnder(plugin.root)).length, 1);
+test.serial(
+  'the state file deleted while a container writes: the restarted plugin rebuilds it, keeps the volume mounted, and everything goes on',
+  async (t) => {
+    await docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=320M', '-o', 'fs=xfs', 'lost']);
+    await docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=32M', 'idle']);
+    const c = (
+      await docker([
+        'run',
+        '-d',
+        '--network',
+        'none',
+        '-v',
+        'lost:/d',
+        TEST_IMAGE,
+        'sh',
+        '-c',
+        'while true; do echo x >> /d/log; sleep 0.05; done',
+      ])
+    ).stdout;
+    await rm(join(plugin.stateDir, STATE_FILE_NAME));
+    await plugin.kill('SIGKILL');
+    await plugin.start();
+    await sleep(300);
+    const inspected = JSON.parse((await docker(['volume', 'inspect', 'lost', 'idle'])).stdout) as Array<{
+      Status: Record<string, unknown>;
+    }>;
+    t.like(inspected[0]?.Status, { type: 'plain', fs: 'xfs', size: '320 MiB', mounted: true });
+    t.like(inspected[1]?.Status, { size: '32 MiB', mounted: false });
+    t.regex(plugin.logs(), /rebuilt volumes missing from state.json from their volume.json/);
+    const before = await lines(c, '/d/log');
+    await sleep(300);
+    t.true((await lines(c, '/d/log')) > before, 'the container kept writing: its mount was not released');
+    t.is((await mountsUnder(plugin.root)).length, 1);
 
-  await docker(['stop', '-t', '0', c]);
-  t.deepEqual(await mountsUnder(plugin.root), [], 'its Unmount (an ID the plugin lost) still released the volume');
-  t.deepEqual(await loopsUnder(plugin.root), []);
-  await docker(['rm', c]);
-  await docker(['volume', 'rm', 'lost', 'idle']);
-  t.deepEqual(await dataEntries(), []);
-});
+    await docker(['stop', '-t', '0', c]);
+    t.deepEqual(await mountsUnder(plugin.root), [], 'its Unmount (an ID the plugin lost) still released the volume');
+    t.deepEqual(await loopsUnder(plugin.root), []);
+    await docker(['rm', c]);
+    await docker(['volume', 'rm', 'lost', 'idle']);
+    t.deepEqual(await dataEntries(), []);
+  },
+);
 
 test.serial('a full disk at a state write: Create and Mount fail with an Err and leave nothing behind; freed, all works', async (t) => {
   // The state file on a tiny filesystem of its own; the images elsewhere, so only the state write fails.
@@ -93,7 +128,12 @@ test.serial('a full disk at a state write: Create and Mount fail with an Err and
   await execa('mount', ['-o', 'loop', image, tiny]);
   t.teardown(() => execa('umount', ['-l', tiny], { reject: false }));
   await plugin.kill('SIGTERM');
-  const env = { CUSTOM_STATE_DIR: tiny, CUSTOM_DATA_DIR: join(plugin.stateDir, 'volumes'), CUSTOM_MOUNT_DIR: plugin.mountDir, CUSTOM_KEY_DIR: join(plugin.stateDir, 'keys') };
+  const env = {
+    CUSTOM_STATE_DIR: tiny,
+    CUSTOM_DATA_DIR: join(plugin.stateDir, 'volumes'),
+    CUSTOM_MOUNT_DIR: plugin.mountDir,
+    CUSTOM_KEY_DIR: join(plugin.stateDir, 'keys'),
+  };
   await plugin.start(env);
   await docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=32M', 'before-full']);
   await execa('dd', ['if=/dev/zero', `of=${join(tiny, 'filler')}`, 'bs=4k'], { reject: false });
@@ -101,7 +141,10 @@ test.serial('a full disk at a state write: Create and Mount fail with an Err and
 
   const create = await dockerd.docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=32M', 'on-full'], { reject: false });
   t.not(create.exitCode, 0);
-  t.regex(create.stderr, /volume "on-full": could not record the volume: the plugin's state could not be saved \(.*(No space left on device|ENOSPC)/);
+  t.regex(
+    create.stderr,
+    /volume "on-full": could not record the volume: the plugin's state could not be saved \(.*(No space left on device|ENOSPC)/,
+  );
   t.deepEqual(await dataEntries(), [(await import('../../src/state/volume-id.js')).volumeId('before-full')]);
   const mount = await dockerd.docker(['run', '--rm', '--network', 'none', '-v', 'before-full:/d', TEST_IMAGE, 'true'], { reject: false });
   t.not(mount.exitCode, 0);
@@ -111,7 +154,10 @@ test.serial('a full disk at a state write: Create and Mount fail with an Err and
 
   await rm(join(tiny, 'filler'));
   await docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=32M', 'on-full']);
-  t.is((await docker(['run', '--rm', '--network', 'none', '-v', 'before-full:/d', TEST_IMAGE, 'sh', '-c', 'echo ok > /d/f; cat /d/f'])).stdout, 'ok');
+  t.is(
+    (await docker(['run', '--rm', '--network', 'none', '-v', 'before-full:/d', TEST_IMAGE, 'sh', '-c', 'echo ok > /d/f; cat /d/f'])).stdout,
+    'ok',
+  );
   await docker(['volume', 'rm', 'on-full', 'before-full']);
   t.deepEqual(await dataEntries(), []);
   await plugin.kill('SIGTERM');

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { existsSync } from 'node:fs';
-import { readdir, writeFile, mkdir } from 'node:fs/promises';
+import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
@@ -23,7 +23,13 @@ test.after.always(async () => {
 
 const run = (args: string[]) => dockerd.docker(['run', '--rm', '--network', 'none', ...args]);
 const inspectStatus = async (name: string) =>
-  (JSON.parse((await dockerd.docker(['volume', 'inspect', name])).stdout) as Array<{ Driver: string; Mountpoint: string; Status: Record<string, unknown> }>)[0]!;
+  (
+    JSON.parse((await dockerd.docker(['volume', 'inspect', name])).stdout) as Array<{
+      Driver: string;
+      Mountpoint: string;
+      Status: Record<string, unknown>;
+    }>
+  )[0]!;
 
 test.serial('create, inspect, ls, write in one container, read in another, rm', async (t) => {
   await dockerd.docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=320M', '-o', 'fs=xfs', 'data']);
@@ -47,7 +53,7 @@ test.serial('create, inspect, ls, write in one container, read in another, rm', 
   t.deepEqual(await volumeFiles(join(plugin.stateDir, 'volumes')), []);
 });
 
-test.serial('bad options are refused with the plugin\'s message', async (t) => {
+test.serial("bad options are refused with the plugin's message", async (t) => {
   const result = await dockerd.docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=abc', 'bad'], { reject: false });
   t.not(result.exitCode, 0);
   t.regex(result.stderr, /volume "bad": size="abc" is not a size/);
@@ -58,7 +64,9 @@ test.serial('bad options are refused with the plugin\'s message', async (t) => {
 
 test.serial('two containers share a volume; the first one stopping leaves it mounted for the second', async (t) => {
   await dockerd.docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=64M', 'shared']);
-  const c1 = (await dockerd.docker(['run', '-d', '--network', 'none', '-v', 'shared:/d', TEST_IMAGE, 'sh', '-c', 'echo one > /d/one; sleep 600'])).stdout;
+  const c1 = (
+    await dockerd.docker(['run', '-d', '--network', 'none', '-v', 'shared:/d', TEST_IMAGE, 'sh', '-c', 'echo one > /d/one; sleep 600'])
+  ).stdout;
   const c2 = (await dockerd.docker(['run', '-d', '--network', 'none', '-v', 'shared:/d', TEST_IMAGE, 'sleep', '600'])).stdout;
   t.like((await inspectStatus('shared')).Status, { mounted: true, leases: 2 });
   await dockerd.docker(['stop', '-t', '0', c1]);
@@ -81,8 +89,20 @@ test.serial('two containers share a volume; the first one stopping leaves it mou
 
 test.serial('the plugin is SIGKILLed while a container writes; restarted, it serves on and unmounts cleanly', async (t) => {
   await dockerd.docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=64M', 'survivor']);
-  const c = (await dockerd.docker(['run', '-d', '--network', 'none', '-v', 'survivor:/d', TEST_IMAGE, 'sh', '-c',
-    'i=0; while true; do i=$((i+1)); echo $i >> /d/log; sleep 0.05; done'])).stdout;
+  const c = (
+    await dockerd.docker([
+      'run',
+      '-d',
+      '--network',
+      'none',
+      '-v',
+      'survivor:/d',
+      TEST_IMAGE,
+      'sh',
+      '-c',
+      'i=0; while true; do i=$((i+1)); echo $i >> /d/log; sleep 0.05; done',
+    ])
+  ).stdout;
   await plugin.kill('SIGKILL');
   const during = await dockerd.docker(['exec', c, 'sh', '-c', 'wc -l < /d/log']);
   t.true(Number(during.stdout) > 0);
@@ -100,7 +120,19 @@ test.serial('the plugin is SIGKILLed while a container writes; restarted, it ser
 });
 
 test.serial('a compressed volume used by a container shows its compression ratio in inspect', async (t) => {
-  await dockerd.docker(['volume', 'create', '-d', plugin.driver, '-o', 'type=compressed', '-o', 'compression=zstd:3', '-o', 'size=256M', 'logs']);
+  await dockerd.docker([
+    'volume',
+    'create',
+    '-d',
+    plugin.driver,
+    '-o',
+    'type=compressed',
+    '-o',
+    'compression=zstd:3',
+    '-o',
+    'size=256M',
+    'logs',
+  ]);
   await run(['-v', 'logs:/logs', TEST_IMAGE, 'sh', '-c', 'seq 1 3000000 > /logs/numbers.txt && sync']);
   const c = (await dockerd.docker(['run', '-d', '--network', 'none', '-v', 'logs:/logs', TEST_IMAGE, 'sleep', '600'])).stdout;
   const volume = await inspectStatus('logs');
@@ -132,22 +164,25 @@ test.serial('SIGTERM stops the plugin cleanly: socket removed, volumes stay moun
 test.serial('compose: driver + driver_opts create the volume, a service uses it, down -v removes it', async (t) => {
   const project = join(plugin.root, 'compose');
   await mkdir(project, { recursive: true });
-  await writeFile(join(project, 'docker-compose.yml'), [
-    'version: "3.7"',
-    'services:',
-    '  app:',
-    `    image: ${TEST_IMAGE}`,
-    '    network_mode: none',
-    '    command: ["sh", "-c", "echo from-compose > /data/f; cat /data/f"]',
-    '    volumes: ["appdata:/data"]',
-    'volumes:',
-    '  appdata:',
-    `    driver: ${plugin.driver}`,
-    '    driver_opts:',
-    '      size: 48M',
-    '      fs: ext4',
-    '',
-  ].join('\n'));
+  await writeFile(
+    join(project, 'docker-compose.yml'),
+    [
+      'version: "3.7"',
+      'services:',
+      '  app:',
+      `    image: ${TEST_IMAGE}`,
+      '    network_mode: none',
+      '    command: ["sh", "-c", "echo from-compose > /data/f; cat /data/f"]',
+      '    volumes: ["appdata:/data"]',
+      'volumes:',
+      '  appdata:',
+      `    driver: ${plugin.driver}`,
+      '    driver_opts:',
+      '      size: 48M',
+      '      fs: ext4',
+      '',
+    ].join('\n'),
+  );
   const compose = (args: string[]) =>
     execa('docker-compose', ['-p', 'tour', ...args], { cwd: project, env: { DOCKER_HOST: dockerd.host }, reject: false });
   const up = await compose(['up', '--no-color', '--abort-on-container-exit']);

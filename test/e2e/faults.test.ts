@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,7 +28,11 @@ test.after.always(async () => {
 });
 
 const marker = () => join(plugin.stateDir, 'paused-at');
-const recoveries = () => plugin.logs().split('\n').filter((line) => line.includes('"msg":"recovery finished"')).length;
+const recoveries = () =>
+  plugin
+    .logs()
+    .split('\n')
+    .filter((line) => line.includes('"msg":"recovery finished"')).length;
 
 async function waitFor(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -58,7 +62,7 @@ const docker = (args: string[]) => dockerd.docker(args, { reject: false });
 
 // Fully there (its directory holds volume.json) or fully gone, then usable
 // and removable, and nothing is left.
-async function assertWholeAndClean(t: import('ava').ExecutionContext, name: string): Promise<void> {
+async function assertWholeAndClean(t: ExecutionContext, name: string): Promise<void> {
   // Right after recovery a loop device or mount may be there only if a lease still needs it.
   const devices = (await loopsUnder(plugin.stateDir)).length + (await mountsUnder(plugin.mountDir)).length;
   if (devices > 0) {

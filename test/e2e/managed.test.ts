@@ -58,7 +58,13 @@ async function script(command: string, tag = 'latest'): Promise<string> {
 
 const run = (args: string[]) => dockerd.docker(['run', '--rm', '--network', 'none', ...args]);
 const statusOf = async (volume: string) =>
-  (JSON.parse((await dockerd.docker(['volume', 'inspect', volume])).stdout) as Array<{ Driver: string; Mountpoint: string; Status: Record<string, unknown> }>)[0]!;
+  (
+    JSON.parse((await dockerd.docker(['volume', 'inspect', volume])).stdout) as Array<{
+      Driver: string;
+      Mountpoint: string;
+      Status: Record<string, unknown>;
+    }>
+  )[0]!;
 const propagatedMount = async () =>
   join(dockerd.root, 'data', 'plugins', (await dockerd.docker(['plugin', 'inspect', '-f', '{{.Id}}', NAME])).stdout, 'propagated-mount');
 
@@ -91,7 +97,20 @@ test.serial('make plugin: create + enable from plugin-rootfs; plain and compress
   t.true(existsSync(join(state, 'state.json')), 'state lives on the settable host mount');
 
   await dockerd.docker(['volume', 'create', '-d', NAME, '-o', 'type=compressed', '-o', 'size=256M', 'zvol']);
-  const c = (await dockerd.docker(['run', '-d', '--network', 'none', '-v', 'zvol:/d', TEST_IMAGE, 'sh', '-c', 'seq 1 1000000 > /d/n; sync; sleep 600'])).stdout;
+  const c = (
+    await dockerd.docker([
+      'run',
+      '-d',
+      '--network',
+      'none',
+      '-v',
+      'zvol:/d',
+      TEST_IMAGE,
+      'sh',
+      '-c',
+      'seq 1 1000000 > /d/n; sync; sleep 600',
+    ])
+  ).stdout;
   await sleep(1500);
   const zvol = await statusOf('zvol');
   t.like(zvol.Status, { type: 'compressed', mounted: true, leases: 1 });
@@ -104,8 +123,20 @@ test.serial('make plugin: create + enable from plugin-rootfs; plain and compress
 });
 
 test.serial('SIGKILLed, the plugin is restarted by the daemon; containers keep their data; stop unmounts cleanly', async (t) => {
-  const c = (await dockerd.docker(['run', '-d', '--network', 'none', '-v', 'plainvol:/d', TEST_IMAGE, 'sh', '-c',
-    'while true; do echo x >> /d/log; sleep 0.05; done'])).stdout;
+  const c = (
+    await dockerd.docker([
+      'run',
+      '-d',
+      '--network',
+      'none',
+      '-v',
+      'plainvol:/d',
+      TEST_IMAGE,
+      'sh',
+      '-c',
+      'while true; do echo x >> /d/log; sleep 0.05; done',
+    ])
+  ).stdout;
   const pids = await pluginPids();
   t.is(pids.length, 1, 'found the plugin process');
   process.kill(pids[0]!, 'SIGKILL');
@@ -134,7 +165,7 @@ async function pluginSocket(): Promise<string> {
   return join('/run/docker/plugins', id, 'custom.sock');
 }
 
-test.serial('leases in the managed plugin: it sees the host\'s containers (pidhost), and releases a lease no container backs', async (t) => {
+test.serial("leases in the managed plugin: it sees the host's containers (pidhost), and releases a lease no container backs", async (t) => {
   // -f: the plugin has volumes (Docker refuses a plain disable then); they stay.
   await dockerd.docker(['plugin', 'disable', '-f', NAME]);
   await dockerd.docker(['plugin', 'set', NAME, 'CUSTOM_LEASE_GRACE_MS=1000']);
@@ -172,9 +203,15 @@ test.serial('make upgrade: a rebuilt tag replaces the rootfs and keeps every vol
   await script('push', 'v2');
   t.regex(await script('upgrade', 'v2'), /upgraded/);
   t.regex((await dockerd.docker(['plugin', 'inspect', '-f', '{{.PluginReference}}', NAME])).stdout, /customtest:v2$/);
-  const source = await dockerd.docker(['plugin', 'inspect', '-f', '{{range .Settings.Mounts}}{{if eq .Name "state"}}{{.Source}}{{end}}{{end}}', NAME]);
+  const source = await dockerd.docker([
+    'plugin',
+    'inspect',
+    '-f',
+    '{{range .Settings.Mounts}}{{if eq .Name "state"}}{{.Source}}{{end}}{{end}}',
+    NAME,
+  ]);
   t.is(source.stdout, state, 'the state mount survived the upgrade');
-  t.like((await statusOf('plainvol')), { Driver: `${NAME}:latest` });
+  t.like(await statusOf('plainvol'), { Driver: `${NAME}:latest` });
   t.is((await run(['-v', 'plainvol:/d', TEST_IMAGE, 'cat', '/d/f'])).stdout, 'managed');
   t.like((await statusOf('zvol')).Status, { type: 'compressed' });
   const env = await dockerd.docker(['plugin', 'inspect', '-f', '{{json .Settings.Env}}', NAME]);

@@ -40,7 +40,10 @@ async function brickDigest(dir: string): Promise<Record<string, string>> {
       const path = join(current, entry.name);
       if (entry.name === '.glusterfs') continue;
       if (entry.isDirectory()) await walk(path);
-      else if (entry.isFile()) result[relative(dir, path)] = createHash('sha256').update(await readFile(path)).digest('hex');
+      else if (entry.isFile())
+        result[relative(dir, path)] = createHash('sha256')
+          .update(await readFile(path))
+          .digest('hex');
     }
   };
   await walk(dir);
@@ -50,9 +53,23 @@ async function brickDigest(dir: string): Promise<Record<string, string>> {
 test.serial('global scope; A creates a replica-3 volume, a container writes; B lists, inspects, mounts and reads it', async (t) => {
   t.deepEqual((await a.call('VolumeDriver.Capabilities', {})).body, { Capabilities: { Scope: 'global' } });
   await dockerd.docker(['volume', 'create', '-d', a.driver, '-o', 'type=replicated', '-o', 'size=200M', 'shared']);
-  await dockerd.docker(['run', '--rm', '--network', 'none', '-v', 'shared:/d', TEST_IMAGE, 'sh', '-c', 'echo from-host-a > /d/hello; df -k /d | tail -1']);
+  await dockerd.docker([
+    'run',
+    '--rm',
+    '--network',
+    'none',
+    '-v',
+    'shared:/d',
+    TEST_IMAGE,
+    'sh',
+    '-c',
+    'echo from-host-a > /d/hello; df -k /d | tail -1',
+  ]);
   const listed = (await b.call('VolumeDriver.List', {})).body['Volumes'] as Array<{ Name: string }>;
-  t.true(listed.some((v) => v.Name === 'shared'), 'host B lists the volume host A made');
+  t.true(
+    listed.some((v) => v.Name === 'shared'),
+    'host B lists the volume host A made',
+  );
   const status = await statusOn(b, 'shared');
   t.like(status, { type: 'replicated', fs: 'glusterfs', replicas: 3, arbiter: false, bricksOnline: 3, size: '200 MiB' });
   t.regex(String(status['bricks']), /10\.77\.0\.1:.* online, 10\.77\.0\.2:.* online, 10\.77\.0\.3:.* online/);
@@ -64,8 +81,20 @@ test.serial('global scope; A creates a replica-3 volume, a container writes; B l
 });
 
 test.serial('host C dies while a container writes: writes go on; C comes back, heal completes, bricks are identical', async (t) => {
-  const writer = (await dockerd.docker(['run', '-d', '--network', 'none', '-v', 'shared:/d', TEST_IMAGE, 'sh', '-c',
-    'i=0; while true; i=$((i+1)); do echo "line $i" >> /d/log; [ $((i % 20)) -eq 0 ] && echo $i > /d/count-$((i / 20 % 5)); sleep 0.02; done'])).stdout;
+  const writer = (
+    await dockerd.docker([
+      'run',
+      '-d',
+      '--network',
+      'none',
+      '-v',
+      'shared:/d',
+      TEST_IMAGE,
+      'sh',
+      '-c',
+      'i=0; while true; i=$((i+1)); do echo "line $i" >> /d/log; [ $((i % 20)) -eq 0 ] && echo $i > /d/count-$((i / 20 % 5)); sleep 0.02; done',
+    ])
+  ).stdout;
   await sleep(1000);
   const hostC = pool.hosts[2]!;
   await hostC.kill();
@@ -166,7 +195,10 @@ test.serial('without a reachable pool a replicated Create fails at once with a c
   await hostB.kill();
   const started = Date.now();
   const res = await b.call('VolumeDriver.Create', { Name: 'nopool', Opts: { type: 'replicated' } });
-  t.regex(String(res.body['Err']), /^volume "nopool": replicated volumes need a reachable GlusterFS pool \(glusterd on this host\): gluster pool list: .*(Connection failed|daemon)/);
+  t.regex(
+    String(res.body['Err']),
+    /^volume "nopool": replicated volumes need a reachable GlusterFS pool \(glusterd on this host\): gluster pool list: .*(Connection failed|daemon)/,
+  );
   t.true(Date.now() - started < 5000);
   await hostB.startGlusterd();
 });

@@ -23,7 +23,14 @@ const cases: Array<[string, number, number, Existing[], string, boolean]> = [
   ['existing sparse images claim their unallocated part', RESERVE + 100 * MiB, 1, [{ name: 'a', size: '60M' }], '50M', false],
   ['a mostly written image claims little', RESERVE + 100 * MiB, 1, [{ name: 'a', size: '60M', unclaimed: 10 * MiB }], '90M', true],
   ['… but not nothing', RESERVE + 100 * MiB, 1, [{ name: 'a', size: '60M', unclaimed: 10 * MiB }], '91M', false],
-  ['overcommit 2 promises the usable space twice, minus existing claims', RESERVE + 100 * MiB, 2, [{ name: 'a', size: '60M' }], '140M', true],
+  [
+    'overcommit 2 promises the usable space twice, minus existing claims',
+    RESERVE + 100 * MiB,
+    2,
+    [{ name: 'a', size: '60M' }],
+    '140M',
+    true,
+  ],
   ['overcommit 2 still has a limit', RESERVE + 100 * MiB, 2, [{ name: 'a', size: '60M' }], '141M', false],
   ['less free space than the reserve leaves no room', 32 * MiB, 4, [], '16M', false],
 ];

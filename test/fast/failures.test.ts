@@ -27,7 +27,12 @@ async function memoryMatchesDisk(t: Parameters<typeof newRig>[0], rig: Rig, repa
 test('a Mount whose lease cannot be saved fails with STATE_FAILED and unmounts again', async (t) => {
   const rig = await withVolume(t);
   const broken = await breakStateDir(rig);
-  await rejects(t, rig.service.mount(V, 'm1'), 'STATE_FAILED', /could not record the mount: the plugin's state could not be saved \(.*ENOTDIR/);
+  await rejects(
+    t,
+    rig.service.mount(V, 'm1'),
+    'STATE_FAILED',
+    /could not record the mount: the plugin's state could not be saved \(.*ENOTDIR/,
+  );
   await expectFacts(t, rig, V, { listed: true, active: false, leases: {} });
   t.is(rig.backing.callsOf('deactivate').length, 1);
   await memoryMatchesDisk(t, rig, broken.repair);
@@ -124,7 +129,12 @@ test('a Remove that cannot unmount keeps the volume', async (t) => {
 test('a Remove whose storage cannot be deleted is no longer listed, and the next Remove finishes it', async (t) => {
   const rig = await withVolume(t);
   rig.backing.failNext('destroy');
-  await rejects(t, rig.service.remove(V), 'BACKING_FAILED', /no longer listed; the next remove of this name, or the next start, finishes deleting it/);
+  await rejects(
+    t,
+    rig.service.remove(V),
+    'BACKING_FAILED',
+    /no longer listed; the next remove of this name, or the next start, finishes deleting it/,
+  );
   const facts = await factsOf(rig, V);
   t.false(facts.listed);
   t.is(facts.pending.length, 1);

@@ -88,7 +88,11 @@ for (const [title, age, boot, users, kept, mounted] of afterUnmount) {
     t.is(facts.active, mounted);
     const released = rig.logs.filter((line) => line.level === WARN && line.msg === 'released stale mount leases');
     t.is(released.length, kept ? 0 : 1);
-    if (!kept) t.deepEqual((released[0]?.['released'] as Array<{ id: string }>).map((entry) => entry.id), ['b']);
+    if (!kept)
+      t.deepEqual(
+        (released[0]?.['released'] as Array<{ id: string }>).map((entry) => entry.id),
+        ['b'],
+      );
   });
 }
 

@@ -17,7 +17,13 @@ test('Create leaves <data>/<id> with the storage and a volume.json, records it d
   await rig.service.create(V, SMALL);
   t.true(isWhole(await factsOf(rig, V)));
   const meta = JSON.parse(await readFile(join(rig.roots.dataDir, idOf(V), META_FILE), 'utf8')) as Record<string, unknown>;
-  t.deepEqual(meta, { version: 1, name: V, id: idOf(V), spec: { type: 'plain', fs: 'ext4', sizeBytes: 16 * MiB }, createdAt: rig.state.get(V)?.createdAt });
+  t.deepEqual(meta, {
+    version: 1,
+    name: V,
+    id: idOf(V),
+    spec: { type: 'plain', fs: 'ext4', sizeBytes: 16 * MiB },
+    createdAt: rig.state.get(V)?.createdAt,
+  });
   t.deepEqual(await readdir(join(rig.roots.dataDir, STAGING_DIR)).catch(() => []), []);
   t.deepEqual((await restart(rig)).state.get(V), rig.state.get(V));
   const [call] = rig.backing.callsOf('create');
@@ -57,9 +63,9 @@ test('Create of a name whose directory exists without a record refuses and leave
   const rig = await newRig(t);
   const dir = join(rig.roots.dataDir, idOf(V));
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, FAKE_IMAGE), 'someone else\'s data');
+  await writeFile(join(dir, FAKE_IMAGE), "someone else's data");
   await rejects(t, rig.service.create(V, SMALL), 'BACKING_FAILED', /already exists .* left untouched/);
-  t.is(await readFile(join(dir, FAKE_IMAGE), 'utf8'), 'someone else\'s data');
+  t.is(await readFile(join(dir, FAKE_IMAGE), 'utf8'), "someone else's data");
   t.is(rig.state.get(V), undefined);
 });
 

@@ -25,7 +25,10 @@ test('two Creates of one name with different options: exactly one is refused wit
 
 test('two Creates of one name with the same options both succeed, and make one volume', async (t) => {
   const rig = await newRig(t);
-  const outcomes = await Promise.all([settle(rig.service.create(V, { size: '16M', fs: 'ext4' })), settle(rig.service.create(V, { fs: 'ext4', size: '16m' }))]);
+  const outcomes = await Promise.all([
+    settle(rig.service.create(V, { size: '16M', fs: 'ext4' })),
+    settle(rig.service.create(V, { fs: 'ext4', size: '16m' })),
+  ]);
   t.deepEqual(outcomes.map(codeOf), ['ok', 'ok']);
   t.is(rig.backing.callsOf('create').length, 1);
   t.true(isWhole(await factsOf(rig, V)));
@@ -46,9 +49,16 @@ test('eight Creates of different names at once all succeed, each volume whole', 
   const outcomes = await Promise.all(names.map((name) => settle(rig.service.create(name, SMALL))));
   for (const [i, name] of names.entries()) {
     const facts = await factsOf(rig, name);
-    t.true(outcomes[i]?.ok ? isWhole(facts) : isGone(facts), `${name}: a failed Create leaves nothing, a good one everything: ${JSON.stringify(facts)}`);
+    t.true(
+      outcomes[i]?.ok ? isWhole(facts) : isGone(facts),
+      `${name}: a failed Create leaves nothing, a good one everything: ${JSON.stringify(facts)}`,
+    );
   }
-  t.deepEqual(outcomes.map(codeOf), names.map(() => 'ok'), outcomes.map((o) => (o.ok ? 'ok' : String(o.error))).join('\n'));
+  t.deepEqual(
+    outcomes.map(codeOf),
+    names.map(() => 'ok'),
+    outcomes.map((o) => (o.ok ? 'ok' : String(o.error))).join('\n'),
+  );
 });
 
 test('eight Removes of different names at once all succeed, each volume gone', async (t) => {
@@ -60,7 +70,11 @@ test('eight Removes of different names at once all succeed, each volume gone', a
     const facts = await factsOf(rig, name);
     t.true(outcomes[i]?.ok ? isGone(facts) : isWhole(facts), `${name}: ${JSON.stringify(facts)}`);
   }
-  t.deepEqual(outcomes.map(codeOf), names.map(() => 'ok'), outcomes.map((o) => (o.ok ? 'ok' : String(o.error))).join('\n'));
+  t.deepEqual(
+    outcomes.map(codeOf),
+    names.map(() => 'ok'),
+    outcomes.map((o) => (o.ok ? 'ok' : String(o.error))).join('\n'),
+  );
 });
 
 // [title, Mount first?, expected Mount, expected Remove]
@@ -103,7 +117,15 @@ test('an Unmount of the last lease racing a Mount of a new ID leaves the volume 
 
 // Recovery takes each volume's lock: a Mount that comes meanwhile waits for its verdict.
 const verdicts: Array<[string, 'activate' | 'deactivate', (rig: Rig) => Promise<void>, 'reactivated' | 'released']> = [
-  ['mounting it again', 'activate', async (rig) => { await rig.service.mount(V, 'm1'); rig.backing.active.delete(idOf(V)); }, 'reactivated'],
+  [
+    'mounting it again',
+    'activate',
+    async (rig) => {
+      await rig.service.mount(V, 'm1');
+      rig.backing.active.delete(idOf(V));
+    },
+    'reactivated',
+  ],
   ['releasing it', 'deactivate', async (rig) => void rig.backing.active.add(idOf(V)), 'released'],
 ];
 for (const [title, method, before, verdict] of verdicts) {

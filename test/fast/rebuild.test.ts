@@ -79,7 +79,10 @@ for (const [title, fill, problem] of strangers) {
     const error = await t.throwsAsync(restart(first), { instanceOf: UnaccountedVolumesError });
     t.true(error?.message.includes(dir), error?.message);
     t.regex(error?.message ?? '', problem);
-    t.regex(error?.message ?? '', /restore state\.json .* from a backup, or, if a directory is not a volume of this plugin, move it out of the data directory/);
+    t.regex(
+      error?.message ?? '',
+      /restore state\.json .* from a backup, or, if a directory is not a volume of this plugin, move it out of the data directory/,
+    );
   });
 }
 
@@ -99,7 +102,10 @@ test('a bad record in state.json is reported and skipped, and rebuilt from its v
   data.volumes['b']!.spec.sizeBytes = 'huge';
   await writeFile(stateFile(first), JSON.stringify(data));
   const rig = await restart(first);
-  t.deepEqual(rig.state.problems.map((problem) => problem.name), ['b']);
+  t.deepEqual(
+    rig.state.problems.map((problem) => problem.name),
+    ['b'],
+  );
   t.true(rig.logs.some((line) => line.level === ERROR && line.msg === 'skipped a bad record in state.json' && line['volume'] === 'b'));
   t.deepEqual(rig.rebuilt.rebuilt, ['b']);
   t.true(isWhole(await factsOf(rig, 'b')));
@@ -135,7 +141,7 @@ test('a rebuilt volume can be mounted, unmounted and removed', async (t) => {
   t.is((await restart(rig)).state.get('b'), undefined);
 });
 
-test('a state.json record that disagrees with the volume\'s volume.json (an old backup) is corrected from volume.json', async (t) => {
+test("a state.json record that disagrees with the volume's volume.json (an old backup) is corrected from volume.json", async (t) => {
   const rig = await newRig(t);
   await rig.service.create('kept', { size: '32M' });
   const file = join(rig.stateDir, STATE_FILE_NAME);

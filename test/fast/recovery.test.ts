@@ -30,24 +30,82 @@ const staleM1 = async (rig: Rig) => {
 };
 
 const cases: Array<[string, Case]> = [
-  ['after a reboot, leases of the earlier boot are void and nothing is mounted again',
-    { before: mountM1, restartAs: 'reboot', leases: {}, active: false, report: { reactivated: [], released: [] } }],
-  ['after a plugin crash, a stale lease with no user is released and the volume unmounted',
-    { before: staleM1, restartAs: 'crash', leases: {}, active: false, report: { released: [V] } }],
-  ['a young lease (a Mount in flight) keeps its volume mounted',
-    { before: mountM1, restartAs: 'crash', leases: { m1: 1 }, active: true, report: { released: [], reactivated: [] } }],
-  ['a lease a real user backs is kept however old',
-    { before: staleM1, restartAs: 'crash', setUp: (rig) => rig.host.users.set(id, 1), leases: { m1: 1 }, active: true, report: { released: [] } }],
-  ['a volume still leased but no longer mounted is mounted again',
-    { before: async (rig) => { await mountM1(rig); rig.backing.active.delete(id); }, restartAs: 'crash', leases: { m1: 1 }, active: true, report: { reactivated: [V] } }],
-  ['a mounted volume with no lease and no user is unmounted',
-    { before: async (rig) => void rig.backing.active.add(id), restartAs: 'crash', leases: {}, active: false, report: { released: [V] } }],
-  ['a mounted volume with no lease but a user is kept mounted',
-    { before: async (rig) => void rig.backing.active.add(id), restartAs: 'crash', setUp: (rig) => rig.host.users.set(id, 1), leases: {}, active: true, report: { released: [] } }],
-  ['when the host cannot be read, a stale lease is kept and its volume mounted again',
-    { before: async (rig) => { await staleM1(rig); rig.backing.active.delete(id); }, restartAs: 'crash', setUp: (rig) => void (rig.host.scanFails = true), leases: { m1: 1 }, active: true, report: { released: [], reactivated: [V] } }],
-  ['when the host cannot be read, a mounted volume with no lease is kept mounted',
-    { before: async (rig) => void rig.backing.active.add(id), restartAs: 'crash', setUp: (rig) => void (rig.host.scanFails = true), leases: {}, active: true, report: { released: [] } }],
+  [
+    'after a reboot, leases of the earlier boot are void and nothing is mounted again',
+    { before: mountM1, restartAs: 'reboot', leases: {}, active: false, report: { reactivated: [], released: [] } },
+  ],
+  [
+    'after a plugin crash, a stale lease with no user is released and the volume unmounted',
+    { before: staleM1, restartAs: 'crash', leases: {}, active: false, report: { released: [V] } },
+  ],
+  [
+    'a young lease (a Mount in flight) keeps its volume mounted',
+    { before: mountM1, restartAs: 'crash', leases: { m1: 1 }, active: true, report: { released: [], reactivated: [] } },
+  ],
+  [
+    'a lease a real user backs is kept however old',
+    {
+      before: staleM1,
+      restartAs: 'crash',
+      setUp: (rig) => rig.host.users.set(id, 1),
+      leases: { m1: 1 },
+      active: true,
+      report: { released: [] },
+    },
+  ],
+  [
+    'a volume still leased but no longer mounted is mounted again',
+    {
+      before: async (rig) => {
+        await mountM1(rig);
+        rig.backing.active.delete(id);
+      },
+      restartAs: 'crash',
+      leases: { m1: 1 },
+      active: true,
+      report: { reactivated: [V] },
+    },
+  ],
+  [
+    'a mounted volume with no lease and no user is unmounted',
+    { before: async (rig) => void rig.backing.active.add(id), restartAs: 'crash', leases: {}, active: false, report: { released: [V] } },
+  ],
+  [
+    'a mounted volume with no lease but a user is kept mounted',
+    {
+      before: async (rig) => void rig.backing.active.add(id),
+      restartAs: 'crash',
+      setUp: (rig) => rig.host.users.set(id, 1),
+      leases: {},
+      active: true,
+      report: { released: [] },
+    },
+  ],
+  [
+    'when the host cannot be read, a stale lease is kept and its volume mounted again',
+    {
+      before: async (rig) => {
+        await staleM1(rig);
+        rig.backing.active.delete(id);
+      },
+      restartAs: 'crash',
+      setUp: (rig) => void (rig.host.scanFails = true),
+      leases: { m1: 1 },
+      active: true,
+      report: { released: [], reactivated: [V] },
+    },
+  ],
+  [
+    'when the host cannot be read, a mounted volume with no lease is kept mounted',
+    {
+      before: async (rig) => void rig.backing.active.add(id),
+      restartAs: 'crash',
+      setUp: (rig) => void (rig.host.scanFails = true),
+      leases: {},
+      active: true,
+      report: { released: [] },
+    },
+  ],
 ];
 
 for (const [title, c] of cases) {
@@ -92,7 +150,10 @@ test('start-up: live ids of volumes we do not know are reported and never touche
   const report = await recoverHost(rig.service, rig.log);
   t.deepEqual(report.unknown, ['stranger-0123456789abcdef']);
   t.true(rig.backing.active.has('stranger-0123456789abcdef'));
-  t.deepEqual(rig.backing.calls.filter((call) => call.id === 'stranger-0123456789abcdef'), []);
+  t.deepEqual(
+    rig.backing.calls.filter((call) => call.id === 'stranger-0123456789abcdef'),
+    [],
+  );
 });
 
 test('start-up: one volume failing does not stop the others', async (t) => {
@@ -121,7 +182,10 @@ test('start-up: an interrupted create is discarded and an interrupted remove fin
   const rig = await restart(first);
   const report = await recoverHost(rig.service, rig.log);
   t.deepEqual(report.finished.sort(), [`create of ${idOf('half')}`, 'remove of gone']);
-  t.deepEqual(rig.host.discarded.map((call) => [call.id, call.ownsIdentity]), [[idOf('half'), true]]);
+  t.deepEqual(
+    rig.host.discarded.map((call) => [call.id, call.ownsIdentity]),
+    [[idOf('half'), true]],
+  );
   t.true(isGone(await factsOf(rig, 'gone')));
   t.true(isGone(await factsOf(rig, 'half')));
   t.is(rig.backing.callsOf('destroy', idOf('gone')).length, 1);
@@ -172,7 +236,7 @@ test('an interrupted remove of an older volume of the same name leaves the newer
   const report = await recoverHost(next.service, next.log);
   t.deepEqual(report.failed, []);
   await expectFacts(t, next, V, { listed: true, dir: true, active: true, leases: { live: 1 } });
-  t.is(next.backing.callsOf('destroy').length, 0, 'the live volume\'s storage was not destroyed');
+  t.is(next.backing.callsOf('destroy').length, 0, "the live volume's storage was not destroyed");
   t.deepEqual(await readdir(join(rig.roots.dataDir, TRASH_DIR)), []);
 });
 
@@ -183,7 +247,10 @@ test('an interrupted remove whose volume.json was already deleted is finished by
   await writeFile(join(trash, FAKE_IMAGE), 'left over');
   const report = await recoverHost(rig.service, rig.log);
   t.deepEqual(report.failed, []);
-  t.deepEqual(rig.host.discarded.map((d) => [d.id, d.ownsIdentity]), [[id, true]]);
+  t.deepEqual(
+    rig.host.discarded.map((d) => [d.id, d.ownsIdentity]),
+    [[id, true]],
+  );
   t.deepEqual(await readdir(join(rig.roots.dataDir, TRASH_DIR)), []);
   await rig.service.create(V, SMALL);
   t.true(isWhole(await factsOf(rig, V)), 'the name is free again');

@@ -32,7 +32,16 @@ test.serial('round trip: create, mount, write, unmount (closed), remount, read; 
   const fx = await startTestPlugin('luks-roundtrip');
   t.teardown(() => fx.close());
   t.is((await fx.call('VolumeDriver.Create', { Name: 'secrets', Opts: enc() })).body['Err'], '');
-  t.like(await status(fx, 'secrets'), { type: 'encrypted', encrypted: true, cipher: 'aes-xts-plain64', keySizeBits: 512, keySource: 'generated', luksVersion: 2, open: false, mounted: false });
+  t.like(await status(fx, 'secrets'), {
+    type: 'encrypted',
+    encrypted: true,
+    cipher: 'aes-xts-plain64',
+    keySizeBits: 512,
+    keySource: 'generated',
+    luksVersion: 2,
+    open: false,
+    mounted: false,
+  });
   const mountpoint = String((await fx.call('VolumeDriver.Mount', { Name: 'secrets', ID: A })).body['Mountpoint']);
   t.like(await status(fx, 'secrets'), { open: true, mounted: true, leases: 1 });
   await writeFile(join(mountpoint, 'note'), 'encrypted at rest');
@@ -67,7 +76,10 @@ test.serial('the image holds only ciphertext (a plain volume, as control, shows 
   const fx = await startTestPlugin('luks-plaintext');
   t.teardown(() => fx.close());
   const marker = Buffer.from(`PLAINTEXT-MARKER-${randomBytes(8).toString('hex')}`);
-  for (const [name, opts] of [['cipher', enc()], ['control', { size: '64M' }]] as const) {
+  for (const [name, opts] of [
+    ['cipher', enc()],
+    ['control', { size: '64M' }],
+  ] as const) {
     await fx.call('VolumeDriver.Create', { Name: name, Opts: opts });
     const mountpoint = String((await fx.call('VolumeDriver.Mount', { Name: name, ID: A })).body['Mountpoint']);
     await writeFile(join(mountpoint, 'marker'), Buffer.concat(Array.from({ length: 4096 }, () => marker)));
@@ -131,7 +143,10 @@ for (const step of createFaults) {
   });
 }
 
-const mountFaults: Array<[ToolName, number]> = [['luksOpen', 1], ['mount', 1]];
+const mountFaults: Array<[ToolName, number]> = [
+  ['luksOpen', 1],
+  ['mount', 1],
+];
 for (const [step, nth] of mountFaults) {
   test.serial(`mount failing at ${step} leaves no mapping or loop device, and the data`, async (t) => {
     // luksOpen #1 is create's own open; the Mount's open is #2.
@@ -151,7 +166,7 @@ for (const [step, nth] of mountFaults) {
   });
 }
 
-test.serial('keyfile: the user\'s key (argon2id) opens the volume; bad key files are refused', async (t) => {
+test.serial("keyfile: the user's key (argon2id) opens the volume; bad key files are refused", async (t) => {
   const fx = await startTestPlugin('luks-keyfile');
   t.teardown(() => fx.close());
   const keyfile = join(fx.root, 'user.key');
@@ -170,12 +185,18 @@ test.serial('keyfile: the user\'s key (argon2id) opens the volume; bad key files
   await chmod(readable, 0o644);
   // The key file's path is never echoed: it says where a key lives.
   const readableErr = String((await fx.call('VolumeDriver.Create', { Name: 'r', Opts: enc({ keyfile: readable }) })).body['Err']);
-  t.regex(readableErr, /^volume "r": keyfile: the key file given with -o keyfile must be owned by root and not readable by group or others \(chown root, chmod 0400\) \(found: mode 0644\)$/);
+  t.regex(
+    readableErr,
+    /^volume "r": keyfile: the key file given with -o keyfile must be owned by root and not readable by group or others \(chown root, chmod 0400\) \(found: mode 0644\)$/,
+  );
   t.false(readableErr.includes('readable.key'));
   const missingErr = String((await fx.call('VolumeDriver.Create', { Name: 'r', Opts: enc({ keyfile: '/nonexistent/k' }) })).body['Err']);
   t.regex(missingErr, /^volume "r": keyfile: the key file given with -o keyfile does not exist on the host; /);
   t.false(missingErr.includes('/nonexistent/k'));
-  t.regex(String((await fx.call('VolumeDriver.Create', { Name: 'r', Opts: enc({ passphrase: 'hunter2' }) })).body['Err']), /option "passphrase" is refused/);
+  t.regex(
+    String((await fx.call('VolumeDriver.Create', { Name: 'r', Opts: enc({ passphrase: 'hunter2' }) })).body['Err']),
+    /option "passphrase" is refused/,
+  );
   await nothingLeft(t, fx);
 });
 
@@ -206,7 +227,10 @@ test.serial('sealed key store: with a KEK the key file is ciphertext; another KE
   const { pino } = await import('pino');
   fx.plugin = await startPlugin({ ...fx.config, kekFile: join(kekDir, 'other') }, pino({ level: 'silent' }));
   const wrong = await fx.call('VolumeDriver.Mount', { Name: 'sealed', ID: A });
-  t.regex(String(wrong.body['Err']), /^volume "sealed": could not be mounted: the sealed key does not open with the configured key-encryption key$/);
+  t.regex(
+    String(wrong.body['Err']),
+    /^volume "sealed": could not be mounted: the sealed key does not open with the configured key-encryption key$/,
+  );
   t.deepEqual(await ourMappings(), []);
   t.deepEqual(await loopsUnder(fx.root), []);
   await fx.plugin.stop();
@@ -226,7 +250,10 @@ test.serial('retain=true keeps image and key aside on remove; the name can be us
   const [dir] = await readdir(retained);
   t.truthy(dir);
   const key = await readFile(join(retained, dir!, 'volume.key'));
-  const ok = await execa('cryptsetup', ['open', '--test-passphrase', '--key-file=-', join(retained, dir!, 'disk.img')], { input: key, reject: false });
+  const ok = await execa('cryptsetup', ['open', '--test-passphrase', '--key-file=-', join(retained, dir!, 'disk.img')], {
+    input: key,
+    reject: false,
+  });
   t.is(ok.exitCode, 0, 'the retained key opens the retained image');
   t.is((await fx.call('VolumeDriver.Create', { Name: 'kept', Opts: enc() })).body['Err'], '');
   await fx.call('VolumeDriver.Remove', { Name: 'kept' });
@@ -261,7 +288,10 @@ test.serial('ciphers are checked against the kernel: serpent-xts works; the choi
   const mountpoint = String((await fx.call('VolumeDriver.Mount', { Name: 'serp', ID: A })).body['Mountpoint']);
   await writeFile(join(mountpoint, 'f'), 'serpent');
   t.like(await status(fx, 'serp'), { cipher: 'serpent-xts-plain64', open: true });
-  t.regex((await execa('cryptsetup', ['luksDump', join(fx.config.dataDir, volumeId('serp'), 'disk.img')])).stdout, /cipher: serpent-xts-plain64/);
+  t.regex(
+    (await execa('cryptsetup', ['luksDump', join(fx.config.dataDir, volumeId('serp'), 'disk.img')])).stdout,
+    /cipher: serpent-xts-plain64/,
+  );
   await fx.call('VolumeDriver.Unmount', { Name: 'serp', ID: A });
   await fx.call('VolumeDriver.Remove', { Name: 'serp' });
   await nothingLeft(t, fx);

@@ -33,7 +33,11 @@ async function foreignLuks(root: string, name: string): Promise<{ device: string
   const image = join(root, `foreign-${randomBytes(4).toString('hex')}.img`);
   const key = randomBytes(64);
   await execa('truncate', ['-s', '32M', image]);
-  await execa('cryptsetup', ['luksFormat', '--batch-mode', '--type', 'luks2', '--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000', '--key-file=-', image], { input: key });
+  await execa(
+    'cryptsetup',
+    ['luksFormat', '--batch-mode', '--type', 'luks2', '--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000', '--key-file=-', image],
+    { input: key },
+  );
   const device = (await execa('losetup', ['--find', '--show', image])).stdout.trim();
   await execa('cryptsetup', ['open', '--type', 'luks2', '--key-file=-', device, name], { input: key });
   return {
@@ -45,7 +49,7 @@ async function foreignLuks(root: string, name: string): Promise<{ device: string
   };
 }
 
-test.serial('a mapping squatting the volume\'s name on another device is neither used nor closed; Mount says why', async (t) => {
+test.serial("a mapping squatting the volume's name on another device is neither used nor closed; Mount says why", async (t) => {
   const fx = await startTestPlugin('map-squat');
   t.teardown(() => fx.close());
   t.is((await fx.call('VolumeDriver.Create', { Name: 'v', Opts: enc })).body['Err'], '');
@@ -53,16 +57,25 @@ test.serial('a mapping squatting the volume\'s name on another device is neither
   const foreign = await foreignLuks(fx.root, name);
   t.teardown(() => foreign.remove());
   const res = await fx.call('VolumeDriver.Mount', { Name: 'v', ID: A });
-  t.regex(String(res.body['Err']), new RegExp(`^volume "v": could not be mounted: a device-mapper mapping named ${name} already exists on loop\\d+, not on this volume's loop device; .*cryptsetup close ${name}`));
+  t.regex(
+    String(res.body['Err']),
+    new RegExp(
+      `^volume "v": could not be mounted: a device-mapper mapping named ${name} already exists on loop\\d+, not on this volume's loop device; .*cryptsetup close ${name}`,
+    ),
+  );
   t.true(await mappingExists(name), 'the foreign mapping is still open');
-  t.deepEqual((await loopsUnder(fx.root)).map((entry) => entry.split(' ')[0]), [foreign.device], 'the volume\'s loop device was undone');
+  t.deepEqual(
+    (await loopsUnder(fx.root)).map((entry) => entry.split(' ')[0]),
+    [foreign.device],
+    "the volume's loop device was undone",
+  );
   await foreign.remove();
   t.is((await fx.call('VolumeDriver.Mount', { Name: 'v', ID: A })).body['Err'], '', 'mounts once the name is free');
   await fx.call('VolumeDriver.Unmount', { Name: 'v', ID: A });
   await fx.call('VolumeDriver.Remove', { Name: 'v' });
 });
 
-test.serial('a foreign mapping on the volume\'s loop device is refused and left alone', async (t) => {
+test.serial("a foreign mapping on the volume's loop device is refused and left alone", async (t) => {
   const fx = await startTestPlugin('map-peek');
   t.teardown(() => fx.close());
   await fx.call('VolumeDriver.Create', { Name: 'v', Opts: enc });
@@ -75,7 +88,12 @@ test.serial('a foreign mapping on the volume\'s loop device is refused and left 
     await execa('dmsetup', ['remove', peek], { reject: false });
   });
   const res = await fx.call('VolumeDriver.Mount', { Name: 'v', ID: A });
-  t.regex(String(res.body['Err']), new RegExp(`${device} \\(this volume's loop device\\) is held by the device-mapper mapping ${peek}, which was not opened from this volume's LUKS header`));
+  t.regex(
+    String(res.body['Err']),
+    new RegExp(
+      `${device} \\(this volume's loop device\\) is held by the device-mapper mapping ${peek}, which was not opened from this volume's LUKS header`,
+    ),
+  );
   t.true(await mappingExists(peek));
   t.deepEqual(await ourMappings(), [], 'nothing opened beside it');
   await execa('dmsetup', ['remove', peek]);
@@ -85,7 +103,7 @@ test.serial('a foreign mapping on the volume\'s loop device is refused and left 
   await fx.call('VolumeDriver.Remove', { Name: 'v' });
 });
 
-test.serial('the volume\'s own mapping under another name (renamed by an upgrade) is reused, then closed', async (t) => {
+test.serial("the volume's own mapping under another name (renamed by an upgrade) is reused, then closed", async (t) => {
   const fx = await startTestPlugin('map-renamed');
   t.teardown(() => fx.close());
   await fx.call('VolumeDriver.Create', { Name: 'r', Opts: enc });
@@ -119,7 +137,10 @@ test.serial('two plugin instances (two state directories) mount a volume of the 
   const two = await startTestPlugin('map-two');
   t.teardown(() => two.close());
   const mounted: string[] = [];
-  for (const [fx, text] of [[one, 'one'], [two, 'two']] as const) {
+  for (const [fx, text] of [
+    [one, 'one'],
+    [two, 'two'],
+  ] as const) {
     t.is((await fx.call('VolumeDriver.Create', { Name: 'shared', Opts: enc })).body['Err'], '');
     const res = await fx.call('VolumeDriver.Mount', { Name: 'shared', ID: A });
     t.is(res.body['Err'], '', `instance ${text}`);

@@ -19,7 +19,10 @@ async function status(fx: PluginFixture, name: string): Promise<Status> {
 test.serial('encrypted + compressed: round trip, ratio in Status, closed after the last unmount', async (t) => {
   const fx = await startTestPlugin('stacked');
   t.teardown(() => fx.close());
-  t.is((await fx.call('VolumeDriver.Create', { Name: 'both', Opts: { type: 'encrypted', compression: 'zstd:3', size: '256M' } })).body['Err'], '');
+  t.is(
+    (await fx.call('VolumeDriver.Create', { Name: 'both', Opts: { type: 'encrypted', compression: 'zstd:3', size: '256M' } })).body['Err'],
+    '',
+  );
   const mountpoint = String((await fx.call('VolumeDriver.Mount', { Name: 'both', ID })).body['Mountpoint']);
   await writeTextCorpus(join(mountpoint, 'corpus.txt'), 16 * 1024 ** 2);
   const s = await status(fx, 'both');
@@ -43,7 +46,10 @@ test.serial('encrypted + compressed images hold no plaintext (a compressed-only 
   const blob = randomBytes(1024 * 1024);
   const needle = blob.subarray(4096, 4096 + 64);
   const text = `secret-line-${randomBytes(8).toString('hex')}\n`;
-  for (const [name, opts] of [['stack', { type: 'encrypted', compression: 'zstd' }], ['control', { type: 'compressed' }]] as const) {
+  for (const [name, opts] of [
+    ['stack', { type: 'encrypted', compression: 'zstd' }],
+    ['control', { type: 'compressed' }],
+  ] as const) {
     await fx.call('VolumeDriver.Create', { Name: name, Opts: { ...opts, size: '256M' } });
     const mountpoint = String((await fx.call('VolumeDriver.Mount', { Name: name, ID })).body['Mountpoint']);
     await writeFile(join(mountpoint, 'blob'), blob);

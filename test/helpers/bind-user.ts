@@ -13,9 +13,13 @@ export interface BindUser {
 
 export async function holdBindMount(source: string, target: string): Promise<BindUser> {
   await mkdir(target, { recursive: true });
-  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" "$2" && echo ready && exec sleep 600', 'sh', source, target], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    'unshare',
+    ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" "$2" && echo ready && exec sleep 600', 'sh', source, target],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   process.once('exit', () => child.kill('SIGKILL'));
   const exited = once(child, 'exit');
   await new Promise<void>((resolve, reject) => {

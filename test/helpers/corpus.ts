@@ -12,7 +12,7 @@ function* textLines(): Generator<string> {
     if (r % 3 === 0) {
       yield `{"id":${i},"user":"user-${r % 5000}","score":${(r % 10000) / 100},"tags":["a${r % 17}","b${r % 23}"],"active":${r % 2 === 0}}\n`;
     } else {
-      yield `2026-11-23T12:${String((i / 60) % 60 | 0).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}Z INFO ${paths[r % paths.length]}/${r % 997} status=${r % 7 === 0 ? 404 : 200} bytes=${r % 65536} duration_ms=${r % 313}\n`;
+      yield `2026-11-23T12:${String(((i / 60) % 60) | 0).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}Z INFO ${paths[r % paths.length]}/${r % 997} status=${r % 7 === 0 ? 404 : 200} bytes=${r % 65536} duration_ms=${r % 313}\n`;
     }
   }
 }

@@ -18,7 +18,10 @@ const DOCKER_CLI = process.env['DOCKER_CLI'] ?? (existsSync('/usr/bin/docker') ?
 export interface Dockerd {
   readonly root: string;
   readonly host: string;
-  docker(args: readonly string[], options?: { reject?: boolean; input?: string }): Promise<{ stdout: string; stderr: string; exitCode: number }>;
+  docker(
+    args: readonly string[],
+    options?: { reject?: boolean; input?: string },
+  ): Promise<{ stdout: string; stderr: string; exitCode: number }>;
   /** SIGKILLs the daemon, containerd, every shim and container at once, and empties the daemon's /run state. */
   powerLoss(): Promise<void>;
   /** Starts the daemon again on the same data root. */
@@ -34,11 +37,26 @@ export async function startDockerd(prefix: string): Promise<Dockerd> {
   let exited: Promise<void>;
   const spawnDaemon = () => {
     const logFd = openSync(log, 'a');
-    child = spawn('dockerd', [
-      '--storage-driver=vfs', '--iptables=false', '--ip-masq=false', '--bridge=none',
-      '-H', host, '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'),
-      '--pidfile', join(root, 'docker.pid'), '--log-level', 'warn',
-    ], { stdio: ['ignore', logFd, logFd] });
+    child = spawn(
+      'dockerd',
+      [
+        '--storage-driver=vfs',
+        '--iptables=false',
+        '--ip-masq=false',
+        '--bridge=none',
+        '-H',
+        host,
+        '--data-root',
+        join(root, 'data'),
+        '--exec-root',
+        join(root, 'exec'),
+        '--pidfile',
+        join(root, 'docker.pid'),
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', logFd, logFd] },
+    );
     closeSync(logFd);
     const proc = child;
     exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
@@ -139,7 +157,11 @@ async function descendants(pid: number): Promise<number[]> {
   }
   const found: number[] = [];
   const walk = (of: number) => {
-    for (const [p, parent] of parents) if (parent === of) { found.push(p); walk(p); }
+    for (const [p, parent] of parents)
+      if (parent === of) {
+        found.push(p);
+        walk(p);
+      }
   };
   walk(pid);
   return found;
@@ -166,6 +188,8 @@ async function importBusybox(docker: Dockerd['docker'], root: string): Promise<v
   }
   await writeFile(join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n');
   const tar = await execa('tar', ['-C', rootfs, '-c', '.'], { encoding: 'buffer' });
-  const imported = await execa(DOCKER_CLI, ['-H', `unix://${root}/docker.sock`, 'import', '-c', 'CMD ["/bin/sh"]', '-', TEST_IMAGE], { input: tar.stdout });
+  const imported = await execa(DOCKER_CLI, ['-H', `unix://${root}/docker.sock`, 'import', '-c', 'CMD ["/bin/sh"]', '-', TEST_IMAGE], {
+    input: tar.stdout,
+  });
   if (imported.exitCode !== 0) throw new Error(`docker import failed: ${imported.stderr}`);
 }

@@ -7,7 +7,8 @@ import type { VolumeSpec } from '../../src/state/schema.js';
 // devices. The backing's `active` set models the kernel's mounts (they
 // survive a plugin crash; a reboot clears them).
 
-export type BackingMethod = 'preflight' | 'create' | 'activate' | 'deactivate' | 'destroy' | 'isActive' | 'identity' | 'unclaimedBytes' | 'status';
+export type BackingMethod =
+  'preflight' | 'create' | 'activate' | 'deactivate' | 'destroy' | 'isActive' | 'identity' | 'unclaimedBytes' | 'status';
 
 export interface BackingCall {
   readonly method: BackingMethod;

@@ -25,7 +25,10 @@ export interface VolumeFacts {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function entries(dir: string): Promise<string[]> {
@@ -68,7 +71,12 @@ export function isGone(facts: VolumeFacts): boolean {
 }
 
 /** Asserts that `work` rejects with a VolumeError of `code` (and a message matching `message`). */
-export async function rejects(t: ExecutionContext, work: Promise<unknown>, code: VolumeErrorCode, message?: RegExp): Promise<VolumeError | undefined> {
+export async function rejects(
+  t: ExecutionContext,
+  work: Promise<unknown>,
+  code: VolumeErrorCode,
+  message?: RegExp,
+): Promise<VolumeError | undefined> {
   const error = await t.throwsAsync<VolumeError>(work, { instanceOf: VolumeError });
   t.is(error?.code, code, error?.message);
   if (message) t.regex(error?.message ?? '', message);
@@ -117,7 +125,13 @@ export function codeOf(outcome: Outcome<unknown>): string {
 }
 
 /** Asserts the named facts exactly (a lease map must match in full, unlike t.like). */
-export async function expectFacts(t: ExecutionContext, rig: Rig, name: string, expected: Partial<VolumeFacts>, message?: string): Promise<void> {
+export async function expectFacts(
+  t: ExecutionContext,
+  rig: Rig,
+  name: string,
+  expected: Partial<VolumeFacts>,
+  message?: string,
+): Promise<void> {
   const facts = await factsOf(rig, name);
   const picked = Object.fromEntries(Object.keys(expected).map((key) => [key, facts[key as keyof VolumeFacts]]));
   t.deepEqual(picked, expected, message);

@@ -88,7 +88,11 @@ export async function startGlusterPool(count = 3): Promise<GlusterPool> {
       socket,
       brickRoot: join(dir, 'bricks'),
       async gluster(args) {
-        const { stdout } = await execa('nsenter', [`--net=/run/netns/${netns}`, 'gluster', '--mode=script', `--glusterd-sock=${socket}`, ...args], { timeout: 60_000 });
+        const { stdout } = await execa(
+          'nsenter',
+          [`--net=/run/netns/${netns}`, 'gluster', '--mode=script', `--glusterd-sock=${socket}`, ...args],
+          { timeout: 60_000 },
+        );
         return stdout;
       },
       async kill() {
@@ -99,7 +103,9 @@ export async function startGlusterPool(count = 3): Promise<GlusterPool> {
         }
         await waitFor(`${name} to die`, async () => {
           const left = (await execa('ip', ['netns', 'pids', netns])).stdout.split('\n').filter(Boolean);
-          const names = await Promise.all(left.map((pid) => execa('cat', [`/proc/${pid}/cmdline`], { reject: false }).then((r) => r.stdout)));
+          const names = await Promise.all(
+            left.map((pid) => execa('cat', [`/proc/${pid}/cmdline`], { reject: false }).then((r) => r.stdout)),
+          );
           return !names.some((cmd) => /gluster/.test(cmd));
         });
         await rm(socket, { force: true });
@@ -111,7 +117,9 @@ export async function startGlusterPool(count = 3): Promise<GlusterPool> {
           `mount --bind ${join(dir, 'run')} /run`,
           'exec glusterd -N -p /run/glusterd.pid',
         ].join(' && ');
-        const child = spawn('nsenter', [`--net=/run/netns/${netns}`, 'unshare', '-m', '--propagation', 'private', 'sh', '-c', script], { stdio: 'ignore' });
+        const child = spawn('nsenter', [`--net=/run/netns/${netns}`, 'unshare', '-m', '--propagation', 'private', 'sh', '-c', script], {
+          stdio: 'ignore',
+        });
         children.push(child);
         process.once('exit', () => child.kill('SIGKILL'));
         await waitFor(`glusterd on ${name}`, async () => (await host.gluster(['pool', 'list'])).includes('localhost'));
@@ -122,7 +130,10 @@ export async function startGlusterPool(count = 3): Promise<GlusterPool> {
   }
   const [first, ...others] = hosts;
   for (const other of others) await first!.gluster(['peer', 'probe', other.address]);
-  await waitFor('a connected pool', async () => (await first!.gluster(['pool', 'list'])).split('\n').filter((l) => /\tConnected/.test(l)).length === count);
+  await waitFor(
+    'a connected pool',
+    async () => (await first!.gluster(['pool', 'list'])).split('\n').filter((l) => /\tConnected/.test(l)).length === count,
+  );
 
   return {
     hosts,

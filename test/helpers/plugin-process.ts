@@ -54,7 +54,10 @@ export async function startPluginProcess(prefix: string, baseEnv: Readonly<Recor
       proc.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
       const deadline = Date.now() + 10_000;
       for (;;) {
-        const ok = await callSocket(socket, 'Plugin.Activate', '').then(() => true, () => false);
+        const ok = await callSocket(socket, 'Plugin.Activate', '').then(
+          () => true,
+          () => false,
+        );
         if (ok) return;
         if (Date.now() > deadline) throw new Error(`plugin did not listen: ${output}`);
         await sleep(50);

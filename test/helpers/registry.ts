@@ -28,14 +28,20 @@ export async function startRegistry(): Promise<Registry> {
   const root = await makeTempDir('registry');
   const address = `127.0.0.1:${await freePort()}`;
   const config = join(root, 'config.yml');
-  await writeFile(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${root}/data\nhttp:\n  addr: ${address}\n`);
+  await writeFile(
+    config,
+    `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${root}/data\nhttp:\n  addr: ${address}\n`,
+  );
   const child: ChildProcess = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   // If the worker dies (a timeout), the daemon must not outlive it.
   process.once('exit', () => child.kill('SIGKILL'));
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const ok = await fetch(`http://${address}/v2/`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://${address}/v2/`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) throw new Error('docker-registry did not start');
     await sleep(100);

@@ -19,7 +19,13 @@ export function testConfig(root: string, overrides: Partial<Config> = {}): Confi
     dataDir: join(root, 'state', 'volumes'),
     mountDir: join(root, 'state', 'mounts'),
     keyDir: join(root, 'state', 'keys'),
-    gluster: { host: 'localhost', peers: [{ host: 'localhost', brickRoot: join(root, 'bricks') }], brickRoot: join(root, 'bricks'), sweepAgeMs: 60_000, timeoutMs: 5000 },
+    gluster: {
+      host: 'localhost',
+      peers: [{ host: 'localhost', brickRoot: join(root, 'bricks') }],
+      brickRoot: join(root, 'bricks'),
+      sweepAgeMs: 60_000,
+      timeoutMs: 5000,
+    },
     commandTimeoutMs: 20_000,
     logLevel: 'silent',
     runtimeDir: '/run',
@@ -29,4 +35,3 @@ export function testConfig(root: string, overrides: Partial<Config> = {}): Confi
     ...overrides,
   };
 }
-

@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -9,7 +9,7 @@ import { volumeId } from '../../src/state/volume-id.js';
 // Capacity against a real filesystem of known size: images are sparse, so
 // Create must count what existing images may still claim.
 
-async function smallDataDir(t: import('ava').ExecutionContext, megabytes: number): Promise<string> {
+async function smallDataDir(t: ExecutionContext, megabytes: number): Promise<string> {
   const root = await makeTempDir('capacity-fs');
   const dir = join(root, 'fs');
   await mkdir(dir);
@@ -28,12 +28,17 @@ test('a size that does not fit is refused with the sizes and the setting that al
   const fx = await startTestPlugin('capacity', undefined, { dataDir });
   t.teardown(() => fx.close());
   const huge = await fx.call('VolumeDriver.Create', { Name: 'huge', Opts: { size: '500G' } });
-  t.regex(String(huge.body['Err']), /^volume "huge": size 500 GiB does not fit: the data directory's filesystem has \d+(\.\d)? MiB free, existing volumes may still claim 0 B and 64 MiB is kept for state, which leaves \d+(\.\d)? MiB\. Use a smaller size, free space, or allow overcommit with CUSTOM_OVERCOMMIT/);
+  t.regex(
+    String(huge.body['Err']),
+    /^volume "huge": size 500 GiB does not fit: the data directory's filesystem has \d+(\.\d)? MiB free, existing volumes may still claim 0 B and 64 MiB is kept for state, which leaves \d+(\.\d)? MiB\. Use a smaller size, free space, or allow overcommit with CUSTOM_OVERCOMMIT/,
+  );
   t.is((await fx.call('VolumeDriver.Create', { Name: 'first', Opts: { size: '128M' } })).body['Err'], '');
   // The first image is sparse: almost all of its 128 MiB may still be claimed.
   const second = await fx.call('VolumeDriver.Create', { Name: 'second', Opts: { size: '128M' } });
   t.regex(String(second.body['Err']), /existing volumes may still claim 1\d\d(\.\d)? MiB/);
-  t.deepEqual((await fx.call('VolumeDriver.List', {})).body['Volumes'], [{ Name: 'first', Mountpoint: join(fx.config.mountDir, volumeId('first'), '_data') }]);
+  t.deepEqual((await fx.call('VolumeDriver.List', {})).body['Volumes'], [
+    { Name: 'first', Mountpoint: join(fx.config.mountDir, volumeId('first'), '_data') },
+  ]);
 });
 
 test('CUSTOM_OVERCOMMIT=2 promises twice the free space to sparse images', async (t) => {
@@ -42,7 +47,10 @@ test('CUSTOM_OVERCOMMIT=2 promises twice the free space to sparse images', async
   t.teardown(() => fx.close());
   t.is((await fx.call('VolumeDriver.Create', { Name: 'first', Opts: { size: '128M' } })).body['Err'], '');
   t.is((await fx.call('VolumeDriver.Create', { Name: 'second', Opts: { size: '128M' } })).body['Err'], '');
-  t.regex(String((await fx.call('VolumeDriver.Create', { Name: 'third', Opts: { size: '400M' } })).body['Err']), /does not fit: .* free × CUSTOM_OVERCOMMIT=2/);
+  t.regex(
+    String((await fx.call('VolumeDriver.Create', { Name: 'third', Opts: { size: '400M' } })).body['Err']),
+    /does not fit: .* free × CUSTOM_OVERCOMMIT=2/,
+  );
 });
 
 test('-o sparse=false preallocates the image, so it claims nothing more later', async (t) => {

@@ -68,9 +68,13 @@ test.serial('full life cycle: Create (Opts null), Get, List, Path, Mount, Unmoun
 test.serial('a second Create with the same options succeeds; with other options it is refused and the first ones stay', async (t) => {
   t.is((await fx.call('VolumeDriver.Create', { Name: 'twice', Opts: small })).body['Err'], '');
   t.is((await fx.call('VolumeDriver.Create', { Name: 'twice', Opts: { ...small } })).body['Err'], '');
-  t.is((await fx.call('VolumeDriver.Create', { Name: 'twice', Opts: { size: '64M' } })).body['Err'],
-    'volume "twice": already exists with other options (another create of this name came first); remove it first, or create it with the same options');
-  const status = ((await fx.call('VolumeDriver.Get', { Name: 'twice' })).body['Volume'] as Record<string, Record<string, unknown>>)['Status'];
+  t.is(
+    (await fx.call('VolumeDriver.Create', { Name: 'twice', Opts: { size: '64M' } })).body['Err'],
+    'volume "twice": already exists with other options (another create of this name came first); remove it first, or create it with the same options',
+  );
+  const status = ((await fx.call('VolumeDriver.Get', { Name: 'twice' })).body['Volume'] as Record<string, Record<string, unknown>>)[
+    'Status'
+  ];
   t.is(status?.['size'], '32 MiB');
   await fx.call('VolumeDriver.Remove', { Name: 'twice' });
 });
@@ -117,14 +121,49 @@ const createError = test.macro(async (t, body: unknown, expected: RegExp, status
 
 test.serial('Create: empty name', createError, { Name: '', Opts: null }, /^volume "": the volume name is empty; give the volume a name$/);
 test.serial('Create: name over 255 bytes', createError, { Name: 'n'.repeat(256), Opts: null }, /256 bytes long; the limit is 255/);
-test.serial('Create: name with a control character', createError, { Name: 'a\u0000b', Opts: null }, /^volume "a\\u0000b": the volume name contains the control character U\+0000/);
-test.serial('Create: name with a lone surrogate', createError, '{"Name": "x\\ud800", "Opts": null}\n', /^volume "x\\ud800": the volume name is not well-formed Unicode/);
-test.serial('Create: compression=constructor', createError, { Name: 'bad', Opts: { type: 'compressed', compression: 'constructor' } }, /^volume "bad": compression="constructor" is not supported; use zstd/);
+test.serial(
+  'Create: name with a control character',
+  createError,
+  { Name: 'a\u0000b', Opts: null },
+  /^volume "a\\u0000b": the volume name contains the control character U\+0000/,
+);
+test.serial(
+  'Create: name with a lone surrogate',
+  createError,
+  '{"Name": "x\\ud800", "Opts": null}\n',
+  /^volume "x\\ud800": the volume name is not well-formed Unicode/,
+);
+test.serial(
+  'Create: compression=constructor',
+  createError,
+  { Name: 'bad', Opts: { type: 'compressed', compression: 'constructor' } },
+  /^volume "bad": compression="constructor" is not supported; use zstd/,
+);
 test.serial('Create: size=abc', createError, { Name: 'bad', Opts: { size: 'abc' } }, /^volume "bad": size="abc" is not a size/);
-test.serial('Create: size=0', createError, { Name: 'bad', Opts: { size: '0' } }, /^volume "bad": size="0" is too small for fs=ext4; the minimum is 16 MiB$/);
-test.serial('Create: fs=ntfs', createError, { Name: 'bad', Opts: { fs: 'ntfs' } }, /^volume "bad": fs="ntfs" is not supported; use one of: ext4, xfs/);
-test.serial('Create: type=unknown', createError, { Name: 'bad', Opts: { type: 'unknown' } }, /^volume "bad": type="unknown" is not supported/);
-test.serial('Create: unknown option', createError, { Name: 'bad', Opts: { colour: 'red' } }, /unknown option "colour"; valid options for type=plain are: type, size, fs, retain, sparse$/);
+test.serial(
+  'Create: size=0',
+  createError,
+  { Name: 'bad', Opts: { size: '0' } },
+  /^volume "bad": size="0" is too small for fs=ext4; the minimum is 16 MiB$/,
+);
+test.serial(
+  'Create: fs=ntfs',
+  createError,
+  { Name: 'bad', Opts: { fs: 'ntfs' } },
+  /^volume "bad": fs="ntfs" is not supported; use one of: ext4, xfs/,
+);
+test.serial(
+  'Create: type=unknown',
+  createError,
+  { Name: 'bad', Opts: { type: 'unknown' } },
+  /^volume "bad": type="unknown" is not supported/,
+);
+test.serial(
+  'Create: unknown option',
+  createError,
+  { Name: 'bad', Opts: { colour: 'red' } },
+  /unknown option "colour"; valid options for type=plain are: type, size, fs, retain, sparse$/,
+);
 test.serial('Create: option value not a string', createError, { Name: 'bad', Opts: { size: 5 } }, /option "size" must be a string/, 400);
 test.serial('Create: Opts is a list', createError, { Name: 'bad', Opts: ['a'] }, /Opts must be an object/, 400);
 test.serial('Create: Name missing', createError, { Opts: null }, /field Name must be a string, got nothing/, 400);

@@ -18,7 +18,8 @@ const small = { size: '32M' };
 async function leased(prefix: string, leaseGraceMs = GRACE) {
   const logger = capturingLogger();
   const fx = await startTestPlugin(prefix, undefined, { leaseGraceMs }, logger.log);
-  const mount = async (name: string, id: string) => String((await fx.call('VolumeDriver.Mount', { Name: name, ID: id })).body['Mountpoint']);
+  const mount = async (name: string, id: string) =>
+    String((await fx.call('VolumeDriver.Mount', { Name: name, ID: id })).body['Mountpoint']);
   const status = async (name: string) =>
     ((await fx.call('VolumeDriver.Get', { Name: name })).body['Volume'] as { Status: Record<string, unknown> }).Status;
   return { fx, mount, status, logs: logger.text };
@@ -45,7 +46,10 @@ test('a real user (a bind mount in another mount namespace) is never released: R
   const user = await holdBindMount(mountpoint, join(fx.root, 'container-view'));
   t.teardown(() => user.stop());
   await sleep(GRACE + 50);
-  t.is((await fx.call('VolumeDriver.Remove', { Name: 'v' })).body['Err'], 'volume "v": is in use (1 container mount on this host); stop the containers using it first');
+  t.is(
+    (await fx.call('VolumeDriver.Remove', { Name: 'v' })).body['Err'],
+    'volume "v": is in use (1 container mount on this host); stop the containers using it first',
+  );
   t.deepEqual(await fx.plugin.sweep(), [], 'the periodic check keeps it too');
   t.like(await status('v'), { mounted: true, leases: 1 });
   t.is(await readFile(join(mountpoint, 'f'), 'utf8'), 'kept');
@@ -98,7 +102,8 @@ test('leases from an earlier boot are void at start-up; a volume a container sti
   await fx.plugin.stop();
   const file = join(fx.config.stateDir, STATE_FILE_NAME);
   const state = JSON.parse(await readFile(file, 'utf8')) as { volumes: Record<string, { leases: Record<string, { boot: string }> }> };
-  for (const volume of Object.values(state.volumes)) for (const lease of Object.values(volume.leases)) lease.boot = 'a-boot-before-this-one';
+  for (const volume of Object.values(state.volumes))
+    for (const lease of Object.values(volume.leases)) lease.boot = 'a-boot-before-this-one';
   await writeFile(file, JSON.stringify(state));
   await fx.restart();
   const report = await fx.plugin.recovered;
@@ -118,7 +123,10 @@ test('a young lease is kept: a Remove says when to retry, and a Mount in flight 
   t.teardown(() => fx.close());
   await fx.call('VolumeDriver.Create', { Name: 'v', Opts: small });
   await mount('v', A);
-  t.regex(String((await fx.call('VolumeDriver.Remove', { Name: 'v' })).body['Err']), /was mounted less than 20 s ago and a container may still be starting with it; retry in 20 s/);
+  t.regex(
+    String((await fx.call('VolumeDriver.Remove', { Name: 'v' })).body['Err']),
+    /was mounted less than 20 s ago and a container may still be starting with it; retry in 20 s/,
+  );
   t.deepEqual(await fx.plugin.sweep(), []);
   t.is((await mountsUnder(fx.root)).length, 1);
 });

@@ -9,7 +9,13 @@ import { callSocket } from '../helpers/plugin.js';
 import { makeTempDir, removeTempDir, testConfig } from '../helpers/temp.js';
 import { scrubHost } from '../helpers/host.js';
 
-async function withLoggedPlugin(run: (call: (m: string, b: unknown) => ReturnType<typeof callSocket>, lines: () => Array<Record<string, unknown>>, root: string) => Promise<void>) {
+async function withLoggedPlugin(
+  run: (
+    call: (m: string, b: unknown) => ReturnType<typeof callSocket>,
+    lines: () => Array<Record<string, unknown>>,
+    root: string,
+  ) => Promise<void>,
+) {
   const root = await makeTempDir('logging');
   const config = testConfig(root);
   const stream = new PassThrough();
@@ -18,7 +24,15 @@ async function withLoggedPlugin(run: (call: (m: string, b: unknown) => ReturnTyp
   const plugin = await startPlugin(config, pino({ level: 'info' }, stream));
   try {
     await plugin.recovered;
-    await run((m, b) => callSocket(config.socket, m, b), () => text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>), root);
+    await run(
+      (m, b) => callSocket(config.socket, m, b),
+      () =>
+        text
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as Record<string, unknown>),
+      root,
+    );
   } finally {
     await plugin.stop();
     await scrubHost(root);
@@ -65,7 +79,10 @@ test('Create refuses a leftover storage directory, says so, and leaves it untouc
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'disk.img'), 'earlier data');
     const res = await call('VolumeDriver.Create', { Name: 'leftover', Opts: { size: '32M' } });
-    t.regex(String(res.body['Err']), /^volume "leftover": its storage directory already exists \(.*\) without a record; .*left untouched\. Move it away/);
+    t.regex(
+      String(res.body['Err']),
+      /^volume "leftover": its storage directory already exists \(.*\) without a record; .*left untouched\. Move it away/,
+    );
     t.is(await readFile(join(dir, 'disk.img'), 'utf8'), 'earlier data');
     t.deepEqual((await call('VolumeDriver.List', {})).body['Volumes'], []);
   });

@@ -82,7 +82,10 @@ test('a volume directory that neither state.json nor a volume.json names stops s
   const error = await t.throwsAsync(startPlugin(fx.config, pino({ level: 'silent' })));
   t.regex(error?.message ?? '', /cannot start: 1 volume directory in .* is listed neither in state.json nor by a valid volume.json/);
   t.true(error?.message.includes(orphanDir));
-  t.regex(error?.message ?? '', /restore state.json .* from a backup, or, if a directory is not a volume of this plugin, move it out of the data directory/);
+  t.regex(
+    error?.message ?? '',
+    /restore state.json .* from a backup, or, if a directory is not a volume of this plugin, move it out of the data directory/,
+  );
   t.is((await mountsUnder(fx.root)).length, 1, 'the unknown mount is left alone');
   t.is((await loopsUnder(fx.root)).length, 1, 'the unknown loop device is left alone');
 
@@ -105,7 +108,13 @@ test('Get, List and Path are answered from state while recovery is still running
   for (const entry of await loopsUnder(fx.root)) await execa('losetup', ['-d', entry.split(' ')[0]!]);
 
   const tools = createSystemTools(20_000);
-  const slowTools = { ...tools, attachLoop: async (image: string) => { await sleep(1500); return tools.attachLoop(image); } };
+  const slowTools = {
+    ...tools,
+    attachLoop: async (image: string) => {
+      await sleep(1500);
+      return tools.attachLoop(image);
+    },
+  };
   const { startPlugin } = await import('../../src/plugin.js');
   const { pino } = await import('pino');
   fx.plugin = await startPlugin(fx.config, pino({ level: 'silent' }), slowTools);
@@ -142,14 +151,22 @@ test('a loop device attached from another mount namespace is recognised (managed
   await fx.call('VolumeDriver.Create', { Name: 'moved', Opts: { size: '32M' } });
   // Attach the image through a bind mount in a namespace that then dies: the
   // kernel now prints its backing file as a path we never used.
-  const { stdout } = await execa('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
+  const { stdout } = await execa('unshare', [
+    '-m',
+    '--propagation',
+    'private',
+    'sh',
+    '-c',
     'mkdir -p /mnt/custom-foreign && mount --bind "$1" /mnt/custom-foreign && losetup -f --show --direct-io=on /mnt/custom-foreign/"$2"/disk.img',
-    'sh', fx.config.dataDir, (await import('../../src/volumes/names.js')).volumeId('moved')]);
+    'sh',
+    fx.config.dataDir,
+    (await import('../../src/volumes/names.js')).volumeId('moved'),
+  ]);
   const device = stdout.trim();
   const { stdout: listed } = await execa('losetup', ['-n', '-O', 'BACK-FILE', device]);
   t.false(listed.trim().startsWith(fx.config.dataDir), `backing path ${listed.trim()} still looks like ours`);
   await fx.call('VolumeDriver.Mount', { Name: 'moved', ID: A });
-  t.deepEqual((await loopsUnder(fx.root)), [], 'no second loop device under our path');
+  t.deepEqual(await loopsUnder(fx.root), [], 'no second loop device under our path');
   const { stdout: attached } = await execa('losetup', ['-n', '-O', 'NAME', '--list']);
   t.is(attached.split('\n').filter((line) => line.trim() === device).length, 1, 'the foreign device is the one in use');
   await fx.call('VolumeDriver.Unmount', { Name: 'moved', ID: A });

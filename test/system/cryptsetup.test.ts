@@ -44,7 +44,10 @@ test('a wrong cipher is refused by luksFormat with a clear message', async (t) =
   t.teardown(() => removeTempDir(dir));
   const image = join(dir, 'disk.img');
   await execa('truncate', ['-s', '32M', image]);
-  await t.throwsAsync(tools.luksFormat(image, randomBytes(64), { cipher: 'nonsense-xts-plain64', keySizeBits: 512, pbkdf: 'pbkdf2-minimal' }), { message: /cryptsetup exited with/ });
+  await t.throwsAsync(
+    tools.luksFormat(image, randomBytes(64), { cipher: 'nonsense-xts-plain64', keySizeBits: 512, pbkdf: 'pbkdf2-minimal' }),
+    { message: /cryptsetup exited with/ },
+  );
 });
 
 test('keys are passed on stdin, never in argv', async (t) => {

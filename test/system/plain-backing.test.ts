@@ -54,7 +54,16 @@ for (const fs of ['ext4', 'xfs'] as const) {
       t.is(fsType, fs);
       const status = await backing.status(volume);
       t.true(Number(status['capacityBytes']) <= (volume.record.spec as PlainSpec).sizeBytes);
-      const tooBig = await execa('dd', ['if=/dev/zero', `of=${join(volume.paths.mountpoint, 'big')}`, 'bs=1M', `count=${(volume.record.spec as PlainSpec).sizeBytes / 1024 ** 2 + 16}`], { reject: false });
+      const tooBig = await execa(
+        'dd',
+        [
+          'if=/dev/zero',
+          `of=${join(volume.paths.mountpoint, 'big')}`,
+          'bs=1M',
+          `count=${(volume.record.spec as PlainSpec).sizeBytes / 1024 ** 2 + 16}`,
+        ],
+        { reject: false },
+      );
       t.not(tooBig.exitCode, 0);
       t.regex(tooBig.stderr, /No space left on device/);
       await backing.deactivate(volume);
@@ -93,7 +102,12 @@ for (const step of createSteps) {
 }
 
 // activate: attach → mkdir mount root → mount → check that _data is a real directory (pathKind).
-const activateSteps: Array<[ToolName, number]> = [['attachLoop', 1], ['makeDirectory', 1], ['mount', 1], ['pathKind', 1]];
+const activateSteps: Array<[ToolName, number]> = [
+  ['attachLoop', 1],
+  ['makeDirectory', 1],
+  ['mount', 1],
+  ['pathKind', 1],
+];
 for (const [step, nth] of activateSteps) {
   test(`activate failing at ${step} #${nth} leaves no loop device or mount, and keeps the data`, async (t) => {
     await withRoot(async (root) => {

@@ -16,7 +16,13 @@ async function volumeRoot(t: { teardown: (fn: () => Promise<void>) => void }): P
   t.teardown(() => removeTempDir(root));
   const mountRoot = join(root, 'mount');
   await mkdir(mountRoot);
-  return { dir: join(root, 'volume'), image: join(root, 'volume', 'disk.img'), mountRoot, mountpoint: join(mountRoot, '_data'), retainRoot: join(root, '.retained') };
+  return {
+    dir: join(root, 'volume'),
+    image: join(root, 'volume', 'disk.img'),
+    mountRoot,
+    mountpoint: join(mountRoot, '_data'),
+    retainRoot: join(root, '.retained'),
+  };
 }
 
 test('a fresh volume gets a real _data directory; a second call keeps it', async (t) => {
@@ -34,7 +40,10 @@ test('a _data symlink to / is refused, left in place and not followed', async (t
   await mkdir(target);
   await symlink('/', paths.mountpoint);
   const error = await t.throwsAsync(ensureDataDirectory(tools, paths));
-  t.regex(error?.message ?? '', /^_data at the top of the volume's filesystem is a symbolic link; the plugin refuses to hand it to a container\. Remove or rename _data/);
+  t.regex(
+    error?.message ?? '',
+    /^_data at the top of the volume's filesystem is a symbolic link; the plugin refuses to hand it to a container\. Remove or rename _data/,
+  );
   t.is(await readlink(paths.mountpoint), '/', 'left as it was');
   // A symlink into a directory we can watch: nothing is created through it.
   const watched = await volumeRoot(t);
@@ -54,7 +63,9 @@ test('a dangling _data symlink is refused and nothing is created at its target',
 test('a regular file _data is refused', async (t) => {
   const paths = await volumeRoot(t);
   await writeFile(paths.mountpoint, 'not a directory');
-  await t.throwsAsync(ensureDataDirectory(tools, paths), { message: /^_data at the top of the volume's filesystem is not a directory; the plugin refuses/ });
+  await t.throwsAsync(ensureDataDirectory(tools, paths), {
+    message: /^_data at the top of the volume's filesystem is not a directory; the plugin refuses/,
+  });
   t.is(await pathKind(paths.mountpoint), 'other');
 });
 

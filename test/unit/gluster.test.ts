@@ -26,7 +26,10 @@ function infoDoc(xml: string): Record<string, unknown> {
 test('volume info XML is parsed into volumes, bricks and options', (t) => {
   const [ours, theirs] = parseVolumeInfo(infoDoc(INFO));
   t.like(ours, { name: 'cv_my_data_vol-ecb75417cbf8cad7', started: true, replicaCount: 3, arbiterCount: 0 });
-  t.deepEqual(ours?.bricks, [{ host: '10.77.0.1', path: '/b/a' }, { host: '10.77.0.2', path: '/b/b' }]);
+  t.deepEqual(ours?.bricks, [
+    { host: '10.77.0.1', path: '/b/a' },
+    { host: '10.77.0.2', path: '/b/b' },
+  ]);
   t.is(ours?.options['user.custom-volume.created'], '2026-11-23T12:00:00.000Z');
   t.like(theirs, { name: 'someone-elses', started: false });
   t.deepEqual(theirs?.options, {});
@@ -36,8 +39,11 @@ test('a Gluster volume of ours gives back the Docker record; other volumes are n
   const [ours, theirs] = parseVolumeInfo(infoDoc(INFO));
   t.deepEqual(recordFromGluster(ours!), {
     record: {
-      name: 'my data/vol', id: 'my_data_vol-ecb75417cbf8cad7', spec: { type: 'replicated', replicas: 3, arbiter: false },
-      createdAt: '2026-11-23T12:00:00.000Z', leases: {},
+      name: 'my data/vol',
+      id: 'my_data_vol-ecb75417cbf8cad7',
+      spec: { type: 'replicated', replicas: 3, arbiter: false },
+      createdAt: '2026-11-23T12:00:00.000Z',
+      leases: {},
     },
   });
   t.is(recordFromGluster(theirs!), undefined);
@@ -46,29 +52,55 @@ test('a Gluster volume of ours gives back the Docker record; other volumes are n
 
 test('catalogue entries are validated: a bad spec or an id that does not match the name is a problem, not a record', (t) => {
   const [ours] = parseVolumeInfo(infoDoc(INFO));
-  const spec = (value: string) => ({ ...ours!, options: { ...ours!.options, 'user.custom-volume.spec': Buffer.from(value).toString('base64url') } });
+  const spec = (value: string) => ({
+    ...ours!,
+    options: { ...ours!.options, 'user.custom-volume.spec': Buffer.from(value).toString('base64url') },
+  });
   t.regex((recordFromGluster(spec('{not json')) as { problem: string }).problem, /spec/);
-  t.regex((recordFromGluster(spec(JSON.stringify({ type: 'replicated', replicas: 9, arbiter: false }))) as { problem: string }).problem, /replicas/);
-  t.regex((recordFromGluster(spec(JSON.stringify({ type: 'plain', fs: 'ext4', sizeBytes: 4096 }))) as { problem: string }).problem, /not a replicated volume/);
+  t.regex(
+    (recordFromGluster(spec(JSON.stringify({ type: 'replicated', replicas: 9, arbiter: false }))) as { problem: string }).problem,
+    /replicas/,
+  );
+  t.regex(
+    (recordFromGluster(spec(JSON.stringify({ type: 'plain', fs: 'ext4', sizeBytes: 4096 }))) as { problem: string }).problem,
+    /not a replicated volume/,
+  );
   const renamed = { ...ours!, name: 'cv_someone-0123456789abcdef' };
   t.regex((recordFromGluster(renamed) as { problem: string }).problem, /does not match the name/);
 });
 
 test('heal-count text is parsed per brick', (t) => {
-  const text = 'Gathering count of entries to be healed on volume v has been successful \n\nBrick 10.77.0.1:/b/a\nNumber of entries: 0\n\nBrick 10.77.0.3:/b/c\nNumber of entries: 17\n';
-  t.deepEqual([...parseHealCount(text)], [['10.77.0.1:/b/a', 0], ['10.77.0.3:/b/c', 17]]);
+  const text =
+    'Gathering count of entries to be healed on volume v has been successful \n\nBrick 10.77.0.1:/b/a\nNumber of entries: 0\n\nBrick 10.77.0.3:/b/c\nNumber of entries: 17\n';
+  t.deepEqual(
+    [...parseHealCount(text)],
+    [
+      ['10.77.0.1:/b/a', 0],
+      ['10.77.0.3:/b/c', 17],
+    ],
+  );
 });
 
 test('replicated options: default replica 3, arbiter with replicas=2, size as quota', (t) => {
   t.deepEqual(parseVolumeSpec('v', { type: 'replicated' }), { type: 'replicated', replicas: 3, arbiter: false });
-  t.deepEqual(parseVolumeSpec('v', { type: 'replicated', replicas: '2', arbiter: 'true', size: '1G' }), { type: 'replicated', replicas: 2, arbiter: true, quotaBytes: 1024 ** 3 });
+  t.deepEqual(parseVolumeSpec('v', { type: 'replicated', replicas: '2', arbiter: 'true', size: '1G' }), {
+    type: 'replicated',
+    replicas: 2,
+    arbiter: true,
+    quotaBytes: 1024 ** 3,
+  });
 });
 
 const refuses = test.macro((t, opts: Record<string, string>, pattern: RegExp) => {
   const error = t.throws(() => parseVolumeSpec('r', opts), { instanceOf: VolumeError });
   t.regex(error?.message ?? '', pattern);
 });
-test('replicas=2 without an arbiter warns of split brain', refuses, { type: 'replicated', replicas: '2' }, /^volume "r": replicas=2 can split-brain.*arbiter=true/);
+test(
+  'replicas=2 without an arbiter warns of split brain',
+  refuses,
+  { type: 'replicated', replicas: '2' },
+  /^volume "r": replicas=2 can split-brain.*arbiter=true/,
+);
 test('replicas=4', refuses, { type: 'replicated', replicas: '4' }, /replicas="4" is not supported; use one of: 2, 3/);
 test('fs on a replicated volume', refuses, { type: 'replicated', fs: 'ext4' }, /fs does not apply to type=replicated/);
 test('arbiter with replicas=3', refuses, { type: 'replicated', replicas: '3', arbiter: 'true' }, /use it with replicas=2/);
@@ -77,7 +109,11 @@ test('replicas on a plain volume', refuses, { replicas: '3' }, /option "replicas
 test('peers: this host first, each with its brick root; one host alone by default', (t) => {
   const alone = loadConfig({ CUSTOM_GLUSTER_HOST: 'node1', CUSTOM_STATE_DIR: '/s' });
   t.deepEqual(alone.gluster.peers, [{ host: 'node1', brickRoot: '/s/bricks' }]);
-  const pool = loadConfig({ CUSTOM_GLUSTER_HOST: 'n2', CUSTOM_GLUSTER_PEERS: 'n1,n2:/data/b2, n3:/data/b3', CUSTOM_GLUSTER_BRICK_ROOT: '/bricks' });
+  const pool = loadConfig({
+    CUSTOM_GLUSTER_HOST: 'n2',
+    CUSTOM_GLUSTER_PEERS: 'n1,n2:/data/b2, n3:/data/b3',
+    CUSTOM_GLUSTER_BRICK_ROOT: '/bricks',
+  });
   t.deepEqual(pool.gluster.peers, [
     { host: 'n2', brickRoot: '/data/b2' },
     { host: 'n1', brickRoot: '/bricks' },

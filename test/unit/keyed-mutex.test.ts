@@ -33,7 +33,10 @@ test('different keys run in parallel', async (t) => {
 
 test('a failing job releases the lock', async (t) => {
   const mutex = new KeyedMutex();
-  await t.throwsAsync(mutex.run('v', async () => Promise.reject(new Error('boom'))), { message: 'boom' });
+  await t.throwsAsync(
+    mutex.run('v', async () => Promise.reject(new Error('boom'))),
+    { message: 'boom' },
+  );
   t.is(await mutex.run('v', async () => 42), 42);
   t.false(mutex.isLocked('v'));
 });

@@ -46,25 +46,60 @@ const refused = test.macro({
   title: (label = '') => `key files are refused: ${label}`,
 });
 
-test('a symlink (not followed, even to a good key file)', refused, async () => {
-  const target = await keyFile('target.key', randomBytes(64));
-  const link = join(dir, 'link.key');
-  await symlink(target, link);
-  return link;
-}, 'symlink', 'symbolic link', 'the path of the file itself');
-test('a FIFO, without blocking on it', refused, async () => {
-  const fifo = join(dir, 'fifo.key');
-  await execa('mkfifo', ['-m', '0400', fifo]);
-  return fifo;
-}, 'not-regular', 'not a regular file');
-test('a directory', refused, async () => {
-  const path = join(dir, 'a-directory');
-  await mkdir(path, { mode: 0o700 });
-  return path;
-}, 'not-regular', 'not a regular file');
+test(
+  'a symlink (not followed, even to a good key file)',
+  refused,
+  async () => {
+    const target = await keyFile('target.key', randomBytes(64));
+    const link = join(dir, 'link.key');
+    await symlink(target, link);
+    return link;
+  },
+  'symlink',
+  'symbolic link',
+  'the path of the file itself',
+);
+test(
+  'a FIFO, without blocking on it',
+  refused,
+  async () => {
+    const fifo = join(dir, 'fifo.key');
+    await execa('mkfifo', ['-m', '0400', fifo]);
+    return fifo;
+  },
+  'not-regular',
+  'not a regular file',
+);
+test(
+  'a directory',
+  refused,
+  async () => {
+    const path = join(dir, 'a-directory');
+    await mkdir(path, { mode: 0o700 });
+    return path;
+  },
+  'not-regular',
+  'not a regular file',
+);
 test('a missing file', refused, async () => join(dir, 'nothing-here.key'), 'missing', 'does not exist on the host');
-test('a file owned by another user', refused, () => keyFile('theirs.key', randomBytes(64), 0o400, 1000), 'not-root', 'must be owned by root', 'chown root', 'uid 1000');
-test('a group-readable file', refused, () => keyFile('group.key', randomBytes(64), 0o440), 'group-or-other', 'not readable by group or others', 'chmod 0400', 'mode 0440');
+test(
+  'a file owned by another user',
+  refused,
+  () => keyFile('theirs.key', randomBytes(64), 0o400, 1000),
+  'not-root',
+  'must be owned by root',
+  'chown root',
+  'uid 1000',
+);
+test(
+  'a group-readable file',
+  refused,
+  () => keyFile('group.key', randomBytes(64), 0o440),
+  'group-or-other',
+  'not readable by group or others',
+  'chmod 0400',
+  'mode 0440',
+);
 test('an other-readable file', refused, () => keyFile('other.key', randomBytes(64), 0o404), 'group-or-other', 'chmod 0400', 'mode 0404');
 test('a group-writable file', refused, () => keyFile('gw.key', randomBytes(64), 0o420), 'group-or-other');
 test('an empty file', refused, () => keyFile('empty.key', Buffer.alloc(0)), 'empty', 'is empty', '1 byte to 8 MiB');

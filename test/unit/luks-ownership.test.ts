@@ -14,7 +14,14 @@ import { makeTempDir, removeTempDir } from '../helpers/temp.js';
 const UUID = '2f3c1e0a-9b7d-4c55-8e21-0123456789ab';
 const HEX = '2f3c1e0a9b7d4c558e210123456789ab';
 const record = { name: 'data', id: 'data-0123456789abcdef', createdAt: '2026-11-25T00:00:00.000Z', leases: {} } as unknown as VolumeRecord;
-const spec: EncryptedSpec = { type: 'encrypted', fs: 'ext4', sizeBytes: 64 * 1024 ** 2, cipher: 'aes-xts-plain64', keySizeBits: 512, keySource: 'generated' };
+const spec: EncryptedSpec = {
+  type: 'encrypted',
+  fs: 'ext4',
+  sizeBytes: 64 * 1024 ** 2,
+  cipher: 'aes-xts-plain64',
+  keySizeBits: 512,
+  keySource: 'generated',
+};
 const INSTANCE = 'abcd1234';
 const OUR_NAME = `custom-${INSTANCE}-${record.id}`;
 
@@ -23,7 +30,10 @@ interface FakeHost {
   calls: string[];
 }
 
-async function layer(t: { teardown: (fn: () => Promise<void>) => void }, mappings: Mapping[]): Promise<{ luks: LuksLayer; host: FakeHost }> {
+async function layer(
+  t: { teardown: (fn: () => Promise<void>) => void },
+  mappings: Mapping[],
+): Promise<{ luks: LuksLayer; host: FakeHost }> {
   const keyDir = await makeTempDir('luks-owner');
   t.teardown(() => removeTempDir(keyDir));
   const keys = new KeyStore(keyDir, undefined);
@@ -57,7 +67,7 @@ test('opens under the instance name, closes what it opened', async (t) => {
   t.deepEqual(host.calls, [`open /dev/loop3 ${OUR_NAME}`, `close ${OUR_NAME}`]);
 });
 
-test('reuses this volume\'s mapping under its legacy name and closes it by that name', async (t) => {
+test("reuses this volume's mapping under its legacy name and closes it by that name", async (t) => {
   const legacy = `custom-${record.id}`;
   const { luks, host } = await layer(t, [{ name: legacy, uuid: `CRYPT-LUKS2-${HEX}-${legacy}`, backingDevices: ['loop3'] }]);
   t.is(await luks.ensureOpen(record, spec, '/dev/loop3', new UndoStack()), `/dev/mapper/${legacy}`);
@@ -68,7 +78,9 @@ test('reuses this volume\'s mapping under its legacy name and closes it by that 
 test('refuses a squatter on its name and neither opens nor closes anything', async (t) => {
   const squatter = { name: OUR_NAME, uuid: `CRYPT-LUKS2-${'9'.repeat(32)}-${OUR_NAME}`, backingDevices: ['loop8'] };
   const { luks, host } = await layer(t, [squatter]);
-  await t.throwsAsync(luks.ensureOpen(record, spec, '/dev/loop3', new UndoStack()), { message: /already exists on loop8, not on this volume's loop device/ });
+  await t.throwsAsync(luks.ensureOpen(record, spec, '/dev/loop3', new UndoStack()), {
+    message: /already exists on loop8, not on this volume's loop device/,
+  });
   await t.throwsAsync(luks.open(record, '/dev/loop3', Buffer.alloc(64), new UndoStack()), { message: /already exists on loop8/ });
   await luks.close(record, '/x/disk.img');
   t.deepEqual(host.calls, []);

@@ -10,11 +10,17 @@ import { makeTempDir, removeTempDir } from '../helpers/temp.js';
 const UUID = '2f3c1e0a-9b7d-4c55-8e21-0123456789ab';
 const DM_UUID = `CRYPT-LUKS2-2f3c1e0a9b7d4c558e210123456789ab-custom-data-0123456789abcdef`;
 
-test('the LUKS UUID is read from a dm-crypt mapping\'s dm uuid, whatever the name after it', (t) => {
+test("the LUKS UUID is read from a dm-crypt mapping's dm uuid, whatever the name after it", (t) => {
   t.is(luksUuidOfMapping(DM_UUID), compactUuid(UUID));
   t.is(luksUuidOfMapping('CRYPT-LUKS2-2F3C1E0A9B7D4C558E210123456789AB-renamed-later'), compactUuid(UUID));
   t.is(luksUuidOfMapping('CRYPT-LUKS1-2f3c1e0a9b7d4c558e210123456789ab-old'), compactUuid(UUID));
-  for (const other of ['', 'LVM-abc', 'CRYPT-PLAIN-custom-x', 'CRYPT-LUKS2-2f3c1e0a-custom-x', 'CRYPT-LUKS2-2f3c1e0a9b7d4c558e210123456789ab']) {
+  for (const other of [
+    '',
+    'LVM-abc',
+    'CRYPT-PLAIN-custom-x',
+    'CRYPT-LUKS2-2f3c1e0a-custom-x',
+    'CRYPT-LUKS2-2f3c1e0a9b7d4c558e210123456789ab',
+  ]) {
     t.is(luksUuidOfMapping(other), undefined, other);
   }
   t.is(compactUuid('2F3C1E0A-9B7D-4C55-8E21-0123456789AB'), '2f3c1e0a9b7d4c558e210123456789ab');
@@ -25,7 +31,7 @@ test('holders listings keep only device-mapper devices', (t) => {
   t.deepEqual(mappingDevices([]), []);
 });
 
-test('mapper names carry the instance tag, stay under the dm limit and keep the id\'s hash', async (t) => {
+test("mapper names carry the instance tag, stay under the dm limit and keep the id's hash", async (t) => {
   const id = 'data-0123456789abcdef';
   t.is(mapperName(id), `custom-${id}`, 'no instance: the legacy name');
   t.is(mapperPath(id), `/dev/mapper/custom-${id}`);
@@ -48,7 +54,10 @@ test('mapper names carry the instance tag, stay under the dm limit and keep the 
 });
 
 // A sysfs tree as the kernel lays it out, in a temp directory.
-async function fakeSys(t: { teardown: (fn: () => Promise<void>) => void }, mappings: Array<{ dm: string; name: string; uuid: string; on: string[] }>): Promise<string> {
+async function fakeSys(
+  t: { teardown: (fn: () => Promise<void>) => void },
+  mappings: Array<{ dm: string; name: string; uuid: string; on: string[] }>,
+): Promise<string> {
   const root = await makeTempDir('sysfs');
   t.teardown(() => removeTempDir(root));
   await mkdir(join(root, 'block', 'loop7', 'holders'), { recursive: true });
@@ -72,9 +81,16 @@ test('mappings are found by name and by the device they sit on, from sysfs', asy
     { dm: 'dm-0', name: 'root_crypt', uuid: 'CRYPT-LUKS2-ffffffffffffffffffffffffffffffff-root_crypt', on: ['sda'] },
     { dm: 'dm-4', name: 'custom-data-0123456789abcdef', uuid: DM_UUID, on: ['loop3'] },
   ]);
-  t.deepEqual(await mappingNamed('custom-data-0123456789abcdef', sys), { name: 'custom-data-0123456789abcdef', uuid: DM_UUID, backingDevices: ['loop3'] });
+  t.deepEqual(await mappingNamed('custom-data-0123456789abcdef', sys), {
+    name: 'custom-data-0123456789abcdef',
+    uuid: DM_UUID,
+    backingDevices: ['loop3'],
+  });
   t.is(await mappingNamed('custom-nothing', sys), undefined);
-  t.deepEqual((await mappingsOn('/dev/loop3', sys)).map((m) => m.name), ['custom-data-0123456789abcdef']);
+  t.deepEqual(
+    (await mappingsOn('/dev/loop3', sys)).map((m) => m.name),
+    ['custom-data-0123456789abcdef'],
+  );
   t.deepEqual(await mappingsOn('/dev/loop7', sys), [], 'a loop device nothing sits on');
   t.deepEqual(await mappingsOn('/dev/loop99', sys), [], 'a device sysfs does not know');
 });
@@ -103,14 +119,19 @@ test('nothing open and the name free: open anew, without asking cryptsetup', asy
   t.is(tools.uuidCalls, 0);
 });
 
-test('this volume\'s mapping under another (legacy) name is reused', async (t) => {
+test("this volume's mapping under another (legacy) name is reused", async (t) => {
   const tools = fakeTools([ours], { '/dev/loop3': UUID });
   t.is(await ownOpenMapping(tools, '/dev/loop3', NAME), ours.name);
 });
 
 test('a mapping on our loop device from another LUKS header is refused', async (t) => {
-  const tools = fakeTools([{ ...ours, uuid: 'CRYPT-LUKS2-00000000000000000000000000000000-custom-data-0123456789abcdef' }], { '/dev/loop3': UUID });
-  await t.throwsAsync(ownOpenMapping(tools, '/dev/loop3', ours.name), { message: /\/dev\/loop3 \(this volume's loop device\) is held by the device-mapper mapping custom-data-0123456789abcdef, which was not opened from this volume's LUKS header/ });
+  const tools = fakeTools([{ ...ours, uuid: 'CRYPT-LUKS2-00000000000000000000000000000000-custom-data-0123456789abcdef' }], {
+    '/dev/loop3': UUID,
+  });
+  await t.throwsAsync(ownOpenMapping(tools, '/dev/loop3', ours.name), {
+    message:
+      /\/dev\/loop3 \(this volume's loop device\) is held by the device-mapper mapping custom-data-0123456789abcdef, which was not opened from this volume's LUKS header/,
+  });
 });
 
 test('a non-crypt mapping on our loop device is refused', async (t) => {
@@ -122,11 +143,13 @@ test('our name taken by a mapping on another device is refused, not reused', asy
   const theirs = { name: NAME, uuid: `CRYPT-LUKS2-11111111111111111111111111111111-${NAME}`, backingDevices: ['loop9'] };
   const tools = fakeTools([theirs], { '/dev/loop3': UUID, '/dev/loop9': '11111111-1111-1111-1111-111111111111' });
   await t.throwsAsync(ownOpenMapping(tools, '/dev/loop3', NAME), {
-    message: new RegExp(`a device-mapper mapping named ${NAME} already exists on loop9, not on this volume's loop device; .* neither uses nor closes it\\. If it is left over, close it \\(cryptsetup close ${NAME}\\)`),
+    message: new RegExp(
+      `a device-mapper mapping named ${NAME} already exists on loop9, not on this volume's loop device; .* neither uses nor closes it\\. If it is left over, close it \\(cryptsetup close ${NAME}\\)`,
+    ),
   });
 });
 
-test('closing finds only this volume\'s mappings on its loop devices', async (t) => {
+test("closing finds only this volume's mappings on its loop devices", async (t) => {
   const foreign = { name: 'peek', uuid: '', backingDevices: ['loop3'] };
   const elsewhere = { name: 'other', uuid: DM_UUID.replace('custom-data', 'other'), backingDevices: ['loop5'] };
   const tools = fakeTools([ours, foreign, elsewhere], { '/dev/loop3': UUID, '/dev/loop5': UUID });

@@ -20,7 +20,7 @@ test('lines with several optional fields are parsed', (t) => {
   t.deepEqual(parseMountInfo(line), [{ target: '/mnt2', fsType: 'ext3', source: '/dev/root', majMin: '98:0', root: '/mnt1' }]);
 });
 
-test('a container\'s bind mount of a volume shows the device and the /_data root', (t) => {
+test("a container's bind mount of a volume shows the device and the /_data root", (t) => {
   const line = '612 590 7:5 /_data /data rw,relatime - ext4 /dev/loop5 rw';
   t.like(parseMountInfo(line)[0], { majMin: '7:5', root: '/_data', target: '/data', source: '/dev/loop5' });
 });
@@ -33,8 +33,15 @@ test('the host scan reads each mount namespace once and keeps only bind mounts (
   const proc = await makeTempDir('fake-proc');
   t.teardown(() => rm(proc, { recursive: true, force: true }));
   const host = '22 1 254:0 / / rw - ext4 /dev/vda rw\n99 22 7:3 / /var/lib/custom/mounts/v rw - ext4 /dev/loop3 rw\n';
-  const container = '600 590 0:80 / / rw - overlay overlay rw\n612 600 7:3 /_data /data rw - ext4 /dev/loop3 rw\n613 600 254:0 /var/lib/docker/containers/x/hosts /etc/hosts rw - ext4 /dev/vda rw\n';
-  for (const [pid, text] of [['1', host], ['2', host], ['300', container], ['301', container], ['self', host]] as const) {
+  const container =
+    '600 590 0:80 / / rw - overlay overlay rw\n612 600 7:3 /_data /data rw - ext4 /dev/loop3 rw\n613 600 254:0 /var/lib/docker/containers/x/hosts /etc/hosts rw - ext4 /dev/vda rw\n';
+  for (const [pid, text] of [
+    ['1', host],
+    ['2', host],
+    ['300', container],
+    ['301', container],
+    ['self', host],
+  ] as const) {
     await mkdir(join(proc, pid));
     await writeFile(join(proc, pid, 'mountinfo'), text);
   }

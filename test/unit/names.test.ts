@@ -54,7 +54,12 @@ test('DEL', refusedName, 'del\u007f', 'control character U+007F', '"del\\u007f"'
 test('U+0085 (C1 next line)', refusedName, 'next\u0085line', 'control character U+0085', '"next\\u0085line"');
 test('a lone high surrogate', refusedName, 'vol\ud800', 'not well-formed Unicode', 'lone UTF-16 surrogate', 'valid UTF-8', '"vol\\ud800"');
 test('a lone low surrogate', refusedName, '\udc00vol', 'not well-formed Unicode', '"\\udc00vol"');
-test('a control character in a long name is shown escaped and cut to 40 characters', refusedName, `${'n'.repeat(39)}\u0000${'m'.repeat(100)}`, `"${'n'.repeat(39)}\\u0000…"`);
+test(
+  'a control character in a long name is shown escaped and cut to 40 characters',
+  refusedName,
+  `${'n'.repeat(39)}\u0000${'m'.repeat(100)}`,
+  `"${'n'.repeat(39)}\\u0000…"`,
+);
 
 test('several malformed names map to the same id, so all of them are refused', (t) => {
   // UTF-8 has no form for a lone surrogate: Buffer encodes each as U+FFFD, so

@@ -9,7 +9,13 @@ import { makeTempDir, removeTempDir } from '../helpers/temp.js';
 const lease = (count: number) => ({ count, since: '2026-01-01T00:00:00.000Z', boot: 'b' });
 
 function record(name: string, leases: LeaseMap = {}): VolumeRecord {
-  return { name, id: volumeId(name), spec: { type: 'plain', fs: 'ext4', sizeBytes: 1 << 24 }, createdAt: '2026-01-01T00:00:00.000Z', leases };
+  return {
+    name,
+    id: volumeId(name),
+    spec: { type: 'plain', fs: 'ext4', sizeBytes: 1 << 24 },
+    createdAt: '2026-01-01T00:00:00.000Z',
+    leases,
+  };
 }
 
 test('a reopened store has every volume and lease written before', async (t) => {
@@ -67,7 +73,12 @@ test('a corrupt state file is moved aside, never overwritten, and reported (the 
   t.is(await readFile(join(dir, kept[0]!), 'utf8'), '{"version":1,"volu');
 });
 
-for (const [what, text] of [['an empty object', '{}'], ['null', 'null'], ['a list', '[]'], ['no volumes table', '{"version":2}']]) {
+for (const [what, text] of [
+  ['an empty object', '{}'],
+  ['null', 'null'],
+  ['a list', '[]'],
+  ['no volumes table', '{"version":2}'],
+]) {
   test(`a state file that is JSON but not a state (${what}) is moved aside and rebuilt, not fatal`, async (t) => {
     const dir = await makeTempDir('state');
     t.teardown(() => removeTempDir(dir));
@@ -149,5 +160,8 @@ test('a change that cannot be written is taken back: memory never runs ahead of 
   await t.throwsAsync(store.delete('kept'));
   t.truthy(store.get('kept'));
   await execa('chattr', ['-i', dir]);
-  t.deepEqual((await StateStore.open(dir)).all().map((r) => r.name), ['kept']);
+  t.deepEqual(
+    (await StateStore.open(dir)).all().map((r) => r.name),
+    ['kept'],
+  );
 });

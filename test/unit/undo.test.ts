@@ -16,10 +16,13 @@ test('on failure the undo steps run newest first, then the error is rethrown', a
 
 test('on success nothing is undone', async (t) => {
   const ran: string[] = [];
-  t.is(await withUndo(async (undo) => {
-    undo.push('one', async () => ran.push('one'));
-    return 7;
-  }), 7);
+  t.is(
+    await withUndo(async (undo) => {
+      undo.push('one', async () => ran.push('one'));
+      return 7;
+    }),
+    7,
+  );
   t.deepEqual(ran, []);
 });
 

@@ -6,7 +6,7 @@ import { startPluginProcess } from '../test/helpers/plugin-process.js';
 import { callSocket } from '../test/helpers/plugin.js';
 import { loopsUnder } from '../test/helpers/host.js';
 import { STATE_FILE_NAME } from '../src/state/store.js';
-import { eachLimited } from '../src/volumes/recover.js';
+import { eachLimited } from '../src/volumes/each-limited.js';
 import { percentile, timeMs } from './stats.js';
 
 export interface ManyVolumes {

@@ -79,8 +79,10 @@ export async function startPlugin(
   void checkHost(backings).then((types) => log.info({ types }, 'volume types this host can serve'));
 
   const recovered = recoverHost(service, log).then(
-    (report) => {
+    async (report) => {
       log.info(report, 'recovery finished');
+      // Measured once now, so the first Create does not pay for every image.
+      await service.claims.total(state.all()).catch((error: unknown) => log.warn({ err: error }, 'could not measure the images\' claims'));
       return report;
     },
     (error: unknown) => {

@@ -55,12 +55,15 @@ export function newTrashDir(dataDir: string, id: string): string {
   return join(dataDir, TRASH_DIR, `${id}.${Date.now().toString(36)}${randomBytes(2).toString('hex')}`);
 }
 
-/** rename(2) `from` → `to` (never over a non-empty directory), durably. */
+/**
+ * rename(2) `from` → `to` (never over a non-empty directory), durably: on a
+ * journalling filesystem one rename is one transaction, which the fsync of
+ * the new parent commits for both directories.
+ */
 export async function moveDir(from: string, to: string): Promise<void> {
   await mkdir(dirname(to), { recursive: true, mode: 0o700 });
   await rename(from, to);
   await syncDirectory(dirname(to));
-  if (dirname(from) !== dirname(to)) await syncDirectory(dirname(from));
 }
 
 export async function ensureDir(dir: string): Promise<void> {

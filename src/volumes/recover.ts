@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import { totalLeases } from './leases.js';
 import { volumeId } from '../state/volume-id.js';
 import { finishPending } from './pending.js';
+import { eachLimited } from './each-limited.js';
 import { listPending } from '../state/volume-dirs.js';
 import type { VolumeService } from './service.js';
 import type { UsageSnapshot } from './usage.js';
@@ -17,14 +18,6 @@ export interface RecoveryReport {
 
 const PARALLEL = 8;
 
-/** Runs `work` over `items`, at most `limit` at a time. */
-export async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-}
 
 async function scanOrNothing(service: VolumeService, log: Logger): Promise<UsageSnapshot | undefined> {
   try {

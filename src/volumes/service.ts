@@ -15,6 +15,7 @@ import { parseVolumeSpec, type SpecDefaults, type VolumeOptions } from './spec.j
 import { describeVolume } from './describe.js';
 import { GlobalCatalog } from './catalog.js';
 import { checkCapacity } from './capacity.js';
+import { ClaimLedger } from './claims.js';
 import { canonicalJson } from './canonical.js';
 import { noCheckpoints, type Checkpoint } from './checkpoints.js';
 import type { HostView } from './host.js';
@@ -62,11 +63,14 @@ export class VolumeService {
   /** Sizes promised by Creates between their capacity check and their end (one lock for all of them). */
   private readonly promised = new Map<string, number>();
   private readonly capacityLock = new KeyedMutex();
+  /** What existing sparse images may still claim, measured between Creates. */
+  readonly claims: ClaimLedger;
 
   constructor(readonly deps: ServiceDeps) {
     this.catalog = new GlobalCatalog(deps.backings, deps.state, this.locks, deps.log);
     this.checkpoint = deps.checkpoint ?? noCheckpoints;
     this.leases = new LeaseKeeper(this, deps.policy);
+    this.claims = new ClaimLedger((record) => this.backingOf(record).unclaimedBytes(this.context(record)), deps.log);
   }
 
   context(record: VolumeRecord): VolumeContext {
@@ -105,6 +109,7 @@ export class VolumeService {
       this.touched.add(id);
       try {
         await this.provision(record, final);
+        await this.claims.remeasure(record);
       } finally {
         await this.capacityLock.run('', async () => void this.promised.delete(id));
       }
@@ -148,16 +153,10 @@ export class VolumeService {
     if (spec.type === 'replicated') return; // bricks live on the peers, limited by quota
     await this.capacityLock.run('', async () => {
       const records = this.deps.state.all().filter((r) => !this.promised.has(r.id));
-      const claims = await Promise.all(
-        records.map((r) =>
-          this.backingOf(r)
-            .unclaimedBytes(this.context(r))
-            .catch(() => 0),
-        ),
-      );
+      const claimed = await this.claims.total(records);
       checkCapacity(record.name, spec.sizeBytes, {
         freeBytes: await this.deps.host.freeBytes(),
-        unclaimedBytes: [...claims, ...this.promised.values()].reduce((sum, bytes) => sum + bytes, 0),
+        unclaimedBytes: claimed + [...this.promised.values()].reduce((sum, bytes) => sum + bytes, 0),
         overcommit: this.deps.policy.overcommit,
       });
       this.promised.set(record.id, spec.sizeBytes);
@@ -180,6 +179,7 @@ export class VolumeService {
       await this.step(name, 'could not be unmounted', () => this.backingOf(record).deactivate(volume));
       await this.checkpoint('remove.deactivated');
       await this.step(name, 'could not delete its storage', () => removeCommitted(this, record, (step) => this.checkpoint(step)));
+      this.claims.forget(id);
     });
   }
 

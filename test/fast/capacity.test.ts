@@ -1,6 +1,6 @@
 import test from 'ava';
 import { readdir } from 'node:fs/promises';
-import { idOf, newRig } from '../helpers/fakes.js';
+import { idOf, newRig, restart } from '../helpers/fakes.js';
 import { factsOf, isGone, rejects } from '../helpers/fast-checks.js';
 
 // Create refuses a size that does not fit: room = (free − 64 MiB reserve) ×
@@ -37,11 +37,13 @@ const cases: Array<[string, number, number, Existing[], string, boolean]> = [
 
 for (const [title, free, overcommit, existing, size, fits] of cases) {
   test(`capacity: ${title}`, async (t) => {
-    const rig = await newRig(t, { overcommit });
+    const first = await newRig(t, { overcommit });
     for (const volume of existing) {
-      await rig.service.create(volume.name, { size: volume.size });
-      if (volume.unclaimed !== undefined) rig.backing.unclaimed.set(idOf(volume.name), volume.unclaimed);
+      await first.service.create(volume.name, { size: volume.size });
+      if (volume.unclaimed !== undefined) first.backing.unclaimed.set(idOf(volume.name), volume.unclaimed);
     }
+    // Claims are measured at start (and refreshed in the background); a restart measures them anew.
+    const rig = await restart(first);
     rig.host.free = free;
     const creating = rig.service.create('new', { size });
     if (fits) {
@@ -80,4 +82,16 @@ test('a replicated volume lives on its peers and is not checked against the loca
   await rig.service.create('shared', { type: 'replicated' });
   t.is(rig.state.get('shared')?.spec.type, 'replicated');
   await rejects(t, rig.service.create('local', { size: '16M' }), 'INSUFFICIENT_SPACE');
+});
+
+test('a claim measured earlier counts until it is measured again: a cache that errs toward refusing, never toward overfilling', async (t) => {
+  const rig = await newRig(t);
+  rig.host.free = RESERVE + 100 * MiB;
+  await rig.service.create('a', { size: '60M' });
+  rig.backing.unclaimed.set(idOf('a'), 10 * MiB); // it filled up since
+  await rejects(t, rig.service.create('b', { size: '50M' }), 'INSUFFICIENT_SPACE', /may still claim 60 MiB/);
+  const next = await restart(rig);
+  next.host.free = RESERVE + 100 * MiB;
+  await next.service.create('b', { size: '50M' });
+  t.truthy(next.state.get('b'));
 });

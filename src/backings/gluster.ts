@@ -173,7 +173,11 @@ export class GlusterBacking implements Backing {
           ? [this.layout.host, ...[...hosts].filter((h) => h !== this.layout.host)]
           : [...hosts];
         // backup-volfile-servers: a dead first server does not block mounting.
-        await this.gluster.mount(server ?? this.layout.host, glusterName(record.id), backups, paths.mountRoot);
+        try {
+          await this.gluster.mount(server ?? this.layout.host, glusterName(record.id), backups, paths.mountRoot);
+        } finally {
+          this.tools.forgetMounts();
+        }
       });
     }
     await ensureDataDirectory(this.tools, paths);

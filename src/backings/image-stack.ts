@@ -113,10 +113,14 @@ export class ImageStackBacking implements Backing {
 
   // A container's bind mount names the loop device (or the LUKS mapping) as
   // its source; ext4 and xfs also show the device's number, btrfs its own.
+  // While mounted, our own mount says it all (a bind mount shares its
+  // superblock: same device number, same source), and costs no losetup.
   async identity({ record, paths }: VolumeContext): Promise<MountIdentity> {
+    const mounted = await mountIdentity(this.tools, paths.mountRoot, []);
+    if (mounted.majMins.length > 0) return mounted;
     const devices = await loopsOf(this.tools, paths.image);
     const mapper = encryption(record.spec) ? [this.luks.devicePath(record)] : [];
-    return mountIdentity(this.tools, paths.mountRoot, [...devices, ...mapper]);
+    return { majMins: [], sources: [...devices, ...mapper] };
   }
 
   async unclaimedBytes({ record, paths }: VolumeContext): Promise<number> {

@@ -24,6 +24,10 @@ import * as gluster from './gluster.js';
 import { scanBindMounts } from './mount-users.js';
 import { readBootId } from './boot-id.js';
 import { createAllocatedFile } from './fallocate.js';
+import { changing, snapshotCache } from './snapshot-cache.js';
+
+/** How long a mount table or loop list may be shared (our own changes invalidate it at once). */
+const LISTING_TTL_MS = 250;
 
 export type { LoopDevice } from './loop.js';
 export type { MountEntry } from './mount.js';
@@ -42,15 +46,19 @@ export { CommandError } from './run.js';
  * fail and prove the others are undone.
  */
 export function createSystemTools(timeoutMs: number, runtimeDir = '/run') {
+  const loops = snapshotCache(() => listLoops(timeoutMs), LISTING_TTL_MS);
+  const mounts = snapshotCache(listMounts, LISTING_TTL_MS);
   return {
-    attachLoop: (image: string) => attachLoop(image, timeoutMs),
-    detachLoop: (device: string) => detachLoop(device, timeoutMs),
-    listLoops: () => listLoops(timeoutMs),
+    attachLoop: (image: string) => changing(loops, () => attachLoop(image, timeoutMs)),
+    detachLoop: (device: string) => changing(loops, () => detachLoop(device, timeoutMs)),
+    listLoops: () => loops.get(),
     makeFilesystem: (fs: FilesystemType, target: string) => makeFilesystem(fs, target, timeoutMs),
     mount: (device: string, target: string, fsType: string, options: readonly string[]) =>
-      mountDevice(device, target, fsType, options, timeoutMs),
-    unmount: (target: string) => unmount(target, timeoutMs),
-    listMounts,
+      changing(mounts, () => mountDevice(device, target, fsType, options, timeoutMs)),
+    unmount: (target: string) => changing(mounts, () => unmount(target, timeoutMs)),
+    listMounts: () => mounts.get(),
+    /** For mounts made by other tools (the GlusterFS client): the next listing is read afresh. */
+    forgetMounts: () => mounts.invalidate(),
     /** Bind mounts (root not "/") in every mount namespace: who really uses a volume. */
     scanBindMounts: () => scanBindMounts(),
     readBootId,

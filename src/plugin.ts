@@ -82,7 +82,7 @@ export async function startPlugin(
     async (report) => {
       log.info(report, 'recovery finished');
       // Measured once now, so the first Create does not pay for every image.
-      await service.claims.total(state.all()).catch((error: unknown) => log.warn({ err: error }, 'could not measure the images\' claims'));
+      await service.claims.total(state.all()).catch((error: unknown) => log.warn({ err: error }, "could not measure the images' claims"));
       return report;
     },
     (error: unknown) => {

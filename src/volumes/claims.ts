@@ -50,7 +50,7 @@ export class ClaimLedger {
     if (this.refreshing) return;
     this.refreshedAt = Date.now();
     this.refreshing = this.measureAll(records)
-      .catch((error: unknown) => this.log.warn({ err: error }, 'could not refresh the images\' claims'))
+      .catch((error: unknown) => this.log.warn({ err: error }, "could not refresh the images' claims"))
       .finally(() => (this.refreshing = undefined));
   }
 }

@@ -18,7 +18,6 @@ export interface RecoveryReport {
 
 const PARALLEL = 8;
 
-
 async function scanOrNothing(service: VolumeService, log: Logger): Promise<UsageSnapshot | undefined> {
   try {
     return await service.deps.host.scanUsers();

@@ -26,7 +26,9 @@ function recoveryLine(logs: string, after: number): { ms: number; released: numb
     .filter((line) => line.includes('"msg":"recovery finished"'));
   const last = lines[0];
   if (!last) return undefined;
-  const report = JSON.parse(last) as { time: number; released: string[] };
+  const report = JSON.parse(last) as { time: number; released: string[]; failed: string[]; reactivated: string[] };
+  if (report.failed.length > 0 || report.reactivated.length > 0)
+    throw new Error(`recovery: ${report.failed.length} failed, ${report.reactivated.length} mounted again`);
   return { ms: report.time, released: report.released.length };
 }
 
@@ -37,7 +39,13 @@ function recoveryLine(logs: string, after: number): { ms: number; released: numb
  * past the grace period, and the restart's recovery releases every one.
  */
 export async function manyVolumes(count = 1000): Promise<ManyVolumes> {
-  const plugin = await startPluginProcess('many', { CUSTOM_LEASE_GRACE_MS: '1000', CUSTOM_LOG_LEVEL: 'info', CUSTOM_OVERCOMMIT: '1000' });
+  // No periodic check during the set-up: it would release the leases before the restart does.
+  const plugin = await startPluginProcess('many', {
+    CUSTOM_LEASE_GRACE_MS: '1000',
+    CUSTOM_LEASE_CHECK_MS: '3600000',
+    CUSTOM_LOG_LEVEL: 'info',
+    CUSTOM_OVERCOMMIT: '1000',
+  });
   const dockerd = await startDockerd('many');
   const names = Array.from({ length: count }, (_, i) => `many-${i}`);
   const call = (method: string, body: unknown) => callSocket(plugin.socket, method, body);

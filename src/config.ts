@@ -115,6 +115,12 @@ function glusterConfig(env: Env, stateDir: string): GlusterConfig {
     .map((p) => p.trim())
     .filter(Boolean)
     .map((p) => parsePeer(p, defaultRoot));
+  // A host that names itself differently from the pool would take its own bricks for another host's.
+  if (listed.length > 0 && !listed.some((peer) => peer.host === host)) {
+    throw new Error(
+      `CUSTOM_GLUSTER_HOST=${JSON.stringify(host)} is not in CUSTOM_GLUSTER_PEERS (${listed.map((p) => p.host).join(', ')}); set CUSTOM_GLUSTER_HOST to this host's name as the pool lists it`,
+    );
+  }
   const self = listed.find((peer) => peer.host === host) ?? { host, brickRoot: defaultRoot };
   // This host first: its brick is local and it serves the mount's volfile.
   const peers = [self, ...listed.filter((peer) => peer.host !== host)];

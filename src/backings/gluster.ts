@@ -228,7 +228,7 @@ export class GlusterBacking implements Backing {
     const spec = replicated(record);
     const name = glusterName(record.id);
     const mounted = await isMountedAt(this.tools, paths.mountRoot);
-    const status: Record<string, StatusValue> = { glusterVolume: name, replicas: 3, arbiter: spec.arbiter, mounted };
+    const status: Record<string, StatusValue> = { glusterVolume: name, replicas: spec.replicas, arbiter: spec.arbiter, mounted };
     const bricks = await this.gluster.volumeStatus(name).catch(() => []);
     const heal = await this.gluster.healCount(name).catch(() => new Map<string, number>());
     status['bricks'] = (await this.actualBricks(record))

@@ -121,3 +121,36 @@ test('peers: this host first, each with its brick root; one host alone by defaul
   ]);
   t.is(pool.gluster.brickRoot, '/data/b2');
 });
+
+test("a host that is not in CUSTOM_GLUSTER_PEERS refuses to start: it would take its own bricks for another host's", (t) => {
+  t.throws(() => loadConfig({ CUSTOM_GLUSTER_HOST: 'n4', CUSTOM_GLUSTER_PEERS: 'n1,n2,n3' }), {
+    message: /CUSTOM_GLUSTER_HOST="n4" is not in CUSTOM_GLUSTER_PEERS \(n1, n2, n3\); set CUSTOM_GLUSTER_HOST/,
+  });
+});
+
+test('replicas are reported as given: replicas=2 with an arbiter says 2, not 3', async (t) => {
+  const { GlusterBacking } = await import('../../src/backings/gluster.js');
+  const { createSystemTools } = await import('../../src/system/index.js');
+  const gluster = {
+    volumeStatus: async () => [],
+    healCount: async () => new Map<string, number>(),
+    splitBrainCount: async () => 0,
+    volumeInfo: async () => [],
+  } as unknown as ConstructorParameters<typeof GlusterBacking>[1];
+  const backing = new GlusterBacking(createSystemTools(5000), gluster, {
+    host: 'n1',
+    peers: [{ host: 'n1', brickRoot: '/b' }],
+    brickRoot: '/b',
+    sweepAgeMs: 1,
+  });
+  const spec = parseVolumeSpec('r', { type: 'replicated', replicas: '2', arbiter: 'true' });
+  const record = { name: 'r', id: 'r-0', spec, createdAt: '2026-11-25T00:00:00.000Z', leases: {} };
+  const paths = {
+    dir: '/nonexistent/r',
+    image: '/nonexistent/r/disk.img',
+    mountRoot: '/nonexistent/m',
+    mountpoint: '/nonexistent/m/_data',
+    retainRoot: '/nonexistent/.retained',
+  };
+  t.like(await backing.status({ record, paths }), { replicas: 2, arbiter: true });
+});

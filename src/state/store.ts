@@ -79,9 +79,8 @@ export class StateStore {
   }
 
   /** Takes a record into memory without writing (rebuilt from disk while the disk refuses writes). */
-  async adopt(record: VolumeRecord): Promise<void> {
+  adopt(record: VolumeRecord): void {
     defineKey(this.db.data.volumes, record.name, record);
-    await Promise.resolve();
   }
 
   /** Replaces a record by `change(current)`, written before it returns, or rolled back. */

@@ -3,6 +3,7 @@ import { readVolumeMeta } from '../state/volume-meta.js';
 import { dirExists, listPending, moveDir, newTrashDir, removeDir } from '../state/volume-dirs.js';
 import type { Checkpoint } from './checkpoints.js';
 import type { VolumeService } from './service.js';
+import { volumePaths } from './paths.js';
 
 // The second half of Create's and Remove's commits (see state/volume-dirs.ts):
 // what a crash left under .creating/ and .trash/ is finished here, at start
@@ -48,7 +49,7 @@ export async function finishPending(service: VolumeService, id?: string): Promis
   const { state, roots, log, host } = service.deps;
   const finished: string[] = [];
   for (const pending of await listPending(roots.dataDir, id)) {
-    const volumeExists = await dirExists(service.context({ id: pending.id } as VolumeRecord).paths.dir);
+    const volumeExists = await dirExists(volumePaths(roots, pending.id).dir);
     if (pending.kind === 'staging') {
       // Its mapping and key are named by id: they are its own only while no volume of that id exists.
       await host.discardStaging(pending.id, pending.dir, !volumeExists);

@@ -122,6 +122,6 @@ async function putRebuilt(state: StateStore, record: VolumeRecord, log: Logger):
     await state.put(record);
   } catch (error) {
     log.error({ volume: record.name, err: error }, 'could not save the rebuilt record yet');
-    await state.adopt(record);
+    state.adopt(record);
   }
 }

@@ -15,7 +15,7 @@ MIRROR=${MIRROR:-http://deb.debian.org/debian}
 STAGE=${STAGE:-/var/cache/custom-plugin-build/stage-$SUITE}
 PACKAGES=cryptsetup-bin,dmsetup,btrfs-progs,btrfs-compsize,e2fsprogs,xfsprogs,util-linux,mount,coreutils
 # What the plugin executes (src/system/): nothing else goes in.
-TOOLS=(losetup mount umount mke2fs mkfs.xfs mkfs.btrfs cryptsetup dmsetup compsize mkfifo)
+TOOLS=(losetup mount umount mke2fs mkfs.xfs mkfs.btrfs cryptsetup dmsetup compsize mkfifo fallocate)
 EPOCH=$(git log -1 --format=%ct 2>/dev/null || echo 0)
 
 [ -f dist/src/main.js ] || { echo "build first (make build)" >&2; exit 1; }

@@ -95,6 +95,10 @@ test.serial('make plugin: create + enable from plugin-rootfs; plain and compress
   t.like(plain.Status, { type: 'plain', size: '64 MiB', mounted: false });
   t.true(plain.Mountpoint.startsWith('/mnt/volumes/'), plain.Mountpoint);
   t.true(existsSync(join(state, 'state.json')), 'state lives on the settable host mount');
+  // -o sparse=false runs fallocate inside the plugin's rootfs.
+  await dockerd.docker(['volume', 'create', '-d', NAME, '-o', 'size=32M', '-o', 'sparse=false', 'prealloc']);
+  t.true(Number((await statusOf('prealloc')).Status['allocatedBytes']) >= 32 * 1024 ** 2);
+  await dockerd.docker(['volume', 'rm', 'prealloc']);
 
   await dockerd.docker(['volume', 'create', '-d', NAME, '-o', 'type=compressed', '-o', 'size=256M', 'zvol']);
   const c = (

@@ -46,6 +46,8 @@ export interface GlusterConfig {
   readonly brickRoot: string;
   /** Leftover bricks younger than this are not swept (a create may be in flight). */
   readonly sweepAgeMs: number;
+  /** Where this host mounts the pool-wide GlusterFS volumes whole (never under a directory anything deletes recursively). */
+  readonly poolMountDir: string;
   /** glusterd's socket, when not /var/run/glusterd.socket. */
   readonly socket?: string;
   readonly timeoutMs: number;
@@ -129,6 +131,7 @@ function glusterConfig(env: Env, stateDir: string): GlusterConfig {
     peers,
     brickRoot: self.brickRoot,
     sweepAgeMs: positiveInteger(env, 'CUSTOM_GLUSTER_SWEEP_AGE_MS', 60_000),
+    poolMountDir: absolutePath(env, 'CUSTOM_GLUSTER_POOL_MOUNT_DIR', '/run/custom-volume/pools'),
     ...(env['CUSTOM_GLUSTER_SOCKET'] ? { socket: absolutePath(env, 'CUSTOM_GLUSTER_SOCKET', '') } : {}),
     timeoutMs: positiveInteger(env, 'CUSTOM_GLUSTER_TIMEOUT_MS', 15_000),
   });

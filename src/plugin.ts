@@ -18,7 +18,7 @@ import { loadKek } from './keys/kek.js';
 import { checkHost } from './volumes/doctor.js';
 import { HostResidue } from './backings/residue.js';
 import { createGlusterTools, createSystemTools, type SystemTools } from './system/index.js';
-import { GlusterBacking } from './backings/gluster.js';
+import { GlusterBacking } from './backings/replicated/backing.js';
 import { createHostView } from './host-view.js';
 
 export interface RunningPlugin {
@@ -58,7 +58,7 @@ export async function startPlugin(
   const images = new ImageStackBacking(tools, new LuksLayer(tools, keys, await loadInstanceTag(config.stateDir)));
   const { gluster } = config;
   const glusterTools = createGlusterTools({ timeoutMs: gluster.timeoutMs, ...(gluster.socket ? { socket: gluster.socket } : {}) });
-  const replicated = new GlusterBacking(tools, glusterTools, gluster);
+  const replicated = new GlusterBacking(tools, glusterTools, { ...gluster, mountDir: config.mountDir });
   const backings: Backings = { plain: images, encrypted: images, compressed: images, replicated };
   const residue = new HostResidue(tools, config, (id) => keys.remove(id));
   const host = await createHostView(tools, residue, config.dataDir);
@@ -96,8 +96,14 @@ export async function startPlugin(
     sweeping ??= recovered.then(() => sweepLeases(service, log)).finally(() => (sweeping = undefined));
     return sweeping;
   };
+  // GlusterFS leftovers (interrupted creates and removes, stale markers) once
+  // recovery is done, then with every lease check.
+  const sweepGluster = () =>
+    recovered.then(() => replicated.sweep()).catch((error: unknown) => log.warn({ err: error }, 'GlusterFS sweep failed'));
+  void sweepGluster();
   const timer = setInterval(() => {
     sweep().catch((error: unknown) => log.error({ err: error }, 'periodic lease check failed'));
+    void sweepGluster();
   }, config.leaseCheckMs);
   timer.unref();
 
@@ -114,6 +120,7 @@ export async function startPlugin(
         await recovered;
         await sweeping?.catch(() => undefined);
         await state.flush();
+        await replicated.detach().catch((error: unknown) => log.warn({ err: error }, 'could not unmount the GlusterFS pools'));
       })();
       return stopped;
     },

@@ -27,6 +27,12 @@ export type StatusValue = string | number | boolean | null;
 export interface MountIdentity {
   readonly majMins: readonly string[];
   readonly sources: readonly string[];
+  /**
+   * When many volumes share one filesystem (the GlusterFS pool): a mount
+   * matched by device number is this volume's only if its root lies inside
+   * this directory of that filesystem (the directory itself is our own mount).
+   */
+  readonly subtree?: string;
 }
 
 export interface CatalogRead {
@@ -70,4 +76,6 @@ export interface Backing {
   catalog?(): Promise<CatalogRead>;
   /** Deletes what this host holds of volumes that no longer exist elsewhere. */
   sweep?(): Promise<void>;
+  /** Other hosts that have the volume mounted (global scope), in words; Remove refuses while there are any. */
+  usersElsewhere?(volume: VolumeContext): Promise<string[]>;
 }

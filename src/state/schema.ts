@@ -59,6 +59,12 @@ export interface ReplicatedSpec {
   readonly arbiter: boolean;
   readonly quotaBytes?: number;
   readonly retain?: boolean;
+  /**
+   * 'pool': a directory in the pool-wide GlusterFS volume (every volume
+   * created since the pool layout). Absent: a GlusterFS volume of its own,
+   * the layout before it; such volumes keep it.
+   */
+  readonly layout?: 'pool';
 }
 
 export type ImageSpec = PlainSpec | EncryptedSpec | CompressedSpec;
@@ -123,6 +129,7 @@ const specSchema = z.discriminatedUnion('type', [
     arbiter: z.boolean(),
     quotaBytes: size.optional(),
     retain: z.boolean().optional(),
+    layout: z.literal('pool').optional(),
   }),
 ]);
 const isoTime = z.iso.datetime({ offset: true });

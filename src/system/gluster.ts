@@ -14,6 +14,8 @@ export interface GlusterOptions {
 export interface GlusterBrick {
   readonly host: string;
   readonly path: string;
+  /** The UUID of the glusterd that holds the brick (volume info only): who it belongs to, whatever the host is called. */
+  readonly hostUuid?: string;
 }
 
 export interface GlusterVolume {
@@ -79,9 +81,10 @@ export function parseVolumeInfo(doc: Xml): GlusterVolume[] {
     started: String(volume['status']) === '1',
     replicaCount: Number(volume['replicaCount']),
     arbiterCount: Number(volume['arbiterCount'] ?? 0),
-    bricks: (((volume['bricks'] as Xml | undefined)?.['brick'] as Xml[] | undefined) ?? []).map((brick) =>
-      splitBrick(String(brick['name'])),
-    ),
+    bricks: (((volume['bricks'] as Xml | undefined)?.['brick'] as Xml[] | undefined) ?? []).map((brick) => ({
+      ...splitBrick(String(brick['name'])),
+      ...(brick['hostUuid'] !== undefined ? { hostUuid: String(brick['hostUuid']) } : {}),
+    })),
     options: Object.fromEntries(
       (((volume['options'] as Xml | undefined)?.['option'] as Xml[] | undefined) ?? []).map((option) => [
         String(option['name']),
@@ -133,8 +136,49 @@ export async function volumeSet(name: string, key: string, value: string, option
 }
 
 export async function quotaLimit(name: string, bytes: number, options: GlusterOptions): Promise<void> {
-  await gluster(['volume', 'quota', name, 'enable'], options, false);
-  await gluster(['volume', 'quota', name, 'limit-usage', '/', String(bytes)], options, false);
+  await quotaEnable(name, options);
+  await quotaSet(name, '/', bytes, options);
+}
+
+/** Turns quota on (idempotent) with immediate enforcement: by default a write may pass the limit by far. */
+export async function quotaEnable(name: string, options: GlusterOptions): Promise<void> {
+  await gluster(['volume', 'quota', name, 'enable'], options, false).catch((error: unknown) => {
+    if (!/already enabled/i.test(String(error))) throw error;
+  });
+  await gluster(['volume', 'quota', name, 'hard-timeout', '0'], options, false);
+  await gluster(['volume', 'quota', name, 'soft-timeout', '0'], options, false);
+  // df inside the directory shows its limit as the size.
+  await volumeSet(name, 'features.quota-deem-statfs', 'on', options);
+}
+
+/** A hard limit on one directory of the volume (path relative to the volume's root). */
+export async function quotaSet(name: string, path: string, bytes: number, options: GlusterOptions): Promise<void> {
+  await gluster(['volume', 'quota', name, 'limit-usage', path, String(bytes)], options, false);
+}
+
+/** Drops a directory's limit; a path without one, or gone, is fine. */
+export async function quotaRemove(name: string, path: string, options: GlusterOptions): Promise<void> {
+  await gluster(['volume', 'quota', name, 'remove', path], options, false).catch((error: unknown) => {
+    if (!/No such file|not set|No quota configured|quota limit not/i.test(String(error))) throw error;
+  });
+}
+
+/** This glusterd's UUID: what volume info names a brick's owner by. */
+export async function localUuid(options: GlusterOptions): Promise<string> {
+  const text = await gluster(['system::', 'uuid', 'get'], options, false);
+  const match = /UUID:\s*([0-9a-f-]{36})/i.exec(text);
+  if (!match?.[1]) throw new GlusterError('system:: uuid', `no UUID in ${JSON.stringify(text.slice(0, 80))}`);
+  return match[1];
+}
+
+/** FUSE clients connected to a volume, on every host (the self-heal daemon and quotad are not counted). */
+export function parseClientList(text: string): number {
+  const match = /^fuse\s+(\d+)\s*$/m.exec(text);
+  return match?.[1] ? Number(match[1]) : 0;
+}
+
+export async function fuseClients(name: string, options: GlusterOptions): Promise<number> {
+  return parseClientList(await gluster(['volume', 'status', name, 'client-list'], options, false));
 }
 
 export async function volumeStatus(name: string, options: GlusterOptions): Promise<BrickStatus[]> {

@@ -1,6 +1,6 @@
 import { attachLoop, detachLoop, listLoops } from './loop.js';
 import { makeFilesystem, type FilesystemType } from './mkfs.js';
-import { listMounts, mountDevice, unmount } from './mount.js';
+import { bindMount, detachMount, listMounts, mountDevice, unmount } from './mount.js';
 import {
   cipherSupported,
   luksAddKey,
@@ -56,6 +56,8 @@ export function createSystemTools(timeoutMs: number, runtimeDir = '/run') {
     mount: (device: string, target: string, fsType: string, options: readonly string[]) =>
       changing(mounts, () => mountDevice(device, target, fsType, options, timeoutMs)),
     unmount: (target: string) => changing(mounts, () => unmount(target, timeoutMs)),
+    bindMount: (source: string, target: string) => changing(mounts, () => bindMount(source, target, timeoutMs)),
+    detachMount: (target: string) => changing(mounts, () => detachMount(target, timeoutMs)),
     listMounts: () => mounts.get(),
     /** For mounts made by other tools (the GlusterFS client): the next listing is read afresh. */
     forgetMounts: () => mounts.invalidate(),
@@ -103,6 +105,11 @@ export function createGlusterTools(options: gluster.GlusterOptions) {
     volumeDelete: (name: string) => gluster.volumeDelete(name, options),
     volumeSet: (name: string, key: string, value: string) => gluster.volumeSet(name, key, value, options),
     quotaLimit: (name: string, bytes: number) => gluster.quotaLimit(name, bytes, options),
+    quotaEnable: (name: string) => gluster.quotaEnable(name, options),
+    quotaSet: (name: string, path: string, bytes: number) => gluster.quotaSet(name, path, bytes, options),
+    quotaRemove: (name: string, path: string) => gluster.quotaRemove(name, path, options),
+    localUuid: () => gluster.localUuid(options),
+    fuseClients: (name: string) => gluster.fuseClients(name, options),
     volumeStatus: (name: string) => gluster.volumeStatus(name, options),
     healCount: (name: string) => gluster.healCount(name, options),
     healStart: (name: string) => gluster.healStart(name, options),

@@ -27,6 +27,16 @@ export async function unmount(target: string, timeoutMs: number): Promise<void> 
   await runTool('umount', ['--', target], { timeoutMs });
 }
 
+/** A directory of a mounted filesystem, mounted again at `target` (what a container's volume is, too). */
+export async function bindMount(source: string, target: string, timeoutMs: number): Promise<void> {
+  await runTool('mount', ['--bind', '--', source, target], { timeoutMs });
+}
+
+/** Lazy unmount: gone from the tree now; bind mounts made from it, and open files, keep working. */
+export async function detachMount(target: string, timeoutMs: number): Promise<void> {
+  await runTool('umount', ['--lazy', '--', target], { timeoutMs });
+}
+
 // /proc/self/mountinfo escapes space, tab, newline and backslash as \ooo.
 function unescapeMountField(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));

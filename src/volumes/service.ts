@@ -176,11 +176,28 @@ export class VolumeService {
       }
       await this.leases.clearForRemove(name);
       const volume = this.context(record);
+      await this.refuseIfUsedElsewhere(record);
       await this.step(name, 'could not be unmounted', () => this.backingOf(record).deactivate(volume));
       await this.checkpoint('remove.deactivated');
       await this.step(name, 'could not delete its storage', () => removeCommitted(this, record, (step) => this.checkpoint(step)));
       this.claims.forget(id);
     });
+  }
+
+  /** A global volume mounted on another host: Remove waits, and says where. */
+  private async refuseIfUsedElsewhere(record: VolumeRecord): Promise<void> {
+    const backing = this.backingOf(record);
+    if (!backing.usersElsewhere) return;
+    const elsewhere = await this.step(record.name, 'could not ask the other hosts whether they use it', () =>
+      backing.usersElsewhere!(this.context(record)),
+    );
+    if (elsewhere.length > 0) {
+      throw new VolumeError(
+        'VOLUME_IN_USE',
+        record.name,
+        `is mounted on other hosts (${elsewhere.join(', ')}); stop the containers using it there first`,
+      );
+    }
   }
 
   async mount(name: string, mountId: string): Promise<string> {

@@ -200,6 +200,7 @@ function parseReplicated(volume: string, opts: VolumeOptions): VolumeSpec {
     arbiter,
     ...(quotaBytes !== undefined ? { quotaBytes } : {}),
     ...(retain ? { retain } : {}),
+    layout: 'pool',
   };
 }
 

@@ -24,6 +24,7 @@ export function testConfig(root: string, overrides: Partial<Config> = {}): Confi
       peers: [{ host: 'localhost', brickRoot: join(root, 'bricks') }],
       brickRoot: join(root, 'bricks'),
       sweepAgeMs: 60_000,
+      poolMountDir: join(root, 'pools'),
       timeoutMs: 5000,
     },
     commandTimeoutMs: 20_000,

@@ -1,7 +1,8 @@
 import test from 'ava';
 import { XMLParser } from 'fast-xml-parser';
 import { parseHealCount, parseVolumeInfo } from '../../src/system/gluster.js';
-import { glusterName, recordFromGluster } from '../../src/backings/gluster.js';
+import { recordFromGluster } from '../../src/backings/replicated/catalogue.js';
+import { glusterName } from '../../src/backings/replicated/names.js';
 import { loadConfig } from '../../src/config.js';
 import { parseVolumeSpec } from '../../src/volumes/spec.js';
 import { VolumeError } from '../../src/volumes/errors.js';
@@ -81,13 +82,14 @@ test('heal-count text is parsed per brick', (t) => {
   );
 });
 
-test('replicated options: default replica 3, arbiter with replicas=2, size as quota', (t) => {
-  t.deepEqual(parseVolumeSpec('v', { type: 'replicated' }), { type: 'replicated', replicas: 3, arbiter: false });
+test('replicated options: default replica 3, arbiter with replicas=2, size as quota; new volumes go to the pool', (t) => {
+  t.deepEqual(parseVolumeSpec('v', { type: 'replicated' }), { type: 'replicated', replicas: 3, arbiter: false, layout: 'pool' });
   t.deepEqual(parseVolumeSpec('v', { type: 'replicated', replicas: '2', arbiter: 'true', size: '1G' }), {
     type: 'replicated',
     replicas: 2,
     arbiter: true,
     quotaBytes: 1024 ** 3,
+    layout: 'pool',
   });
 });
 
@@ -129,7 +131,7 @@ test("a host that is not in CUSTOM_GLUSTER_PEERS refuses to start: it would take
 });
 
 test('replicas are reported as given: replicas=2 with an arbiter says 2, not 3', async (t) => {
-  const { GlusterBacking } = await import('../../src/backings/gluster.js');
+  const { GlusterBacking } = await import('../../src/backings/replicated/backing.js');
   const { createSystemTools } = await import('../../src/system/index.js');
   const gluster = {
     volumeStatus: async () => [],
@@ -142,6 +144,8 @@ test('replicas are reported as given: replicas=2 with an arbiter says 2, not 3',
     peers: [{ host: 'n1', brickRoot: '/b' }],
     brickRoot: '/b',
     sweepAgeMs: 1,
+    poolMountDir: '/nonexistent/pools',
+    mountDir: '/nonexistent/mounts',
   });
   const spec = parseVolumeSpec('r', { type: 'replicated', replicas: '2', arbiter: 'true' });
   const record = { name: 'r', id: 'r-0', spec, createdAt: '2026-11-25T00:00:00.000Z', leases: {} };

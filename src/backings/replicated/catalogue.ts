@@ -1,0 +1,97 @@
+import { join } from 'node:path';
+import { readVolumeMeta } from '../../state/volume-meta.js';
+import { validateRecord, type VolumeRecord } from '../../state/schema.js';
+import type { GlusterTools, GlusterVolume, SystemTools } from '../../system/index.js';
+import type { CatalogRead } from '../backing.js';
+import { decode, legacyVolumeId, META, POOL_NAMES, poolKind, VOLUMES_DIR, type PoolKind } from './names.js';
+import type { GlusterPools } from './pool.js';
+
+const CATALOG_TTL_MS = 2000;
+const READ_AT_ONCE = 16;
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The record another host wrote into a legacy GlusterFS volume's user.*
+ * options: input like any other, so validated (shape, and id against name).
+ * Not ours, or retained: undefined.
+ */
+export function recordFromGluster(volume: GlusterVolume): { record: VolumeRecord } | { problem: string } | undefined {
+  const id = legacyVolumeId(volume.name);
+  const name = volume.options[`${META}name`];
+  const spec = volume.options[`${META}spec`];
+  if (id === undefined || !name || !spec || volume.options[`${META}retained`]) return undefined;
+  const checked = validateRecord({
+    name: decode(name),
+    id,
+    spec: parseJson(decode(spec)),
+    createdAt: volume.options[`${META}created`] ?? new Date(0).toISOString(),
+    leases: {},
+  });
+  if ('problem' in checked) return checked;
+  const { spec: read } = checked.record;
+  if (read.type !== 'replicated') return { problem: 'not a replicated volume' };
+  return read.layout === undefined ? checked : { problem: 'a GlusterFS volume of its own cannot hold a pool-layout volume' };
+}
+
+/**
+ * Every host's plugin lists the same replicated volumes (global scope): the
+ * legacy ones from GlusterFS's volume options, the pool ones from each pool's
+ * volumes/<id>/volume.json. Read at most every 2 s.
+ */
+export class GlusterCatalogue {
+  private cached: { at: number; read: CatalogRead } | undefined;
+  // A read that started before a change must not refill the cache with what the change made stale.
+  private generation = 0;
+
+  constructor(
+    private readonly tools: SystemTools,
+    private readonly gluster: GlusterTools,
+    private readonly pools: GlusterPools,
+  ) {}
+
+  invalidate(): void {
+    this.generation += 1;
+    this.cached = undefined;
+  }
+
+  async read(): Promise<CatalogRead> {
+    if (this.cached && Date.now() - this.cached.at < CATALOG_TTL_MS) return this.cached.read;
+    const generation = this.generation;
+    const read: { records: VolumeRecord[]; problems: Array<{ name: string; problem: string }> } = { records: [], problems: [] };
+    const volumes = await this.gluster.volumeInfo();
+    for (const volume of volumes) {
+      const entry = recordFromGluster(volume);
+      if (entry && 'record' in entry) read.records.push(entry.record);
+      else if (entry) read.problems.push({ name: volume.name, problem: entry.problem });
+    }
+    for (const kind of Object.keys(POOL_NAMES) as PoolKind[]) {
+      if (volumes.some((volume) => volume.name === POOL_NAMES[kind])) await this.readPool(kind, read);
+    }
+    if (generation === this.generation) this.cached = { at: Date.now(), read };
+    return read;
+  }
+
+  private async readPool(kind: PoolKind, read: { records: VolumeRecord[]; problems: Array<{ name: string; problem: string }> }): Promise<void> {
+    const dir = join(await this.pools.mounted(kind), VOLUMES_DIR);
+    const entries = await this.tools.listDirectory(dir);
+    for (let start = 0; start < entries.length; start += READ_AT_ONCE) {
+      const batch = entries.slice(start, start + READ_AT_ONCE);
+      const metas = await Promise.all(batch.map((entry) => readVolumeMeta(join(dir, entry))));
+      metas.forEach((meta, index) => {
+        const where = `${POOL_NAMES[kind]}:/${VOLUMES_DIR}/${batch[index]}`;
+        if ('problem' in meta) read.problems.push({ name: where, problem: meta.problem });
+        else if (meta.record.id !== batch[index]) read.problems.push({ name: where, problem: `volume.json names volume id ${meta.record.id}` });
+        else if (meta.record.spec.type !== 'replicated' || meta.record.spec.layout !== 'pool' || poolKind(meta.record.spec) !== kind)
+          read.problems.push({ name: where, problem: `not a pool-layout replicated volume of ${POOL_NAMES[kind]}` });
+        else read.records.push(meta.record);
+      });
+    }
+  }
+}

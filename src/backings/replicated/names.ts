@@ -1,0 +1,50 @@
+import type { ReplicatedSpec } from '../../state/schema.js';
+
+// What the plugin calls things in GlusterFS. Every name is ours by pattern, so
+// nothing of anyone else's is ever listed, swept or deleted.
+
+/** A GlusterFS volume of one Docker volume (the layout before the pool): cv_<volume id>. */
+const LEGACY_PREFIX = 'cv_';
+/** User options on a legacy GlusterFS volume that carry its Docker record. */
+export const META = 'user.custom-volume.';
+
+export function glusterName(volumeId: string): string {
+  return `${LEGACY_PREFIX}${volumeId}`;
+}
+
+/** The volume id of a legacy GlusterFS volume's name, or undefined when the name is not one. */
+export function legacyVolumeId(glusterVolume: string): string | undefined {
+  const id = glusterVolume.slice(LEGACY_PREFIX.length);
+  return glusterVolume.startsWith(LEGACY_PREFIX) && VOLUME_ID.test(id) ? id : undefined;
+}
+
+/** volumeId(): a slug of at most 32 characters, a dash, 16 hex digits. */
+const VOLUME_ID = /^[A-Za-z0-9_-]{1,32}-[0-9a-f]{16}$/;
+
+/** A legacy volume's brick directory: <id> on a peer, <id>-b1…3 on a single host. */
+export function isLegacyBrickName(entry: string): boolean {
+  return VOLUME_ID.test(entry.replace(/-b[1-3]$/, ''));
+}
+
+/** The pool-wide GlusterFS volumes: one per replica layout. */
+export type PoolKind = 'replica' | 'arbiter';
+export const POOL_NAMES: Readonly<Record<PoolKind, string>> = { replica: 'cv_pool', arbiter: 'cv_pool_arbiter' };
+
+export function poolKind(spec: ReplicatedSpec): PoolKind {
+  return spec.arbiter ? 'arbiter' : 'replica';
+}
+
+// Inside a pool volume (paths relative to its root, as quota wants them):
+/** Committed volumes: volumes/<id>/{volume.json,_data,hosts/}. */
+export const VOLUMES_DIR = 'volumes';
+/** Creates in flight: .creating/<id>.<random>, renamed into volumes/ to commit. */
+export const CREATING_DIR = '.creating';
+/** Removes in flight: .trash/<id>.<random>, renamed out of volumes/ to commit. */
+export const TRASH_DIR = '.trash';
+/** retain=true: the volume's directory moved here on Remove, with its data. */
+export const RETAINED_DIR = '.retained';
+/** In a volume's directory: one file per host that has it mounted, named by the host's glusterd UUID. */
+export const HOSTS_DIR = 'hosts';
+
+export const encode = (text: string): string => Buffer.from(text, 'utf8').toString('base64url');
+export const decode = (text: string): string => Buffer.from(text, 'base64url').toString('utf8');

@@ -1,0 +1,169 @@
+import { join } from 'node:path';
+import type { GlusterBrick, GlusterTools, GlusterVolume, SystemTools } from '../../system/index.js';
+import { isMountedAt } from '../filesystem.js';
+import { mergedAllowList, peerAddresses } from './access.js';
+import { POOL_NAMES, type PoolKind } from './names.js';
+
+export interface PoolLayout {
+  /** This host's name in the pool. */
+  readonly host: string;
+  /** Brick hosts with their brick directories, this host first. One entry: three bricks on this host. */
+  readonly peers: ReadonlyArray<{ readonly host: string; readonly brickRoot: string }>;
+  readonly brickRoot: string;
+  /** Where this host mounts each pool volume whole: the plugin's own view, never handed to a container. */
+  readonly poolMountDir: string;
+}
+
+// GlusterFS refuses these unless forced; on a single host both are the
+// default's nature (three bricks on one server, maybe on the root
+// filesystem). Any other refusal stands, and with peers nothing is forced.
+const FORCIBLE = /same server|root partition/i;
+
+/**
+ * The pool-wide GlusterFS volumes that hold every replicated Docker volume as
+ * a directory: made on first use (replica 3, or replica 3 arbiter 1; auth.allow
+ * the peers; quota with immediate enforcement), then mounted once per host.
+ * Bricks, brick processes and the self-heal daemon are per pool, not per volume.
+ */
+export class GlusterPools {
+  private readonly ready = new Map<PoolKind, Promise<GlusterVolume>>();
+  private readonly mounting = new Map<PoolKind, Promise<string>>();
+
+  constructor(
+    private readonly tools: SystemTools,
+    private readonly gluster: GlusterTools,
+    private readonly layout: PoolLayout,
+  ) {}
+
+  get multiHost(): boolean {
+    return this.layout.peers.length > 1;
+  }
+
+  nameOf(kind: PoolKind): string {
+    return POOL_NAMES[kind];
+  }
+
+  /** Where this host mounts the pool (mounted or not). */
+  mountPathOf(kind: PoolKind): string {
+    return join(this.layout.poolMountDir, POOL_NAMES[kind]);
+  }
+
+  plannedBricks(kind: PoolKind): GlusterBrick[] {
+    const name = POOL_NAMES[kind];
+    if (this.multiHost) return this.layout.peers.slice(0, 3).map((peer) => ({ host: peer.host, path: join(peer.brickRoot, name) }));
+    return [1, 2, 3].map((i) => ({ host: this.layout.host, path: join(this.layout.brickRoot, `${name}-b${i}`) }));
+  }
+
+  /** The pool volume, created, allowed to the peers only, started and with quota on. Once per process. */
+  ensure(kind: PoolKind): Promise<GlusterVolume> {
+    let ready = this.ready.get(kind);
+    if (!ready) {
+      ready = this.prepare(kind);
+      ready.catch(() => this.ready.delete(kind)); // the next call tries again
+      this.ready.set(kind, ready);
+    }
+    return ready;
+  }
+
+  /** The pool's info if it exists, without creating it. */
+  async existing(kind: PoolKind): Promise<GlusterVolume | undefined> {
+    const [info] = await this.gluster.volumeInfo(POOL_NAMES[kind]).catch((error: unknown) => {
+      if (/does not exist/i.test(String(error))) return [];
+      throw error;
+    });
+    return info;
+  }
+
+  private async prepare(kind: PoolKind): Promise<GlusterVolume> {
+    const name = POOL_NAMES[kind];
+    let info = await this.existing(kind);
+    if (!info) {
+      await this.create(kind);
+      info = await this.existing(kind);
+      if (!info) throw new Error(`GlusterFS volume ${name} was created but is not listed`);
+    }
+    const allow = mergedAllowList(info.options['auth.allow'], await this.allowedAddresses());
+    if (allow !== undefined) await this.gluster.volumeSet(name, 'auth.allow', allow);
+    if (!info.started) {
+      await this.gluster.volumeStart(name).catch((error: unknown) => {
+        if (!/already started/i.test(String(error))) throw error;
+      });
+    }
+    if (info.options['features.quota-deem-statfs'] !== 'on') await this.gluster.quotaEnable(name);
+    return info;
+  }
+
+  private async create(kind: PoolKind): Promise<void> {
+    const name = POOL_NAMES[kind];
+    const bricks = this.plannedBricks(kind);
+    await this.tools.makeDirectory(this.layout.brickRoot);
+    try {
+      await this.gluster.volumeCreate(name, 3, kind === 'arbiter', bricks, false);
+    } catch (error) {
+      if (/already exists/i.test(String(error))) return; // another host's plugin made it meanwhile
+      if (this.multiHost || !FORCIBLE.test(String(error))) {
+        throw new Error(
+          `could not create the GlusterFS pool volume ${name}: ${error instanceof Error ? error.message : String(error)}${
+            /root partition/i.test(String(error)) ? '; put CUSTOM_GLUSTER_BRICK_ROOT (or each peer’s brick root) on a filesystem of its own' : ''
+          }`,
+          { cause: error },
+        );
+      }
+      await this.gluster.volumeCreate(name, 3, kind === 'arbiter', bricks, true);
+    }
+  }
+
+  /** The addresses auth.allow lets in: every peer's (and this host's). */
+  allowedAddresses(): Promise<string[]> {
+    return peerAddresses(this.layout.peers.map((peer) => peer.host));
+  }
+
+  /**
+   * The pool mounted whole on this host (mounted now if it is not, or if its
+   * client died). Only a Create makes a pool that does not exist yet.
+   */
+  mounted(kind: PoolKind, create = false): Promise<string> {
+    // One at a time per pool: two would mount it twice at the same place.
+    const next = (this.mounting.get(kind) ?? Promise.resolve(''))
+      .catch(() => '')
+      .then(() => this.mount(kind, create));
+    this.mounting.set(kind, next);
+    return next;
+  }
+
+  private async mount(kind: PoolKind, create: boolean): Promise<string> {
+    const target = this.mountPathOf(kind);
+    if (await isMountedAt(this.tools, target)) {
+      if (await this.alive(target)) return target;
+      // Its client died (ENOTCONN): detach it; bind mounts made from it fail until remounted anyway.
+      await this.tools.detachMount(target);
+    }
+    if (!create && !(await this.existing(kind))) throw new Error(`GlusterFS volume ${POOL_NAMES[kind]} does not exist`);
+    await this.ensure(kind);
+    await this.tools.makeDirectory(target, 0o700);
+    const backups = this.layout.peers.slice(1).map((peer) => peer.host);
+    try {
+      await this.gluster.mount(this.layout.host, POOL_NAMES[kind], backups, target);
+    } finally {
+      this.tools.forgetMounts();
+    }
+    return target;
+  }
+
+  private async alive(target: string): Promise<boolean> {
+    try {
+      await this.tools.listDirectory(target);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Unmounts the pools at shutdown, lazily: the volumes bound from them stay usable. */
+  async detachAll(): Promise<void> {
+    for (const kind of Object.keys(POOL_NAMES) as PoolKind[]) {
+      const target = this.mountPathOf(kind);
+      if (await isMountedAt(this.tools, target)) await this.tools.detachMount(target);
+    }
+  }
+}

@@ -1,0 +1,111 @@
+import { basename, dirname, join } from 'node:path';
+import type { GlusterTools, GlusterVolume, SystemTools } from '../../system/index.js';
+import { isMountedAt } from '../filesystem.js';
+import { mergedAllowList } from './access.js';
+import { CREATING_DIR, HOSTS_DIR, isLegacyBrickName, legacyVolumeId, POOL_NAMES, TRASH_DIR, VOLUMES_DIR, type PoolKind } from './names.js';
+import type { GlusterPools, PoolLayout } from './pool.js';
+import type { PoolVolumes } from './pool-volumes.js';
+
+const SWEEP_INTERVAL_MS = 10_000;
+
+export interface SweepLayout extends PoolLayout {
+  /** Where this host mounts each volume: <mountDir>/<id>. */
+  readonly mountDir: string;
+  /** Leftovers younger than this are left alone: a create or mount may be in flight. */
+  readonly sweepAgeMs: number;
+}
+
+/**
+ * What GlusterFS or an interrupted step leaves behind, found by identity and
+ * removed only where it can be nobody's:
+ * - legacy brick directories of this host (by glusterd UUID, never by host
+ *   name) that no GlusterFS volume uses, only names of our pattern, only in
+ *   the brick root, and never when GlusterFS cannot list its volumes;
+ * - a pool's interrupted creates (.creating/) and removes (.trash/);
+ * - this host's marker on a volume it no longer has mounted;
+ * - and, once, auth.allow on legacy volumes made before there was one.
+ */
+export class GlusterSweeper {
+  private sweeping: Promise<void> | undefined;
+  private lastSweep = 0;
+  private secured = false;
+
+  constructor(
+    private readonly tools: SystemTools,
+    private readonly gluster: GlusterTools,
+    private readonly pools: GlusterPools,
+    private readonly volumes: PoolVolumes,
+    private readonly layout: SweepLayout,
+    private readonly hostId: () => Promise<string>,
+  ) {}
+
+  /** One sweep at a time and at most every 10 s (List and Get ask often). */
+  sweep(): Promise<void> {
+    if (this.sweeping) return this.sweeping;
+    if (Date.now() - this.lastSweep < SWEEP_INTERVAL_MS) return Promise.resolve();
+    this.lastSweep = Date.now();
+    this.sweeping = this.sweepOnce().finally(() => (this.sweeping = undefined));
+    return this.sweeping;
+  }
+
+  private async sweepOnce(): Promise<void> {
+    // No answer from GlusterFS (none on this host, or it is down): nothing is judged blind.
+    const volumes = await this.gluster.volumeInfo().catch(() => undefined);
+    if (volumes === undefined) return;
+    if (!this.secured) {
+      await this.secureLegacy(volumes);
+      this.secured = true;
+    }
+    await this.sweepLegacyBricks(volumes);
+    for (const kind of Object.keys(POOL_NAMES) as PoolKind[]) {
+      if (volumes.some((volume) => volume.name === POOL_NAMES[kind])) await this.sweepPool(kind);
+    }
+  }
+
+  private isOld(mtimeMs: number): boolean {
+    return Date.now() - mtimeMs > this.layout.sweepAgeMs;
+  }
+
+  private async secureLegacy(volumes: readonly GlusterVolume[]): Promise<void> {
+    const peers = await this.pools.allowedAddresses();
+    for (const volume of volumes) {
+      if (legacyVolumeId(volume.name) === undefined) continue;
+      const allow = mergedAllowList(volume.options['auth.allow'], peers);
+      if (allow !== undefined) await this.gluster.volumeSet(volume.name, 'auth.allow', allow);
+    }
+  }
+
+  private async sweepLegacyBricks(volumes: readonly GlusterVolume[]): Promise<void> {
+    const root = this.layout.brickRoot;
+    const entries = (await this.tools.listDirectory(root)).filter(isLegacyBrickName);
+    if (entries.length === 0 || volumes.length === 0) return; // bricks but no volumes at all: GlusterFS lost its state, not our bricks
+    const self = await this.hostId();
+    const used = new Set<string>();
+    for (const volume of volumes) for (const brick of volume.bricks) if (brick.hostUuid === self) used.add(brick.path);
+    for (const entry of entries) {
+      const path = join(root, entry);
+      if (used.has(path) || dirname(path) !== root || basename(path) !== entry) continue;
+      const info = await this.tools.fileStat(path);
+      if (info && this.isOld(info.mtimeMs)) await this.tools.removeTree(path);
+    }
+  }
+
+  private async sweepPool(kind: PoolKind): Promise<void> {
+    const pool = await this.pools.mounted(kind);
+    const name = POOL_NAMES[kind];
+    for (const entry of await this.tools.listDirectory(join(pool, CREATING_DIR))) {
+      const info = await this.tools.fileStat(join(pool, CREATING_DIR, entry));
+      if (!info || !this.isOld(info.mtimeMs)) continue;
+      await this.gluster.quotaRemove(name, `/${CREATING_DIR}/${entry}`);
+      await this.tools.removeTree(join(pool, CREATING_DIR, entry));
+    }
+    for (const entry of await this.tools.listDirectory(join(pool, TRASH_DIR))) await this.volumes.emptyTrash(name, pool, entry);
+    const self = await this.hostId();
+    for (const id of await this.tools.listDirectory(join(pool, VOLUMES_DIR))) {
+      const marker = join(pool, VOLUMES_DIR, id, HOSTS_DIR, self);
+      const info = await this.tools.fileStat(marker);
+      if (!info || !this.isOld(info.mtimeMs)) continue;
+      if (!(await isMountedAt(this.tools, join(this.layout.mountDir, id)))) await this.tools.removeTree(marker);
+    }
+  }
+}

@@ -48,6 +48,8 @@ export interface GlusterConfig {
   readonly sweepAgeMs: number;
   /** Where this host mounts the pool-wide GlusterFS volumes whole (never under a directory anything deletes recursively). */
   readonly poolMountDir: string;
+  /** The pool-wide GlusterFS volumes: <poolName> and <poolName>_arbiter. */
+  readonly poolName: string;
   /** glusterd's socket, when not /var/run/glusterd.socket. */
   readonly socket?: string;
   readonly timeoutMs: number;
@@ -109,6 +111,15 @@ function parsePeer(entry: string, brickRoot: string): GlusterPeer {
   return { host: entry.slice(0, index), brickRoot: entry.slice(index + 1) };
 }
 
+// A GlusterFS volume name of ours that can never be a legacy one (cv_<volume id> ends in 16 hex digits).
+function poolName(env: Env): string {
+  const name = env['CUSTOM_GLUSTER_POOL'] || 'cv_pool';
+  if (!/^[A-Za-z][A-Za-z0-9_]{0,39}$/.test(name)) {
+    throw new Error(`CUSTOM_GLUSTER_POOL=${JSON.stringify(name)} must be a letter then up to 39 letters, digits or underscores`);
+  }
+  return name;
+}
+
 function glusterConfig(env: Env, stateDir: string): GlusterConfig {
   const host = env['CUSTOM_GLUSTER_HOST'] || hostname();
   const defaultRoot = absolutePath(env, 'CUSTOM_GLUSTER_BRICK_ROOT', join(stateDir, 'bricks'));
@@ -132,6 +143,7 @@ function glusterConfig(env: Env, stateDir: string): GlusterConfig {
     brickRoot: self.brickRoot,
     sweepAgeMs: positiveInteger(env, 'CUSTOM_GLUSTER_SWEEP_AGE_MS', 60_000),
     poolMountDir: absolutePath(env, 'CUSTOM_GLUSTER_POOL_MOUNT_DIR', '/run/custom-volume/pools'),
+    poolName: poolName(env),
     ...(env['CUSTOM_GLUSTER_SOCKET'] ? { socket: absolutePath(env, 'CUSTOM_GLUSTER_SOCKET', '') } : {}),
     timeoutMs: positiveInteger(env, 'CUSTOM_GLUSTER_TIMEOUT_MS', 15_000),
   });

@@ -58,7 +58,12 @@ export async function startPlugin(
   const images = new ImageStackBacking(tools, new LuksLayer(tools, keys, await loadInstanceTag(config.stateDir)));
   const { gluster } = config;
   const glusterTools = createGlusterTools({ timeoutMs: gluster.timeoutMs, ...(gluster.socket ? { socket: gluster.socket } : {}) });
-  const replicated = new GlusterBacking(tools, glusterTools, { ...gluster, mountDir: config.mountDir });
+  const replicated = new GlusterBacking(
+    tools,
+    glusterTools,
+    { ...gluster, mountDir: config.mountDir },
+    () => new Set(state.all().map((r) => r.id)),
+  );
   const backings: Backings = { plain: images, encrypted: images, compressed: images, replicated };
   const residue = new HostResidue(tools, config, (id) => keys.remove(id));
   const host = await createHostView(tools, residue, config.dataDir);

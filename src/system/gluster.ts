@@ -159,7 +159,8 @@ export async function quotaSet(name: string, path: string, bytes: number, option
 /** Drops a directory's limit; a path without one, or gone, is fine. */
 export async function quotaRemove(name: string, path: string, options: GlusterOptions): Promise<void> {
   await gluster(['volume', 'quota', name, 'remove', path], options, false).catch((error: unknown) => {
-    if (!/No such file|not set|No quota configured|quota limit not/i.test(String(error))) throw error;
+    // A directory that never had a limit answers "No data available" (its xattr is absent).
+    if (!/No such file|No data available|not set|No quota configured|quota limit not/i.test(String(error))) throw error;
   });
 }
 

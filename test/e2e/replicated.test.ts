@@ -1,11 +1,12 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
 import { startGlusterPool, type GlusterPool, type PoolPlugin } from '../helpers/gluster-pool.js';
 import { mountsUnder } from '../helpers/host.js';
+import { volumeId } from '../../src/state/volume-id.js';
 
 // Three hosts (network namespaces) forming one GlusterFS pool; a plugin on
 // host A serves a real dockerd, plugins on B and C are called directly.
@@ -71,13 +72,56 @@ test.serial('global scope; A creates a replica-3 volume, a container writes; B l
     'host B lists the volume host A made',
   );
   const status = await statusOn(b, 'shared');
-  t.like(status, { type: 'replicated', fs: 'glusterfs', replicas: 3, arbiter: false, bricksOnline: 3, size: '200 MiB' });
-  t.regex(String(status['bricks']), /10\.77\.0\.1:.* online, 10\.77\.0\.2:.* online, 10\.77\.0\.3:.* online/);
+  t.like(status, {
+    type: 'replicated',
+    fs: 'glusterfs',
+    replicas: 3,
+    arbiter: false,
+    bricksOnline: 3,
+    size: '200 MiB',
+    glusterVolume: 'cv_pool',
+    directory: `/volumes/${volumeId('shared')}`,
+  });
+  t.regex(String(status['bricks']), /10\.77\.0\.1:.*cv_pool online, 10\.77\.0\.2:.* online, 10\.77\.0\.3:.* online/);
   const mountpoint = String((await b.call('VolumeDriver.Mount', { Name: 'shared', ID })).body['Mountpoint']);
   t.is(await readFile(join(mountpoint, 'hello'), 'utf8'), 'from-host-a\n');
   const mounted = await statusOn(b, 'shared');
-  t.true(Number(mounted['capacityBytes']) <= 200 * 1024 ** 2, `quota seen by statfs: ${String(mounted['capacityBytes'])}`);
+  t.is(Number(mounted['capacityBytes']), 200 * 1024 ** 2, 'the directory quota is the size df shows');
+
+  // Mounted on B: A's Remove is refused and names B; nothing is lost.
+  const refused = await dockerd.docker(['volume', 'rm', 'shared']).catch((error: unknown) => error as Error);
+  t.regex(
+    String(refused instanceof Error ? refused.message : refused),
+    /is mounted on other hosts \(10\.77\.0\.2\); stop the containers using it there first/,
+  );
+  t.is(await readFile(join(mountpoint, 'hello'), 'utf8'), 'from-host-a\n');
   t.is((await b.call('VolumeDriver.Unmount', { Name: 'shared', ID })).body['Err'], '');
+});
+
+test.serial('only the pool peers may mount: auth.allow lists them, and a host outside the pool cannot mount the pool', async (t) => {
+  t.regex(await pool.hosts[0]!.gluster(['volume', 'get', 'cv_pool', 'auth.allow']), /auth\.allow\s+10\.77\.0\.1,10\.77\.0\.2,10\.77\.0\.3/);
+  const stranger = await pool.addStranger();
+  const target = join(pool.root, 'stranger-mount');
+  await mkdir(target);
+  const { execa } = await import('execa');
+  const attempt = await execa('nsenter', [`--net=/run/netns/${stranger}`, 'mount', '-t', 'glusterfs', '10.77.0.1:/cv_pool', target], {
+    reject: false,
+    timeout: 60_000,
+  });
+  // mount.glusterfs may exit 0 and let its client die on the refusal: what counts is a readable mount.
+  const readable = async () => {
+    const listed = await execa('ls', [target], { reject: false, timeout: 20_000 });
+    const mounted = (await mountsUnder(pool.root)).includes(target);
+    if (mounted) await execa('umount', ['-l', target], { reject: false });
+    return mounted && listed.exitCode === 0 && listed.stdout.includes('volumes');
+  };
+  t.false(await readable(), `a stranger mounted the pool (mount said ${attempt.exitCode}: ${attempt.stderr})`);
+  // The control: from a peer's network the same mount works.
+  await execa('nsenter', [`--net=/run/netns/${pool.hosts[1]!.netns}`, 'mount', '-t', 'glusterfs', '10.77.0.1:/cv_pool', target], {
+    reject: false,
+    timeout: 60_000,
+  });
+  t.true(await readable(), 'a peer mounts the pool');
 });
 
 test.serial('host C dies while a container writes: writes go on; C comes back, heal completes, bricks are identical', async (t) => {
@@ -109,6 +153,7 @@ test.serial('host C dies while a container writes: writes go on; C comes back, h
   await dockerd.docker(['stop', '-t', '0', writer]);
   await dockerd.docker(['rm', writer]);
   const name = String((await statusOn(a, 'shared'))['glusterVolume']);
+  const directory = String((await statusOn(a, 'shared'))['directory']);
   let pending: unknown = -1;
   while (Date.now() < deadline) {
     await pool.hosts[0]!.gluster(['volume', 'heal', name]).catch(() => undefined); // can fail once right after a restart
@@ -117,7 +162,7 @@ test.serial('host C dies while a container writes: writes go on; C comes back, h
     await sleep(1000);
   }
   t.is(pending, 0, 'self-heal completed');
-  const digests = await Promise.all(pool.hosts.map((host) => brickDigest(join(host.brickRoot, String(name).slice(3)))));
+  const digests = await Promise.all(pool.hosts.map((host) => brickDigest(join(host.brickRoot, name, directory))));
   t.true(Object.keys(digests[0]!).length >= 2);
   t.deepEqual(digests[1], digests[0]);
   t.deepEqual(digests[2], digests[0], 'the brick of the host that died caught up');
@@ -141,53 +186,111 @@ test.serial('a hung peer does not hang the plugin: Get and List answer within se
   }
 });
 
-test.serial('remove on A leaves no Gluster volume, brick, mount or record on any host', async (t) => {
-  const name = String((await statusOn(a, 'shared'))['glusterVolume']);
+test.serial('remove on A leaves no directory on any brick, no mount but the pools, no record on any host', async (t) => {
+  const directory = String((await statusOn(a, 'shared'))['directory']);
   await dockerd.docker(['volume', 'rm', 'shared']);
-  t.notRegex(await pool.hosts[1]!.gluster(['volume', 'list']), new RegExp(name));
-  const deadline = Date.now() + 20_000;
-  let left: string[][] = [];
-  while (Date.now() < deadline) {
-    for (const plugin of [b, c]) await plugin.call('VolumeDriver.List', {}); // each host sweeps its own bricks
-    left = await Promise.all(pool.hosts.map((host) => readdir(host.brickRoot)));
-    if (left.every((entries) => entries.length === 0)) break;
-    await sleep(500);
+  for (const host of pool.hosts) {
+    t.deepEqual(await readdir(join(host.brickRoot, 'cv_pool', 'volumes')), [], `volumes/ on host ${host.name}`);
+    t.deepEqual(await readdir(join(host.brickRoot, 'cv_pool', '.trash')), [], `.trash/ on host ${host.name}`);
   }
-  t.deepEqual(left, [[], [], []], 'brick directories left');
+  t.is(directory.startsWith('/volumes/'), true);
   for (const plugin of [a, b, c]) {
     t.false(((await plugin.call('VolumeDriver.List', {})).body['Volumes'] as Array<{ Name: string }>).some((v) => v.Name === 'shared'));
   }
   t.regex(String((await b.call('VolumeDriver.Get', { Name: 'shared' })).body['Err']), /no such volume/);
-  t.deepEqual(await mountsUnder(pool.root), []);
+  const left = (await mountsUnder(pool.root)).filter((target) => !/\/pools\/cv_pool$|\/brickfs$/.test(target));
+  t.deepEqual(left, [], 'only the pool mounts and the brick filesystem stay');
 });
 
-test.serial('single-host default: three bricks on one host; create, write, read back, remove', async (t) => {
+test.serial(
+  'a volume of the old layout (a GlusterFS volume of its own) is listed, mounted, guarded and removed; its bricks are swept by UUID',
+  async (t) => {
+    const id = volumeId('old');
+    const name = `cv_${id}`;
+    const [hostA] = pool.hosts;
+    await hostA!.gluster(['volume', 'create', name, 'replica', '3', ...pool.hosts.map((h) => `${h.address}:${join(h.brickRoot, id)}`)]);
+    const encode = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
+    await hostA!.gluster(['volume', 'set', name, 'user.custom-volume.name', encode('old')]);
+    await hostA!.gluster([
+      'volume',
+      'set',
+      name,
+      'user.custom-volume.spec',
+      encode(JSON.stringify({ type: 'replicated', replicas: 3, arbiter: false })),
+    ]);
+    await hostA!.gluster(['volume', 'set', name, 'user.custom-volume.created', '2026-11-01T00:00:00.000Z']);
+    await hostA!.gluster(['volume', 'start', name]);
+    const listed = async (plugin: PoolPlugin) =>
+      ((await plugin.call('VolumeDriver.List', {})).body['Volumes'] as Array<{ Name: string }>).some((v) => v.Name === 'old');
+    t.true(await listed(b), 'host B lists the old-layout volume');
+    t.like(await statusOn(b, 'old'), { glusterVolume: name, bricksOnline: 3 });
+    const mountpoint = String((await b.call('VolumeDriver.Mount', { Name: 'old', ID })).body['Mountpoint']);
+    await writeFile(join(mountpoint, 'f'), 'old data\n');
+    // Every host's sweep gives an old volume without access control the peers' list.
+    const deadline = Date.now() + 30_000;
+    let allow = '';
+    while (Date.now() < deadline) {
+      await b.call('VolumeDriver.List', {}); // a List starts a sweep (at most one per 10 s)
+      allow = await hostA!.gluster(['volume', 'get', name, 'auth.allow']);
+      if (/10\.77\.0\.1,10\.77\.0\.2,10\.77\.0\.3/.test(allow)) break;
+      await sleep(1000);
+    }
+    t.regex(allow, /auth\.allow\s+10\.77\.0\.1,10\.77\.0\.2,10\.77\.0\.3/);
+    t.regex(
+      String((await a.call('VolumeDriver.Remove', { Name: 'old' })).body['Err']),
+      /is mounted on other hosts \(1 client of GlusterFS volume cv_/,
+    );
+    t.is((await b.call('VolumeDriver.Unmount', { Name: 'old', ID })).body['Err'], '');
+    t.is((await a.call('VolumeDriver.Remove', { Name: 'old' })).body['Err'], '');
+    t.notRegex(await hostA!.gluster(['volume', 'list']), new RegExp(name));
+    let left: string[][] = [];
+    while (Date.now() < deadline + 30_000) {
+      for (const plugin of [b, c]) await plugin.call('VolumeDriver.List', {}); // each host sweeps its own bricks
+      left = await Promise.all(pool.hosts.map(async (host) => (await readdir(host.brickRoot)).filter((entry) => entry === id)));
+      if (left.every((entries) => entries.length === 0)) break;
+      await sleep(1000);
+    }
+    t.deepEqual(left, [[], [], []], 'old-layout brick directories left');
+    for (const host of pool.hosts) t.true((await readdir(host.brickRoot)).includes('cv_pool'), 'the pool bricks are never swept');
+  },
+);
+
+test.serial('single-host default: a pool of three bricks on one host; create, write, read back, remove, retain', async (t) => {
   const alone = await pool.startPlugin(pool.hosts[0]!, { alone: true });
+  const bricksAlone = join(pool.hosts[0]!.dir, 'bricks-alone');
   t.deepEqual((await alone.call('VolumeDriver.Capabilities', {})).body, { Capabilities: { Scope: 'local' } });
   t.is((await alone.call('VolumeDriver.Create', { Name: 'solo', Opts: { type: 'replicated' } })).body['Err'], '');
   const mountpoint = String((await alone.call('VolumeDriver.Mount', { Name: 'solo', ID })).body['Mountpoint']);
   await dockerd.docker(['run', '--rm', '--network', 'none', '-v', `${mountpoint}:/d`, TEST_IMAGE, 'sh', '-c', 'echo solo > /d/f']);
   const status = await statusOn(alone, 'solo');
-  t.like(status, { replicas: 3, bricksOnline: 3, size: 'unlimited' });
-  const bricks = await readdir(join(pool.hosts[0]!.dir, 'bricks-alone'));
-  t.is(bricks.length, 3);
-  for (const brick of bricks) t.is(await readFile(join(pool.hosts[0]!.dir, 'bricks-alone', brick, '_data', 'f'), 'utf8'), 'solo\n');
+  t.like(status, { replicas: 3, bricksOnline: 3, size: 'unlimited', glusterVolume: 'cv_solo' });
+  const bricks = (await readdir(bricksAlone)).sort();
+  t.deepEqual(bricks, ['cv_solo-b1', 'cv_solo-b2', 'cv_solo-b3']);
+  const id = volumeId('solo');
+  for (const brick of bricks) t.is(await readFile(join(bricksAlone, brick, 'volumes', id, '_data', 'f'), 'utf8'), 'solo\n');
   await alone.call('VolumeDriver.Unmount', { Name: 'solo', ID });
   t.is((await alone.call('VolumeDriver.Remove', { Name: 'solo' })).body['Err'], '');
-  t.deepEqual(await readdir(join(pool.hosts[0]!.dir, 'bricks-alone')), []);
+  for (const brick of bricks) t.deepEqual(await readdir(join(bricksAlone, brick, 'volumes')), []);
 
-  // retain=true keeps the stopped volume and its bricks; creating the name
-  // again is refused and must not touch them.
+  // retain=true keeps the data in .retained/ of the pool; the name is free again.
   await alone.call('VolumeDriver.Create', { Name: 'kept', Opts: { type: 'replicated', retain: 'true' } });
   const keptMount = String((await alone.call('VolumeDriver.Mount', { Name: 'kept', ID })).body['Mountpoint']);
   await dockerd.docker(['run', '--rm', '--network', 'none', '-v', `${keptMount}:/d`, TEST_IMAGE, 'sh', '-c', 'echo precious > /d/f']);
   await alone.call('VolumeDriver.Unmount', { Name: 'kept', ID });
   t.is((await alone.call('VolumeDriver.Remove', { Name: 'kept' })).body['Err'], '');
-  const again = await alone.call('VolumeDriver.Create', { Name: 'kept', Opts: { type: 'replicated' } });
-  t.regex(String(again.body['Err']), /already exists \(retained, or created on another host\)/);
-  const keptBricks = await readdir(join(pool.hosts[0]!.dir, 'bricks-alone'));
-  t.is(keptBricks.length, 3, 'retained bricks survive the refused create');
-  for (const brick of keptBricks) t.is(await readFile(join(pool.hosts[0]!.dir, 'bricks-alone', brick, '_data', 'f'), 'utf8'), 'precious\n');
+  t.is((await alone.call('VolumeDriver.Create', { Name: 'kept', Opts: { type: 'replicated' } })).body['Err'], '');
+  for (const brick of bricks) {
+    const [retained] = await readdir(join(bricksAlone, brick, '.retained'));
+    t.is(await readFile(join(bricksAlone, brick, '.retained', retained!, '_data', 'f'), 'utf8'), 'precious\n');
+    t.deepEqual(await readdir(join(bricksAlone, brick, 'volumes', volumeId('kept'), '_data')), [], 'the new volume starts empty');
+  }
+  t.is((await alone.call('VolumeDriver.Remove', { Name: 'kept' })).body['Err'], '');
+  await alone.stop();
+  t.deepEqual(
+    (await mountsUnder(pool.root)).filter((target) => target.includes('alone')),
+    [],
+    'a stopped plugin leaves no mount of its pool',
+  );
 });
 
 test.serial('without a reachable pool a replicated Create fails at once with a clear Err', async (t) => {

@@ -41,6 +41,8 @@ export interface PoolPlugin {
 export interface GlusterPool {
   readonly hosts: PoolHost[];
   readonly root: string;
+  /** A network namespace on the pool's network that is not a peer (10.77.0.99): an outsider. */
+  addStranger(): Promise<string>;
   startPlugin(host: PoolHost, options?: { alone?: boolean }): Promise<PoolPlugin>;
   stop(): Promise<void>;
 }
@@ -59,6 +61,13 @@ export async function startGlusterPool(count = 3): Promise<GlusterPool> {
   const sw = `cv${tag}s`;
   const children: ChildProcess[] = [];
   const plugins: PoolPlugin[] = [];
+  // Bricks of a multi-host pool on a filesystem of their own: with peers, the
+  // plugin never forces GlusterFS past its refusal of the root filesystem.
+  const brickFs = join(root, 'brickfs');
+  await mkdir(brickFs);
+  await execa('truncate', ['-s', '1G', join(root, 'bricks.img')]);
+  await execa('mkfs.ext4', ['-q', '-F', join(root, 'bricks.img')]);
+  await execa('mount', ['-o', 'loop', join(root, 'bricks.img'), brickFs]);
   await execa('ip', ['netns', 'add', sw]);
   await execa('ip', ['-n', sw, 'link', 'add', 'br0', 'type', 'bridge']);
   await execa('ip', ['-n', sw, 'link', 'set', 'br0', 'up']);
@@ -69,7 +78,8 @@ export async function startGlusterPool(count = 3): Promise<GlusterPool> {
     const netns = `cv${tag}${name}`;
     const address = `10.77.0.${i + 1}`;
     const dir = join(root, name);
-    for (const sub of ['glusterd', 'log', 'run', 'bricks']) await mkdir(join(dir, sub), { recursive: true });
+    for (const sub of ['glusterd', 'log', 'run']) await mkdir(join(dir, sub), { recursive: true });
+    await mkdir(join(brickFs, name));
     await execa('ip', ['netns', 'add', netns]);
     await execa('ip', ['link', 'add', `v${tag}${name}`, 'type', 'veth', 'peer', 'name', `p${tag}${name}`]);
     await execa('ip', ['link', 'set', `v${tag}${name}`, 'netns', netns]);
@@ -86,7 +96,7 @@ export async function startGlusterPool(count = 3): Promise<GlusterPool> {
       address,
       dir,
       socket,
-      brickRoot: join(dir, 'bricks'),
+      brickRoot: join(brickFs, name),
       async gluster(args) {
         const { stdout } = await execa(
           'nsenter',
@@ -135,9 +145,24 @@ export async function startGlusterPool(count = 3): Promise<GlusterPool> {
     async () => (await first!.gluster(['pool', 'list'])).split('\n').filter((l) => /\tConnected/.test(l)).length === count,
   );
 
+  const strangers: string[] = [];
   return {
     hosts,
     root,
+    async addStranger() {
+      const netns = `cv${tag}z`;
+      await execa('ip', ['netns', 'add', netns]);
+      await execa('ip', ['link', 'add', `v${tag}z`, 'type', 'veth', 'peer', 'name', `p${tag}z`]);
+      await execa('ip', ['link', 'set', `v${tag}z`, 'netns', netns]);
+      await execa('ip', ['link', 'set', `p${tag}z`, 'netns', sw]);
+      await execa('ip', ['-n', sw, 'link', 'set', `p${tag}z`, 'master', 'br0']);
+      await execa('ip', ['-n', sw, 'link', 'set', `p${tag}z`, 'up']);
+      await execa('ip', ['-n', netns, 'addr', 'add', '10.77.0.99/24', 'dev', `v${tag}z`]);
+      await execa('ip', ['-n', netns, 'link', 'set', `v${tag}z`, 'up']);
+      await execa('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+      strangers.push(netns);
+      return netns;
+    },
     async startPlugin(host, options = {}) {
       const driver = `customtest${tag}${host.name}${options.alone ? 'x' : ''}`;
       const socket = `/run/docker/plugins/${driver}.sock`;
@@ -154,6 +179,9 @@ export async function startGlusterPool(count = 3): Promise<GlusterPool> {
           CUSTOM_GLUSTER_BRICK_ROOT: options.alone ? join(host.dir, 'bricks-alone') : host.brickRoot,
           CUSTOM_GLUSTER_SOCKET: host.socket,
           CUSTOM_GLUSTER_SWEEP_AGE_MS: '1',
+          CUSTOM_GLUSTER_POOL_MOUNT_DIR: join(host.dir, options.alone ? 'pools-alone' : 'pools'),
+          // The single-host plugin shares host A's glusterd: a pool of its own.
+          CUSTOM_GLUSTER_POOL: options.alone ? 'cv_solo' : 'cv_pool',
         },
         stdio: ['ignore', 'inherit', 'inherit'],
       });
@@ -176,9 +204,10 @@ export async function startGlusterPool(count = 3): Promise<GlusterPool> {
     },
     async stop() {
       for (const plugin of plugins) await plugin.stop().catch(() => undefined);
-      await scrubHost(root);
       for (const host of hosts) await host.kill().catch(() => undefined);
       for (const child of children) child.kill('SIGKILL');
+      await scrubHost(root);
+      for (const netns of strangers) await execa('ip', ['netns', 'del', netns], { reject: false });
       for (const host of hosts) await execa('ip', ['netns', 'del', host.netns], { reject: false });
       await execa('ip', ['netns', 'del', sw], { reject: false });
       await removeTempDir(root);

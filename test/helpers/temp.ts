@@ -25,6 +25,7 @@ export function testConfig(root: string, overrides: Partial<Config> = {}): Confi
       brickRoot: join(root, 'bricks'),
       sweepAgeMs: 60_000,
       poolMountDir: join(root, 'pools'),
+      poolName: 'cv_pool',
       timeoutMs: 5000,
     },
     commandTimeoutMs: 20_000,

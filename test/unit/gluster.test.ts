@@ -145,6 +145,7 @@ test('replicas are reported as given: replicas=2 with an arbiter says 2, not 3',
     brickRoot: '/b',
     sweepAgeMs: 1,
     poolMountDir: '/nonexistent/pools',
+    poolName: 'cv_pool',
     mountDir: '/nonexistent/mounts',
   });
   const spec = parseVolumeSpec('r', { type: 'replicated', replicas: '2', arbiter: 'true' });

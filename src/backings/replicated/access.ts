@@ -34,7 +34,13 @@ export async function peerAddresses(hosts: readonly string[]): Promise<string[]>
  * an operator set is kept and only gains peers it lacks; it is never narrowed.
  */
 export function mergedAllowList(current: string | undefined, peers: readonly string[]): string | undefined {
-  const kept = current === undefined || current.trim() === '*' ? [] : current.split(',').map((entry) => entry.trim()).filter(Boolean);
+  const kept =
+    current === undefined || current.trim() === '*'
+      ? []
+      : current
+          .split(',')
+          .map((entry) => entry.trim())
+          .filter(Boolean);
   const merged = [...new Set([...kept, ...peers])];
   return merged.length === kept.length && kept.length > 0 ? undefined : merged.join(',');
 }

@@ -36,13 +36,15 @@ export class GlusterBacking implements Backing {
     private readonly tools: SystemTools,
     private readonly gluster: GlusterTools,
     private readonly layout: SweepLayout,
+    /** Volume ids in this host's state (the sweep never deletes their bricks). */
+    knownIds: () => ReadonlySet<string> = () => new Set(),
   ) {
     this.pools = new GlusterPools(tools, gluster, layout);
     const hostId = () => this.hostId();
     this.pooled = new PoolVolumes(tools, gluster, this.pools, hostId, layout.host);
     this.legacy = new LegacyVolumes(tools, gluster, layout);
     this.catalogue = new GlusterCatalogue(tools, gluster, this.pools);
-    const sweeper = new GlusterSweeper(tools, gluster, this.pools, this.pooled, layout, hostId);
+    const sweeper = new GlusterSweeper(tools, gluster, this.pools, this.pooled, layout, hostId, knownIds);
     this.sweep = () => sweeper.sweep();
     // On one host every replicated volume is in local state already.
     if (this.pools.multiHost) this.catalog = () => this.catalogue.read();

@@ -3,11 +3,12 @@ import { readVolumeMeta } from '../../state/volume-meta.js';
 import { validateRecord, type VolumeRecord } from '../../state/schema.js';
 import type { GlusterTools, GlusterVolume, SystemTools } from '../../system/index.js';
 import type { CatalogRead } from '../backing.js';
-import { decode, legacyVolumeId, META, POOL_NAMES, poolKind, VOLUMES_DIR, type PoolKind } from './names.js';
+import { decode, legacyVolumeId, META, POOL_KINDS, poolKind, VOLUMES_DIR, type PoolKind } from './names.js';
 import type { GlusterPools } from './pool.js';
 
 const CATALOG_TTL_MS = 2000;
 const READ_AT_ONCE = 16;
+const STALE_AFTER_MS = 1000;
 
 function parseJson(text: string): unknown {
   try {
@@ -62,7 +63,25 @@ export class GlusterCatalogue {
   }
 
   async read(): Promise<CatalogRead> {
-    if (this.cached && Date.now() - this.cached.at < CATALOG_TTL_MS) return this.cached.read;
+    const cached = this.cached;
+    if (cached && Date.now() - cached.at < CATALOG_TTL_MS) return cached.read;
+    // One read at a time. A peer that hangs can stall reads of the pool for
+    // GlusterFS's ping timeout: then the last read answers, a little stale,
+    // rather than none.
+    this.inflight ??= this.readNow().finally(() => (this.inflight = undefined));
+    if (!cached) return this.inflight;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<CatalogRead>((resolve) => (timer = setTimeout(() => resolve(cached.read), STALE_AFTER_MS)));
+    try {
+      return await Promise.race([this.inflight, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private inflight: Promise<CatalogRead> | undefined;
+
+  private async readNow(): Promise<CatalogRead> {
     const generation = this.generation;
     const read: { records: VolumeRecord[]; problems: Array<{ name: string; problem: string }> } = { records: [], problems: [] };
     const volumes = await this.gluster.volumeInfo();
@@ -71,25 +90,29 @@ export class GlusterCatalogue {
       if (entry && 'record' in entry) read.records.push(entry.record);
       else if (entry) read.problems.push({ name: volume.name, problem: entry.problem });
     }
-    for (const kind of Object.keys(POOL_NAMES) as PoolKind[]) {
-      if (volumes.some((volume) => volume.name === POOL_NAMES[kind])) await this.readPool(kind, read);
+    for (const kind of POOL_KINDS) {
+      if (volumes.some((volume) => volume.name === this.pools.nameOf(kind))) await this.readPool(kind, read);
     }
     if (generation === this.generation) this.cached = { at: Date.now(), read };
     return read;
   }
 
-  private async readPool(kind: PoolKind, read: { records: VolumeRecord[]; problems: Array<{ name: string; problem: string }> }): Promise<void> {
+  private async readPool(
+    kind: PoolKind,
+    read: { records: VolumeRecord[]; problems: Array<{ name: string; problem: string }> },
+  ): Promise<void> {
     const dir = join(await this.pools.mounted(kind), VOLUMES_DIR);
     const entries = await this.tools.listDirectory(dir);
     for (let start = 0; start < entries.length; start += READ_AT_ONCE) {
       const batch = entries.slice(start, start + READ_AT_ONCE);
       const metas = await Promise.all(batch.map((entry) => readVolumeMeta(join(dir, entry))));
       metas.forEach((meta, index) => {
-        const where = `${POOL_NAMES[kind]}:/${VOLUMES_DIR}/${batch[index]}`;
+        const where = `${this.pools.nameOf(kind)}:/${VOLUMES_DIR}/${batch[index]}`;
         if ('problem' in meta) read.problems.push({ name: where, problem: meta.problem });
-        else if (meta.record.id !== batch[index]) read.problems.push({ name: where, problem: `volume.json names volume id ${meta.record.id}` });
+        else if (meta.record.id !== batch[index])
+          read.problems.push({ name: where, problem: `volume.json names volume id ${meta.record.id}` });
         else if (meta.record.spec.type !== 'replicated' || meta.record.spec.layout !== 'pool' || poolKind(meta.record.spec) !== kind)
-          read.problems.push({ name: where, problem: `not a pool-layout replicated volume of ${POOL_NAMES[kind]}` });
+          read.problems.push({ name: where, problem: `not a pool-layout replicated volume of ${this.pools.nameOf(kind)}` });
         else read.records.push(meta.record);
       });
     }

@@ -26,9 +26,13 @@ export function isLegacyBrickName(entry: string): boolean {
   return VOLUME_ID.test(entry.replace(/-b[1-3]$/, ''));
 }
 
-/** The pool-wide GlusterFS volumes: one per replica layout. */
+/** The pool-wide GlusterFS volumes: one per replica layout, <pool name> and <pool name>_arbiter. */
 export type PoolKind = 'replica' | 'arbiter';
-export const POOL_NAMES: Readonly<Record<PoolKind, string>> = { replica: 'cv_pool', arbiter: 'cv_pool_arbiter' };
+export const POOL_KINDS: readonly PoolKind[] = ['replica', 'arbiter'];
+
+export function poolVolumeName(base: string, kind: PoolKind): string {
+  return kind === 'arbiter' ? `${base}_arbiter` : base;
+}
 
 export function poolKind(spec: ReplicatedSpec): PoolKind {
   return spec.arbiter ? 'arbiter' : 'replica';

@@ -64,7 +64,9 @@ export class PoolVolumes {
       await this.tools.moveDirectory(staging, target).catch((error: unknown) => {
         const code = (error as NodeJS.ErrnoException).code;
         if (code === 'ENOTEMPTY' || code === 'EEXIST') {
-          throw new Error(`its directory ${PoolVolumes.relativeDir(record)} already exists in GlusterFS volume ${name} (created on another host)`);
+          throw new Error(
+            `its directory ${PoolVolumes.relativeDir(record)} already exists in GlusterFS volume ${name} (created on another host)`,
+          );
         }
         throw error;
       });

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { GlusterBrick, GlusterTools, GlusterVolume, SystemTools } from '../../system/index.js';
 import { isMountedAt } from '../filesystem.js';
 import { mergedAllowList, peerAddresses } from './access.js';
-import { POOL_NAMES, type PoolKind } from './names.js';
+import { POOL_KINDS, poolVolumeName, type PoolKind } from './names.js';
 
 export interface PoolLayout {
   /** This host's name in the pool. */
@@ -12,6 +12,8 @@ export interface PoolLayout {
   readonly brickRoot: string;
   /** Where this host mounts each pool volume whole: the plugin's own view, never handed to a container. */
   readonly poolMountDir: string;
+  /** The pool volumes' name: <poolName> (replica 3) and <poolName>_arbiter. */
+  readonly poolName: string;
 }
 
 // GlusterFS refuses these unless forced; on a single host both are the
@@ -40,16 +42,16 @@ export class GlusterPools {
   }
 
   nameOf(kind: PoolKind): string {
-    return POOL_NAMES[kind];
+    return poolVolumeName(this.layout.poolName, kind);
   }
 
   /** Where this host mounts the pool (mounted or not). */
   mountPathOf(kind: PoolKind): string {
-    return join(this.layout.poolMountDir, POOL_NAMES[kind]);
+    return join(this.layout.poolMountDir, this.nameOf(kind));
   }
 
   plannedBricks(kind: PoolKind): GlusterBrick[] {
-    const name = POOL_NAMES[kind];
+    const name = this.nameOf(kind);
     if (this.multiHost) return this.layout.peers.slice(0, 3).map((peer) => ({ host: peer.host, path: join(peer.brickRoot, name) }));
     return [1, 2, 3].map((i) => ({ host: this.layout.host, path: join(this.layout.brickRoot, `${name}-b${i}`) }));
   }
@@ -67,7 +69,7 @@ export class GlusterPools {
 
   /** The pool's info if it exists, without creating it. */
   async existing(kind: PoolKind): Promise<GlusterVolume | undefined> {
-    const [info] = await this.gluster.volumeInfo(POOL_NAMES[kind]).catch((error: unknown) => {
+    const [info] = await this.gluster.volumeInfo(this.nameOf(kind)).catch((error: unknown) => {
       if (/does not exist/i.test(String(error))) return [];
       throw error;
     });
@@ -75,7 +77,7 @@ export class GlusterPools {
   }
 
   private async prepare(kind: PoolKind): Promise<GlusterVolume> {
-    const name = POOL_NAMES[kind];
+    const name = this.nameOf(kind);
     let info = await this.existing(kind);
     if (!info) {
       await this.create(kind);
@@ -94,7 +96,7 @@ export class GlusterPools {
   }
 
   private async create(kind: PoolKind): Promise<void> {
-    const name = POOL_NAMES[kind];
+    const name = this.nameOf(kind);
     const bricks = this.plannedBricks(kind);
     await this.tools.makeDirectory(this.layout.brickRoot);
     try {
@@ -104,7 +106,9 @@ export class GlusterPools {
       if (this.multiHost || !FORCIBLE.test(String(error))) {
         throw new Error(
           `could not create the GlusterFS pool volume ${name}: ${error instanceof Error ? error.message : String(error)}${
-            /root partition/i.test(String(error)) ? '; put CUSTOM_GLUSTER_BRICK_ROOT (or each peer’s brick root) on a filesystem of its own' : ''
+            /root partition/i.test(String(error))
+              ? '; put CUSTOM_GLUSTER_BRICK_ROOT (or each peer’s brick root) on a filesystem of its own'
+              : ''
           }`,
           { cause: error },
         );
@@ -124,9 +128,7 @@ export class GlusterPools {
    */
   mounted(kind: PoolKind, create = false): Promise<string> {
     // One at a time per pool: two would mount it twice at the same place.
-    const next = (this.mounting.get(kind) ?? Promise.resolve(''))
-      .catch(() => '')
-      .then(() => this.mount(kind, create));
+    const next = (this.mounting.get(kind) ?? Promise.resolve('')).catch(() => '').then(() => this.mount(kind, create));
     this.mounting.set(kind, next);
     return next;
   }
@@ -138,12 +140,12 @@ export class GlusterPools {
       // Its client died (ENOTCONN): detach it; bind mounts made from it fail until remounted anyway.
       await this.tools.detachMount(target);
     }
-    if (!create && !(await this.existing(kind))) throw new Error(`GlusterFS volume ${POOL_NAMES[kind]} does not exist`);
+    if (!create && !(await this.existing(kind))) throw new Error(`GlusterFS volume ${this.nameOf(kind)} does not exist`);
     await this.ensure(kind);
     await this.tools.makeDirectory(target, 0o700);
     const backups = this.layout.peers.slice(1).map((peer) => peer.host);
     try {
-      await this.gluster.mount(this.layout.host, POOL_NAMES[kind], backups, target);
+      await this.gluster.mount(this.layout.host, this.nameOf(kind), backups, target);
     } finally {
       this.tools.forgetMounts();
     }
@@ -161,7 +163,7 @@ export class GlusterPools {
 
   /** Unmounts the pools at shutdown, lazily: the volumes bound from them stay usable. */
   async detachAll(): Promise<void> {
-    for (const kind of Object.keys(POOL_NAMES) as PoolKind[]) {
+    for (const kind of POOL_KINDS) {
       const target = this.mountPathOf(kind);
       if (await isMountedAt(this.tools, target)) await this.tools.detachMount(target);
     }

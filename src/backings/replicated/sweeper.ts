@@ -2,7 +2,7 @@ import { basename, dirname, join } from 'node:path';
 import type { GlusterTools, GlusterVolume, SystemTools } from '../../system/index.js';
 import { isMountedAt } from '../filesystem.js';
 import { mergedAllowList } from './access.js';
-import { CREATING_DIR, HOSTS_DIR, isLegacyBrickName, legacyVolumeId, POOL_NAMES, TRASH_DIR, VOLUMES_DIR, type PoolKind } from './names.js';
+import { CREATING_DIR, HOSTS_DIR, isLegacyBrickName, legacyVolumeId, POOL_KINDS, TRASH_DIR, VOLUMES_DIR, type PoolKind } from './names.js';
 import type { GlusterPools, PoolLayout } from './pool.js';
 import type { PoolVolumes } from './pool-volumes.js';
 
@@ -19,16 +19,16 @@ export interface SweepLayout extends PoolLayout {
  * What GlusterFS or an interrupted step leaves behind, found by identity and
  * removed only where it can be nobody's:
  * - legacy brick directories of this host (by glusterd UUID, never by host
- *   name) that no GlusterFS volume uses, only names of our pattern, only in
- *   the brick root, and never when GlusterFS cannot list its volumes;
+ *   name) that no GlusterFS volume uses and this host's state does not know,
+ *   only names of our pattern, only in the brick root, and never when
+ *   GlusterFS cannot list its volumes;
  * - a pool's interrupted creates (.creating/) and removes (.trash/);
  * - this host's marker on a volume it no longer has mounted;
- * - and, once, auth.allow on legacy volumes made before there was one.
+ * - and auth.allow on legacy volumes made before there was one.
  */
 export class GlusterSweeper {
   private sweeping: Promise<void> | undefined;
   private lastSweep = 0;
-  private secured = false;
 
   constructor(
     private readonly tools: SystemTools,
@@ -37,6 +37,8 @@ export class GlusterSweeper {
     private readonly volumes: PoolVolumes,
     private readonly layout: SweepLayout,
     private readonly hostId: () => Promise<string>,
+    /** Volume ids this host's state knows: their bricks are never swept, whatever GlusterFS says (it may have lost its own state). */
+    private readonly knownIds: () => ReadonlySet<string>,
   ) {}
 
   /** One sweep at a time and at most every 10 s (List and Get ask often). */
@@ -52,13 +54,10 @@ export class GlusterSweeper {
     // No answer from GlusterFS (none on this host, or it is down): nothing is judged blind.
     const volumes = await this.gluster.volumeInfo().catch(() => undefined);
     if (volumes === undefined) return;
-    if (!this.secured) {
-      await this.secureLegacy(volumes);
-      this.secured = true;
-    }
+    await this.secureLegacy(volumes);
     await this.sweepLegacyBricks(volumes);
-    for (const kind of Object.keys(POOL_NAMES) as PoolKind[]) {
-      if (volumes.some((volume) => volume.name === POOL_NAMES[kind])) await this.sweepPool(kind);
+    for (const kind of POOL_KINDS) {
+      if (volumes.some((volume) => volume.name === this.pools.nameOf(kind))) await this.sweepPool(kind);
     }
   }
 
@@ -66,12 +65,14 @@ export class GlusterSweeper {
     return Date.now() - mtimeMs > this.layout.sweepAgeMs;
   }
 
+  // Failures here must not stop the clean-up below: the next sweep tries again.
   private async secureLegacy(volumes: readonly GlusterVolume[]): Promise<void> {
-    const peers = await this.pools.allowedAddresses();
+    const peers = await this.pools.allowedAddresses().catch(() => undefined);
+    if (peers === undefined) return;
     for (const volume of volumes) {
       if (legacyVolumeId(volume.name) === undefined) continue;
       const allow = mergedAllowList(volume.options['auth.allow'], peers);
-      if (allow !== undefined) await this.gluster.volumeSet(volume.name, 'auth.allow', allow);
+      if (allow !== undefined) await this.gluster.volumeSet(volume.name, 'auth.allow', allow).catch(() => undefined);
     }
   }
 
@@ -79,12 +80,15 @@ export class GlusterSweeper {
     const root = this.layout.brickRoot;
     const entries = (await this.tools.listDirectory(root)).filter(isLegacyBrickName);
     if (entries.length === 0 || volumes.length === 0) return; // bricks but no volumes at all: GlusterFS lost its state, not our bricks
+    // Owners are judged by UUID: output without one judges nothing.
+    if (volumes.some((volume) => volume.bricks.some((brick) => brick.hostUuid === undefined))) return;
+    const known = this.knownIds();
     const self = await this.hostId();
     const used = new Set<string>();
     for (const volume of volumes) for (const brick of volume.bricks) if (brick.hostUuid === self) used.add(brick.path);
     for (const entry of entries) {
       const path = join(root, entry);
-      if (used.has(path) || dirname(path) !== root || basename(path) !== entry) continue;
+      if (used.has(path) || known.has(entry.replace(/-b[1-3]$/, '')) || dirname(path) !== root || basename(path) !== entry) continue;
       const info = await this.tools.fileStat(path);
       if (info && this.isOld(info.mtimeMs)) await this.tools.removeTree(path);
     }
@@ -92,7 +96,7 @@ export class GlusterSweeper {
 
   private async sweepPool(kind: PoolKind): Promise<void> {
     const pool = await this.pools.mounted(kind);
-    const name = POOL_NAMES[kind];
+    const name = this.pools.nameOf(kind);
     for (const entry of await this.tools.listDirectory(join(pool, CREATING_DIR))) {
       const info = await this.tools.fileStat(join(pool, CREATING_DIR, entry));
       if (!info || !this.isOld(info.mtimeMs)) continue;

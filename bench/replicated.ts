@@ -1,13 +1,28 @@
-import { startGlusterPool } from '../test/helpers/gluster-pool.js';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { startGlusterPool, type GlusterPool, type PoolPlugin } from '../test/helpers/gluster-pool.js';
 import { startTestPlugin } from '../test/helpers/plugin.js';
 import { copyInAndOut, type CopyResult } from './compression.js';
 import { percentile, timeMs } from './stats.js';
 
+export interface ScalePoint {
+  readonly volumes: number;
+  /** RSS of the pool's brick processes (glusterfsd) on all three hosts. */
+  readonly brickRssMiB: number;
+  /** Median Create+Mount of the volumes added to reach this count. */
+  readonly createMountMs: number;
+  /** List on another host (the catalogue: every volume.json read over GlusterFS). */
+  readonly listMs: number;
+}
+
 export interface ReplicatedBench {
   readonly plain: CopyResult;
+  /** A replica-3 GlusterFS volume on the same three hosts, mounted directly: no plugin. */
+  readonly bareGluster: CopyResult;
   readonly replicated: CopyResult;
   readonly plainCreateMountMs: number;
-  readonly replicatedCreateMountMs: number;
+  readonly scale: readonly ScalePoint[];
 }
 
 type Call = (method: string, body: unknown) => Promise<{ body: Record<string, unknown> }>;
@@ -37,8 +52,73 @@ async function copyThrough(call: Call, corpus: string, opts: Record<string, stri
   return result;
 }
 
-/** Replica 3 across three namespace hosts on this machine vs a plain volume, same corpus, same method. */
-export async function replicatedBench(corpus: string): Promise<ReplicatedBench> {
+/** The baseline: the same layout (replica 3 over the same hosts and brick filesystem), created and mounted by hand. */
+async function bareGluster(pool: GlusterPool, corpus: string): Promise<CopyResult> {
+  const [a] = pool.hosts;
+  await a!.gluster(['volume', 'create', 'bare', 'replica', '3', ...pool.hosts.map((h) => `${h.address}:${join(h.brickRoot, 'bare')}`)]);
+  await a!.gluster(['volume', 'start', 'bare']);
+  const target = join(pool.root, 'bare-mount');
+  await mkdir(target);
+  await execa('nsenter', [`--net=/run/netns/${a!.netns}`, 'mount', '-t', 'glusterfs', `${a!.address}:/bare`, target]);
+  try {
+    return await copyInAndOut(corpus, target, false);
+  } finally {
+    await execa('umount', [target]);
+    await a!.gluster(['volume', 'stop', 'bare', 'force']);
+    await a!.gluster(['volume', 'delete', 'bare']);
+  }
+}
+
+/** Resident memory of the pool's brick processes, from /proc. */
+async function brickRssMiB(poolVolume: string): Promise<number> {
+  let kib = 0;
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (!cmdline.startsWith('/usr/sbin/glusterfsd') || !cmdline.includes(`${poolVolume}.`)) continue;
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+    kib += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  }
+  return kib / 1024;
+}
+
+/** Volumes are added (Create with a quota, Mount, a file written, Unmount) up to each count in `steps`. */
+async function scale(a: PoolPlugin, b: PoolPlugin, steps: readonly number[]): Promise<ScalePoint[]> {
+  const points: ScalePoint[] = [];
+  let made = 0;
+  for (const target of steps) {
+    const times: number[] = [];
+    for (; made < target; made++) {
+      const Name = `scale-${made}`;
+      let mountpoint = '';
+      times.push(
+        await timeMs(async () => {
+          const created = await a.call('VolumeDriver.Create', { Name, Opts: { type: 'replicated', size: '16M' } });
+          if (created.body['Err']) throw new Error(String(created.body['Err']));
+          const mounted = await a.call('VolumeDriver.Mount', { Name, ID: 'bench' });
+          if (mounted.body['Err']) throw new Error(String(mounted.body['Err']));
+          mountpoint = String(mounted.body['Mountpoint']);
+        }),
+      );
+      await writeFile(join(mountpoint, 'f'), `${Name}\n`);
+      await a.call('VolumeDriver.Unmount', { Name, ID: 'bench' });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2100)); // past the catalogue's cache
+    let listed: unknown[] = [];
+    const listMs = await timeMs(async () => {
+      listed = (await b.call('VolumeDriver.List', {})).body['Volumes'] as unknown[];
+    });
+    if (listed.length < target) throw new Error(`host B lists ${listed.length} of ${target} volumes`);
+    const point = { volumes: target, brickRssMiB: await brickRssMiB('cv_pool'), createMountMs: percentile(times, 50), listMs };
+    points.push(point);
+    console.log(
+      `  ${target} volumes: bricks ${point.brickRssMiB.toFixed(0)} MiB, Create+Mount median ${point.createMountMs.toFixed(0)} ms, List on B ${listMs.toFixed(0)} ms`,
+    );
+  }
+  return points;
+}
+/** Replica 3 across three namespace hosts on this machine: plain volume, bare GlusterFS and the plugin, same corpus, same method. */
+export async function replicatedBench(corpus: string, steps: readonly number[] = [10, 100, 1000]): Promise<ReplicatedBench> {
   const fx = await startTestPlugin('bench-plain');
   let plain: CopyResult;
   let plainCreateMountMs: number;
@@ -50,10 +130,11 @@ export async function replicatedBench(corpus: string): Promise<ReplicatedBench> 
   }
   const pool = await startGlusterPool(3);
   try {
-    const plugin = await pool.startPlugin(pool.hosts[0]!);
-    const replicated = await copyThrough(plugin.call, corpus, { type: 'replicated' });
-    const replicatedCreateMountMs = await createMountMs(plugin.call, { type: 'replicated' }, 5);
-    return { plain, replicated, plainCreateMountMs, replicatedCreateMountMs };
+    const bare = await bareGluster(pool, corpus);
+    const a = await pool.startPlugin(pool.hosts[0]!);
+    const b = await pool.startPlugin(pool.hosts[1]!);
+    const replicated = await copyThrough(a.call, corpus, { type: 'replicated' });
+    return { plain, bareGluster: bare, replicated, plainCreateMountMs, scale: await scale(a, b, steps) };
   } finally {
     await pool.stop();
   }

@@ -10,9 +10,64 @@ import { replicatedBench } from './replicated.js';
 import { manyVolumes } from './leases.js';
 import { fmt, ratio, table } from './stats.js';
 
+async function printReplicated(corpus: string): Promise<void> {
+  console.log('\nmeasuring replicated volumes (replica 3 over three network-namespace hosts on this machine; same corpus)…');
+  const rep = await replicatedBench(corpus);
+  const copy = (label: string, r: CopyResult) => [
+    label,
+    fmt(r.writeMBps, 0),
+    ratio(r.writeMBps, rep.bareGluster.writeMBps),
+    ratio(r.writeMBps, rep.plain.writeMBps),
+    fmt(r.readMBps, 0),
+    ratio(r.readMBps, rep.bareGluster.readMBps),
+    ratio(r.readMBps, rep.plain.readMBps),
+  ];
+  console.log(
+    `\n${table(
+      ['volume', 'write MB/s', 'vs bare GlusterFS', 'vs plain', 'read MB/s', 'vs bare GlusterFS', 'vs plain'],
+      [
+        copy('custom plain ext4', rep.plain),
+        copy('bare GlusterFS replica 3 (mounted directly, no plugin)', rep.bareGluster),
+        copy('custom replicated (pool directory, bound)', rep.replicated),
+      ],
+    )}`,
+  );
+  const [first] = rep.scale;
+  console.log(
+    `\n${table(
+      [
+        'replicated volumes',
+        'brick RSS MiB (3 hosts)',
+        'MiB per volume',
+        'added per volume since 10',
+        'Create+Mount median ms',
+        'vs plain',
+        'List on a peer ms',
+      ],
+      rep.scale.map((point) => [
+        String(point.volumes),
+        fmt(point.brickRssMiB, 0),
+        fmt(point.brickRssMiB / point.volumes, 2),
+        first && point.volumes > first.volumes
+          ? `${fmt(((point.brickRssMiB - first.brickRssMiB) * 1024) / (point.volumes - first.volumes), 0)} KiB`
+          : '',
+        fmt(point.createMountMs),
+        ratio(point.createMountMs, rep.plainCreateMountMs),
+        fmt(point.listMs),
+      ]),
+    )}`,
+  );
+  console.log('(the layout before the pool: three brick processes per volume, about 55 MiB per volume)');
+}
+
 async function main(): Promise<void> {
   const root = await makeTempDir('bench');
   try {
+    // BENCH_ONLY=replicated: just that section (it takes ~15 min with 1 000 volumes).
+    if (process.env['BENCH_ONLY'] === 'replicated') {
+      await printReplicated(await makeCorpus(root));
+      return;
+    }
     console.log('measuring throughput (fio, O_DIRECT, 512 MiB sequential, 5 s 4k random)…');
     const raw = await rawDisk(root);
     const bare = await bareLoopExt4(root);
@@ -92,33 +147,7 @@ async function main(): Promise<void> {
       )}`,
     );
 
-    console.log('\nmeasuring replicated volumes (replica 3 over three network-namespace hosts on this machine; same corpus)…');
-    const rep = await replicatedBench(corpus);
-    console.log(
-      `\n${table(
-        ['volume', 'write MB/s', 'vs plain', 'read MB/s', 'vs plain', 'Create+Mount ms', 'vs plain'],
-        [
-          [
-            'custom plain ext4',
-            fmt(rep.plain.writeMBps, 0),
-            '1.00x',
-            fmt(rep.plain.readMBps, 0),
-            '1.00x',
-            fmt(rep.plainCreateMountMs),
-            '1.00x',
-          ],
-          [
-            'custom replicated (GlusterFS replica 3)',
-            fmt(rep.replicated.writeMBps, 0),
-            ratio(rep.replicated.writeMBps, rep.plain.writeMBps),
-            fmt(rep.replicated.readMBps, 0),
-            ratio(rep.replicated.readMBps, rep.plain.readMBps),
-            fmt(rep.replicatedCreateMountMs),
-            ratio(rep.replicatedCreateMountMs, rep.plainCreateMountMs),
-          ],
-        ],
-      )}`,
-    );
+    await printReplicated(corpus);
 
     console.log('\nmeasuring docker latency (median of 8, private dockerd)…');
     const docker = await dockerLatency();

@@ -50,6 +50,10 @@ export interface GlusterConfig {
   readonly poolMountDir: string;
   /** The pool-wide GlusterFS volumes: <poolName> and <poolName>_arbiter. */
   readonly poolName: string;
+  /** TLS for I/O (client.ssl, server.ssl on the pools) and management (/var/lib/glusterd/secure-access). */
+  readonly tls: boolean;
+  /** Where GlusterFS reads glusterfs.{pem,key,ca}: its OpenSSL directory, /usr/lib/ssl on Debian. */
+  readonly tlsDir: string;
   /** glusterd's socket, when not /var/run/glusterd.socket. */
   readonly socket?: string;
   readonly timeoutMs: number;
@@ -65,6 +69,13 @@ function positiveInteger(env: Env, key: string, fallback: number): number {
     throw new Error(`${key}=${JSON.stringify(raw)} must be a positive integer`);
   }
   return value;
+}
+
+function booleanFlag(env: Env, key: string): boolean {
+  const raw = (env[key] ?? '').toLowerCase();
+  if (raw === '' || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new Error(`${key}=${JSON.stringify(env[key])} must be 1 or 0`);
 }
 
 function positiveRatio(env: Env, key: string, fallback: number): number {
@@ -144,6 +155,8 @@ function glusterConfig(env: Env, stateDir: string): GlusterConfig {
     sweepAgeMs: positiveInteger(env, 'CUSTOM_GLUSTER_SWEEP_AGE_MS', 60_000),
     poolMountDir: absolutePath(env, 'CUSTOM_GLUSTER_POOL_MOUNT_DIR', '/run/custom-volume/pools'),
     poolName: poolName(env),
+    tls: booleanFlag(env, 'CUSTOM_GLUSTER_TLS'),
+    tlsDir: absolutePath(env, 'CUSTOM_GLUSTER_TLS_DIR', '/usr/lib/ssl'),
     ...(env['CUSTOM_GLUSTER_SOCKET'] ? { socket: absolutePath(env, 'CUSTOM_GLUSTER_SOCKET', '') } : {}),
     timeoutMs: positiveInteger(env, 'CUSTOM_GLUSTER_TIMEOUT_MS', 15_000),
   });

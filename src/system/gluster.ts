@@ -1,4 +1,5 @@
 import { XMLParser } from 'fast-xml-parser';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { runTool } from './run.js';
 
 // Typed wrappers over the gluster CLI: --mode=script (never prompts), --xml
@@ -50,13 +51,34 @@ const parser = new XMLParser({
 
 type Xml = Record<string, unknown>;
 
+// glusterd takes a pool-wide lock per volume for each change (set, quota,
+// start…): two hosts' plugins changing one pool volume at once get "Another
+// transaction is in progress". That is a wait, not a failure.
+const BUSY = /Another transaction is in progress|Locking failed on|Unable to acquire lock/i;
+const BUSY_RETRY_MS = [100, 200, 400, 800, 1600, 2000, 2000, 2000];
+
 async function gluster(args: string[], options: GlusterOptions, xml: boolean): Promise<string> {
   const full = ['--mode=script', ...(options.socket ? [`--glusterd-sock=${options.socket}`] : []), ...args, ...(xml ? ['--xml'] : [])];
-  const { stdout } = await runTool('gluster', full, { timeoutMs: options.timeoutMs }).catch((error: unknown) => {
-    const text = error instanceof Error ? error.message : String(error);
-    throw new GlusterError(args.slice(0, 2).join(' '), text.replace(/^gluster exited with \d+: /, ''));
-  });
-  return stdout;
+  const deadline = Date.now() + options.timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    const result = await runTool('gluster', full, { timeoutMs: Math.max(1000, deadline - Date.now()) }).then(
+      ({ stdout }) => ({ stdout }),
+      (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }),
+    );
+    // With --xml, glusterd's refusals arrive on stdout with exit code 0.
+    const text = 'error' in result ? result.error : xml ? xmlError(result.stdout) : undefined;
+    const wait = BUSY_RETRY_MS[attempt];
+    if (text !== undefined && BUSY.test(text) && wait !== undefined && Date.now() + wait < deadline) {
+      await sleep(wait);
+      continue;
+    }
+    if ('error' in result) throw new GlusterError(args.slice(0, 2).join(' '), result.error.replace(/^gluster exited with \d+: /, ''));
+    return result.stdout;
+  }
+}
+
+function xmlError(stdout: string): string | undefined {
+  return /<opRet>0<\/opRet>/.test(stdout) ? undefined : (/<opErrstr>([^<]*)<\/opErrstr>/.exec(stdout)?.[1] ?? undefined);
 }
 
 async function glusterXml(args: string[], options: GlusterOptions): Promise<Xml> {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -15,6 +15,8 @@ import { scrubHost } from './host.js';
 // The plugin of a host runs in that host's network namespace and the root
 // mount namespace, so its FUSE mounts are visible to dockerd.
 
+/** Where Debian's GlusterFS looks for glusterfs.{pem,key,ca} (its OpenSSL directory, not /etc/ssl). */
+const TLS_DIR = '/usr/lib/ssl';
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'main.js');
 
 export interface PoolHost {
@@ -31,6 +33,8 @@ export interface PoolHost {
 }
 
 export interface PoolPlugin {
+  /** The plugin's process (its mount namespace holds its mounts when it has one of its own). */
+  readonly pid: number;
   readonly driver: string;
   readonly socket: string;
   readonly stateDir: string;
@@ -43,7 +47,8 @@ export interface GlusterPool {
   readonly root: string;
   /** A network namespace on the pool's network that is not a peer (10.77.0.99): an outsider. */
   addStranger(): Promise<string>;
-  startPlugin(host: PoolHost, options?: { alone?: boolean }): Promise<PoolPlugin>;
+  /** alone: single-host mode on this host's glusterd; tlsWithoutFiles: CUSTOM_GLUSTER_TLS=1 without the certificates. */
+  startPlugin(host: PoolHost, options?: { alone?: boolean; tlsWithoutFiles?: boolean }): Promise<PoolPlugin>;
   stop(): Promise<void>;
 }
 
@@ -55,7 +60,31 @@ async function waitFor(what: string, check: () => Promise<boolean>, ms = 30_000)
   }
 }
 
-export async function startGlusterPool(count = 3): Promise<GlusterPool> {
+/**
+ * One self-signed certificate for every peer and client (GlusterFS's default
+ * certificate depth 1: glusterfs.ca lists the certificates it trusts).
+ */
+async function makeTlsFiles(dir: string): Promise<void> {
+  await mkdir(dir);
+  await execa('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=custom-test-peer',
+    '-keyout',
+    join(dir, 'glusterfs.key'),
+    '-out',
+    join(dir, 'glusterfs.pem'),
+  ]);
+  await execa('cp', [join(dir, 'glusterfs.pem'), join(dir, 'glusterfs.ca')]);
+}
+
+export async function startGlusterPool(count = 3, poolOptions: { tls?: boolean } = {}): Promise<GlusterPool> {
   const tag = randomBytes(2).toString('hex');
   const root = await makeTempDir('gluster');
   const sw = `cv${tag}s`;
@@ -64,8 +93,17 @@ export async function startGlusterPool(count = 3): Promise<GlusterPool> {
   // Bricks of a multi-host pool on a filesystem of their own: with peers, the
   // plugin never forces GlusterFS past its refusal of the root filesystem.
   const brickFs = join(root, 'brickfs');
+  // TLS: every glusterd (and the plugin's client) sees these in its TLS directory, and
+  // has /var/lib/glusterd/secure-access (management TLS).
+  const ssl = join(root, 'ssl');
+  const clientGlusterd = join(root, 'client-glusterd');
+  if (poolOptions.tls) {
+    await makeTlsFiles(ssl);
+    await mkdir(clientGlusterd);
+    await writeFile(join(clientGlusterd, 'secure-access'), '');
+  }
   await mkdir(brickFs);
-  await execa('truncate', ['-s', '1G', join(root, 'bricks.img')]);
+  await execa('truncate', ['-s', '8G', join(root, 'bricks.img')]); // sparse: three copies of the bench's corpus fit
   await execa('mkfs.ext4', ['-q', '-F', join(root, 'bricks.img')]);
   await execa('mount', ['-o', 'loop', join(root, 'bricks.img'), brickFs]);
   await execa('ip', ['netns', 'add', sw]);
@@ -121,7 +159,9 @@ export async function startGlusterPool(count = 3): Promise<GlusterPool> {
         await rm(socket, { force: true });
       },
       async startGlusterd() {
+        if (poolOptions.tls) await writeFile(join(dir, 'glusterd', 'secure-access'), '');
         const script = [
+          ...(poolOptions.tls ? [`mount --bind ${ssl} ${TLS_DIR}`] : []),
           `mount --bind ${join(dir, 'glusterd')} /var/lib/glusterd`,
           `mount --bind ${join(dir, 'log')} /var/log/glusterfs`,
           `mount --bind ${join(dir, 'run')} /run`,
@@ -164,11 +204,27 @@ export async function startGlusterPool(count = 3): Promise<GlusterPool> {
       return netns;
     },
     async startPlugin(host, options = {}) {
-      const driver = `customtest${tag}${host.name}${options.alone ? 'x' : ''}`;
+      const driver = `customtest${tag}${host.name}${options.alone ? 'x' : ''}${options.tlsWithoutFiles ? 'n' : ''}`;
       const socket = `/run/docker/plugins/${driver}.sock`;
-      const stateDir = join(host.dir, options.alone ? 'state-alone' : 'state');
+      const stateDir = join(host.dir, options.alone ? 'state-alone' : options.tlsWithoutFiles ? 'state-nofiles' : 'state');
       const peers = options.alone ? host.address : hosts.map((h) => `${h.address}:${h.brickRoot}`).join(',');
-      const proc = spawn('nsenter', [`--net=/run/netns/${host.netns}`, process.execPath, MAIN], {
+      // With TLS the plugin sees the certificates and secure-access in a mount namespace of its own
+      // (its mounts are then private: read them through `pid`).
+      const inNamespace = poolOptions.tls && !options.tlsWithoutFiles;
+      const command = inNamespace
+        ? [
+            'unshare',
+            '-m',
+            '--propagation',
+            'private',
+            'sh',
+            '-c',
+            `mount --bind ${ssl} ${TLS_DIR} && mount --bind ${clientGlusterd} /var/lib/glusterd && exec "$0" "$1"`,
+            process.execPath,
+            MAIN,
+          ]
+        : [process.execPath, MAIN];
+      const proc = spawn('nsenter', [`--net=/run/netns/${host.netns}`, ...command], {
         env: {
           ...process.env,
           CUSTOM_SOCKET: socket,
@@ -182,6 +238,7 @@ export async function startGlusterPool(count = 3): Promise<GlusterPool> {
           CUSTOM_GLUSTER_POOL_MOUNT_DIR: join(host.dir, options.alone ? 'pools-alone' : 'pools'),
           // The single-host plugin shares host A's glusterd: a pool of its own.
           CUSTOM_GLUSTER_POOL: options.alone ? 'cv_solo' : 'cv_pool',
+          CUSTOM_GLUSTER_TLS: poolOptions.tls ? '1' : '0',
         },
         stdio: ['ignore', 'inherit', 'inherit'],
       });
@@ -189,6 +246,7 @@ export async function startGlusterPool(count = 3): Promise<GlusterPool> {
       process.once('exit', () => proc.kill('SIGKILL'));
       await waitFor(`plugin on ${host.name}`, async () => (await callSocket(socket, 'Plugin.Activate', '')).status === 200, 10_000);
       const plugin: PoolPlugin = {
+        pid: proc.pid ?? 0,
         driver,
         socket,
         stateDir,

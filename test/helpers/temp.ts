@@ -26,6 +26,8 @@ export function testConfig(root: string, overrides: Partial<Config> = {}): Confi
       sweepAgeMs: 60_000,
       poolMountDir: join(root, 'pools'),
       poolName: 'cv_pool',
+      tls: false,
+      tlsDir: '/usr/lib/ssl',
       timeoutMs: 5000,
     },
     commandTimeoutMs: 20_000,

@@ -146,6 +146,8 @@ test('replicas are reported as given: replicas=2 with an arbiter says 2, not 3',
     sweepAgeMs: 1,
     poolMountDir: '/nonexistent/pools',
     poolName: 'cv_pool',
+    tls: false,
+    tlsDir: '/usr/lib/ssl',
     mountDir: '/nonexistent/mounts',
   });
   const spec = parseVolumeSpec('r', { type: 'replicated', replicas: '2', arbiter: 'true' });

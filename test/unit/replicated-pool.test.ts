@@ -122,6 +122,7 @@ async function poolRig(
   peerHosts: readonly string[],
   gluster = new FakeGluster(),
   poolName = 'cv_pool',
+  tls = false,
 ): Promise<PoolRig> {
   const root = await tempDir(t, 'pool');
   const brickRoot = join(root, 'bricks');
@@ -131,6 +132,8 @@ async function poolRig(
     brickRoot,
     poolMountDir: join(root, 'pools'),
     poolName,
+    tls,
+    tlsDir: '/usr/lib/ssl',
   };
   return { gluster, pools: new GlusterPools(createSystemTools(5000), gluster.asTools(), layout), brickRoot };
 }
@@ -426,6 +429,8 @@ async function sweepRig(
     poolMountDir: await tempDir(t, 'pools'),
     mountDir: await tempDir(t, 'mounts'),
     poolName: 'cv_pool',
+    tls: false,
+    tlsDir: '/usr/lib/ssl',
     sweepAgeMs,
   };
   const gluster = new FakeGluster(volumes);
@@ -618,4 +623,31 @@ test('volume info without brick owners (no hostUuid) judges nothing: no brick is
   await age();
   await rig.sweeper.sweep();
   t.deepEqual(await rig.left(), ['a-0123456789abcdef']);
+});
+
+test('with TLS a new pool gets client.ssl and server.ssl before it first starts', async (t) => {
+  const { gluster, pools } = await poolRig(t, PEERS, new FakeGluster(), 'cv_pool', true);
+  await pools.ensure('replica');
+  t.deepEqual(
+    gluster.calls.filter((call) => ['volumeSet', 'volumeStart'].includes(call.method)).map((call) => [call.method, ...call.args]),
+    [
+      ['volumeSet', 'cv_pool', 'auth.allow', PEERS.join(',')],
+      ['volumeSet', 'cv_pool', 'client.ssl', 'on'],
+      ['volumeSet', 'cv_pool', 'server.ssl', 'on'],
+      ['volumeStart', 'cv_pool'],
+    ],
+  );
+});
+
+test('with TLS a running pool without it is refused with the commands that turn it on; nothing is changed', async (t) => {
+  const running = volume('cv_pool', { started: true, options: { 'auth.allow': PEERS.join(','), 'features.quota-deem-statfs': 'on' } });
+  const { gluster, pools } = await poolRig(t, PEERS, new FakeGluster([running]), 'cv_pool', true);
+  await t.throwsAsync(pools.ensure('replica'), {
+    message:
+      /CUSTOM_GLUSTER_TLS=1 but GlusterFS volume cv_pool runs without TLS; .*gluster volume stop cv_pool; gluster volume set cv_pool client\.ssl on; gluster volume set cv_pool server\.ssl on; gluster volume start cv_pool/,
+  });
+  t.deepEqual(
+    gluster.calls.filter((call) => MUTATIONS.includes(call.method)),
+    [],
+  );
 });

@@ -5,7 +5,7 @@ import { isMountedAt, usageStatus } from '../filesystem.js';
 import { GlusterCatalogue } from './catalogue.js';
 import { LegacyVolumes } from './legacy.js';
 import { glusterName, poolKind } from './names.js';
-import { GlusterPools } from './pool.js';
+import { GlusterPools, tlsFiles } from './pool.js';
 import { PoolVolumes } from './pool-volumes.js';
 import { GlusterSweeper, type SweepLayout } from './sweeper.js';
 
@@ -67,6 +67,12 @@ export class GlusterBacking implements Backing {
     } catch (error) {
       return `replicated volumes need a reachable GlusterFS pool (glusterd on this host): ${error instanceof Error ? error.message : String(error)}`;
     }
+    if (this.layout.tls) {
+      const missing = [];
+      for (const file of tlsFiles(this.layout.tlsDir)) if (!(await this.tools.pathExists(file))) missing.push(file);
+      if (missing.length > 0)
+        return `CUSTOM_GLUSTER_TLS=1 needs GlusterFS's certificate files and management TLS on this host; missing: ${missing.join(', ')} (see the README, "TLS for replicated volumes")`;
+    }
     if (this.pools.multiHost) {
       if (this.layout.peers.length < 3) return `replicas=3 needs 3 brick hosts; CUSTOM_GLUSTER_PEERS names ${this.layout.peers.length}`;
       if (peers.connected < 3)
@@ -80,7 +86,7 @@ export class GlusterBacking implements Backing {
     try {
       await this.pooled.create(volume);
     } finally {
-      this.catalogue.invalidate();
+      this.catalogue.invalidate(volume.record.id);
     }
   }
 
@@ -101,7 +107,7 @@ export class GlusterBacking implements Backing {
         await this.legacy.destroy(volume);
       }
     } finally {
-      this.catalogue.invalidate();
+      this.catalogue.invalidate(volume.record.id);
     }
   }
 

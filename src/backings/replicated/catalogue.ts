@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { readVolumeMeta } from '../../state/volume-meta.js';
+import { readVolumeMeta, type MetaRead } from '../../state/volume-meta.js';
 import { validateRecord, type VolumeRecord } from '../../state/schema.js';
 import type { GlusterTools, GlusterVolume, SystemTools } from '../../system/index.js';
 import type { CatalogRead } from '../backing.js';
@@ -9,6 +9,13 @@ import type { GlusterPools } from './pool.js';
 const CATALOG_TTL_MS = 2000;
 const READ_AT_ONCE = 16;
 const STALE_AFTER_MS = 1000;
+const ENTRY_REFRESH_MS = 30_000;
+const REFRESH_PER_READ = 64;
+
+interface MutableRead {
+  records: VolumeRecord[];
+  problems: Array<{ name: string; problem: string }>;
+}
 
 function parseJson(text: string): unknown {
   try {
@@ -57,9 +64,11 @@ export class GlusterCatalogue {
     private readonly pools: GlusterPools,
   ) {}
 
-  invalidate(): void {
+  /** After this host changed a volume (id): the next read is fresh, and reads that volume's directory again. */
+  invalidate(id?: string): void {
     this.generation += 1;
     this.cached = undefined;
+    if (id !== undefined) for (const kind of POOL_KINDS) this.entries.delete(`${kind}/${id}`);
   }
 
   async read(): Promise<CatalogRead> {
@@ -83,7 +92,7 @@ export class GlusterCatalogue {
 
   private async readNow(): Promise<CatalogRead> {
     const generation = this.generation;
-    const read: { records: VolumeRecord[]; problems: Array<{ name: string; problem: string }> } = { records: [], problems: [] };
+    const read: MutableRead = { records: [], problems: [] };
     const volumes = await this.gluster.volumeInfo();
     for (const volume of volumes) {
       const entry = recordFromGluster(volume);
@@ -97,24 +106,35 @@ export class GlusterCatalogue {
     return read;
   }
 
-  private async readPool(
-    kind: PoolKind,
-    read: { records: VolumeRecord[]; problems: Array<{ name: string; problem: string }> },
-  ): Promise<void> {
+  // volume.json is written once, before the commit rename: an entry read
+  // once is kept, and re-read after ENTRY_REFRESH_MS (a volume removed and made
+  // again under the same name on another host), a few per read.
+  private readonly entries = new Map<string, { at: number; meta: MetaRead }>();
+
+  private async readPool(kind: PoolKind, read: MutableRead): Promise<void> {
     const dir = join(await this.pools.mounted(kind), VOLUMES_DIR);
-    const entries = await this.tools.listDirectory(dir);
-    for (let start = 0; start < entries.length; start += READ_AT_ONCE) {
-      const batch = entries.slice(start, start + READ_AT_ONCE);
+    const listed = await this.tools.listDirectory(dir);
+    const key = (entry: string) => `${kind}/${entry}`;
+    const present = new Set(listed.map(key));
+    for (const cached of this.entries.keys()) if (cached.startsWith(`${kind}/`) && !present.has(cached)) this.entries.delete(cached);
+    const now = Date.now();
+    const unread = listed.filter((entry) => !this.entries.has(key(entry)));
+    const stale = listed.filter((entry) => now - (this.entries.get(key(entry))?.at ?? now) > ENTRY_REFRESH_MS).slice(0, REFRESH_PER_READ);
+    const toRead = [...unread, ...stale];
+    for (let start = 0; start < toRead.length; start += READ_AT_ONCE) {
+      const batch = toRead.slice(start, start + READ_AT_ONCE);
       const metas = await Promise.all(batch.map((entry) => readVolumeMeta(join(dir, entry))));
-      metas.forEach((meta, index) => {
-        const where = `${this.pools.nameOf(kind)}:/${VOLUMES_DIR}/${batch[index]}`;
-        if ('problem' in meta) read.problems.push({ name: where, problem: meta.problem });
-        else if (meta.record.id !== batch[index])
-          read.problems.push({ name: where, problem: `volume.json names volume id ${meta.record.id}` });
-        else if (meta.record.spec.type !== 'replicated' || meta.record.spec.layout !== 'pool' || poolKind(meta.record.spec) !== kind)
-          read.problems.push({ name: where, problem: `not a pool-layout replicated volume of ${this.pools.nameOf(kind)}` });
-        else read.records.push(meta.record);
-      });
+      metas.forEach((meta, index) => this.entries.set(key(batch[index]!), { at: Date.now(), meta }));
+    }
+    for (const entry of listed) {
+      const meta = this.entries.get(key(entry))?.meta;
+      if (!meta) continue;
+      const where = `${this.pools.nameOf(kind)}:/${VOLUMES_DIR}/${entry}`;
+      if ('problem' in meta) read.problems.push({ name: where, problem: meta.problem });
+      else if (meta.record.id !== entry) read.problems.push({ name: where, problem: `volume.json names volume id ${meta.record.id}` });
+      else if (meta.record.spec.type !== 'replicated' || meta.record.spec.layout !== 'pool' || poolKind(meta.record.spec) !== kind)
+        read.problems.push({ name: where, problem: `not a pool-layout replicated volume of ${this.pools.nameOf(kind)}` });
+      else read.records.push(meta.record);
     }
   }
 }

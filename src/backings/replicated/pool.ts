@@ -14,6 +14,15 @@ export interface PoolLayout {
   readonly poolMountDir: string;
   /** The pool volumes' name: <poolName> (replica 3) and <poolName>_arbiter. */
   readonly poolName: string;
+  /** I/O over TLS (client.ssl and server.ssl on), set before the pool first starts. */
+  readonly tls: boolean;
+  /** GlusterFS's OpenSSL directory (glusterfs.pem, .key, .ca). */
+  readonly tlsDir: string;
+}
+
+/** GlusterFS's own layout: every peer and client holds these. */
+export function tlsFiles(tlsDir: string): string[] {
+  return [...['pem', 'key', 'ca'].map((ext) => join(tlsDir, `glusterfs.${ext}`)), '/var/lib/glusterd/secure-access'];
 }
 
 // GlusterFS refuses these unless forced; on a single host both are the
@@ -86,6 +95,7 @@ export class GlusterPools {
     }
     const allow = mergedAllowList(info.options['auth.allow'], await this.allowedAddresses());
     if (allow !== undefined) await this.gluster.volumeSet(name, 'auth.allow', allow);
+    if (this.layout.tls) await this.requireTls(info);
     if (!info.started) {
       await this.gluster.volumeStart(name).catch((error: unknown) => {
         if (!/already started/i.test(String(error))) throw error;
@@ -93,6 +103,20 @@ export class GlusterPools {
     }
     if (info.options['features.quota-deem-statfs'] !== 'on') await this.gluster.quotaEnable(name);
     return info;
+  }
+
+  // The brick processes read client.ssl and server.ssl when they start: a
+  // running pool without them is the operator's to restart, never ours.
+  private async requireTls(info: GlusterVolume): Promise<void> {
+    const on = (key: string) => info.options[key] === 'on';
+    if (on('client.ssl') && on('server.ssl')) return;
+    if (info.started) {
+      throw new Error(
+        `CUSTOM_GLUSTER_TLS=1 but GlusterFS volume ${info.name} runs without TLS; turn it on once, on any peer: gluster volume stop ${info.name}; gluster volume set ${info.name} client.ssl on; gluster volume set ${info.name} server.ssl on; gluster volume start ${info.name}`,
+      );
+    }
+    await this.gluster.volumeSet(info.name, 'client.ssl', 'on');
+    await this.gluster.volumeSet(info.name, 'server.ssl', 'on');
   }
 
   private async create(kind: PoolKind): Promise<void> {

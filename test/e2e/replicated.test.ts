@@ -203,6 +203,54 @@ test.serial('remove on A leaves no directory on any brick, no mount but the pool
 });
 
 test.serial(
+  'what an interrupted create or remove leaves in the pool, and a dead mount marker, are swept; a live volume is untouched',
+  async (t) => {
+    const [hostA] = pool.hosts;
+    // A volume that stays, mounted on B: its marker is live.
+    t.is((await a.call('VolumeDriver.Create', { Name: 'live', Opts: { type: 'replicated', size: '32M' } })).body['Err'], '');
+    const liveMount = String((await b.call('VolumeDriver.Mount', { Name: 'live', ID })).body['Mountpoint']);
+    await writeFile(join(liveMount, 'f'), 'live\n');
+    // Leftovers as a crash would leave them, made through a plain client of the pool.
+    const root = join(pool.root, 'leftovers');
+    await mkdir(root);
+    const { execa } = await import('execa');
+    await execa('nsenter', [`--net=/run/netns/${hostA!.netns}`, 'mount', '-t', 'glusterfs', `${hostA!.address}:/cv_pool`, root]);
+    const uuidOf = async (index: number) => /UUID:\s*(\S+)/.exec(await pool.hosts[index]!.gluster(['system::', 'uuid', 'get']))![1]!;
+    try {
+      const uuidA = await uuidOf(0);
+      const staged = `${uuidA}/gone-0123456789abcdef.0badf00d`;
+      await mkdir(join(root, '.creating', staged, '_data'), { recursive: true });
+      await hostA!.gluster(['volume', 'quota', 'cv_pool', 'limit-usage', `/.creating/${staged}`, '8MB']);
+      await mkdir(join(root, '.trash', 'old-0123456789abcdef.deadbeef', '_data'), { recursive: true });
+      await writeFile(join(root, '.trash', 'old-0123456789abcdef.deadbeef', '_data', 'f'), 'x');
+      // A marker of host C on "live", as if C died with it mounted and then came back.
+      const uuidC = await uuidOf(2);
+      await writeFile(join(root, 'volumes', volumeId('live'), 'hosts', uuidC), '{"host":"10.77.0.3"}\n');
+      const deadline = Date.now() + 40_000;
+      let left: string[] = [];
+      while (Date.now() < deadline) {
+        for (const plugin of [a, b, c]) await plugin.call('VolumeDriver.List', {}); // a List starts a sweep (at most one per 10 s)
+        left = [
+          ...(await readdir(join(root, '.creating', uuidA))).map((e) => `.creating/${uuidA}/${e}`),
+          ...(await readdir(join(root, '.trash'))).map((e) => `.trash/${e}`),
+          ...(await readdir(join(root, 'volumes', volumeId('live'), 'hosts'))).filter((e) => e === uuidC),
+        ];
+        if (left.length === 0) break;
+        await sleep(1000);
+      }
+      t.deepEqual(left, [], 'swept');
+      t.notRegex(await hostA!.gluster(['volume', 'quota', 'cv_pool', 'list']), /gone-0123456789abcdef/, 'the quota limit went too');
+      t.is(await readFile(join(liveMount, 'f'), 'utf8'), 'live\n');
+      t.is((await readdir(join(root, 'volumes', volumeId('live'), 'hosts'))).length, 1, "B's live marker stays");
+    } finally {
+      await execa('umount', [root], { reject: false });
+    }
+    t.is((await b.call('VolumeDriver.Unmount', { Name: 'live', ID })).body['Err'], '');
+    t.is((await a.call('VolumeDriver.Remove', { Name: 'live' })).body['Err'], '');
+  },
+);
+
+test.serial(
   'a volume of the old layout (a GlusterFS volume of its own) is listed, mounted, guarded and removed; its bricks are swept by UUID',
   async (t) => {
     const id = volumeId('old');

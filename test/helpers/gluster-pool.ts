@@ -234,7 +234,7 @@ export async function startGlusterPool(count = 3, poolOptions: { tls?: boolean }
           CUSTOM_GLUSTER_PEERS: peers,
           CUSTOM_GLUSTER_BRICK_ROOT: options.alone ? join(host.dir, 'bricks-alone') : host.brickRoot,
           CUSTOM_GLUSTER_SOCKET: host.socket,
-          CUSTOM_GLUSTER_SWEEP_AGE_MS: '1',
+          CUSTOM_GLUSTER_SWEEP_AGE_MS: '3000', // short, but longer than any create here takes
           CUSTOM_GLUSTER_POOL_MOUNT_DIR: join(host.dir, options.alone ? 'pools-alone' : 'pools'),
           // The single-host plugin shares host A's glusterd: a pool of its own.
           CUSTOM_GLUSTER_POOL: options.alone ? 'cv_solo' : 'cv_pool',

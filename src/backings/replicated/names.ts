@@ -41,7 +41,7 @@ export function poolKind(spec: ReplicatedSpec): PoolKind {
 // Inside a pool volume (paths relative to its root, as quota wants them):
 /** Committed volumes: volumes/<id>/{volume.json,_data,hosts/}. */
 export const VOLUMES_DIR = 'volumes';
-/** Creates in flight: .creating/<id>.<random>, renamed into volumes/ to commit. */
+/** Creates in flight: .creating/<host uuid>/<id>.<random>, renamed into volumes/ to commit. */
 export const CREATING_DIR = '.creating';
 /** Removes in flight: .trash/<id>.<random>, renamed out of volumes/ to commit. */
 export const TRASH_DIR = '.trash';

@@ -41,13 +41,38 @@ export class PoolVolumes {
   }
 
   async create({ record }: VolumeContext): Promise<void> {
-    const spec = replicated(record);
-    const kind = poolKind(spec);
+    const kind = poolKind(replicated(record));
     const pool = await this.pools.mounted(kind, true);
     const name = this.pools.nameOf(kind);
-    const staged = `${record.id}.${suffix()}`;
+    // Under this host's own directory of .creating/: only this host's sweep
+    // judges it, and never while the create is in flight.
+    const staged = `${await this.hostId()}/${record.id}.${suffix()}`;
     const staging = join(pool, CREATING_DIR, staged);
     const target = join(pool, VOLUMES_DIR, record.id);
+    this.creating.add(staged);
+    try {
+      await this.stageAndCommit(record, name, pool, staged, staging, target);
+    } finally {
+      this.creating.delete(staged);
+    }
+  }
+
+  /** Staging names (<host uuid>/<id>.<random>) of creates in flight on this host. */
+  private readonly creating = new Set<string>();
+
+  isCreating(staged: string): boolean {
+    return this.creating.has(staged);
+  }
+
+  private async stageAndCommit(
+    record: VolumeRecord,
+    name: string,
+    pool: string,
+    staged: string,
+    staging: string,
+    target: string,
+  ): Promise<void> {
+    const spec = replicated(record);
     await withUndo(async (undo) => {
       await this.tools.makeNewDirectory(staging, 0o755);
       undo.push('remove the staging directory', () => this.tools.removeTree(staging));

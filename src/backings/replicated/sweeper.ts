@@ -22,7 +22,8 @@ export interface SweepLayout extends PoolLayout {
  *   name) that no GlusterFS volume uses and this host's state does not know,
  *   only names of our pattern, only in the brick root, and never when
  *   GlusterFS cannot list its volumes;
- * - a pool's interrupted creates (.creating/) and removes (.trash/);
+ * - a pool's interrupted creates (this host's, in .creating/<uuid>/, none in
+ *   flight) and removes (.trash/);
  * - this host's marker on a volume it no longer has mounted;
  * - and auth.allow on legacy volumes made before there was one.
  */
@@ -97,14 +98,17 @@ export class GlusterSweeper {
   private async sweepPool(kind: PoolKind): Promise<void> {
     const pool = await this.pools.mounted(kind);
     const name = this.pools.nameOf(kind);
-    for (const entry of await this.tools.listDirectory(join(pool, CREATING_DIR))) {
-      const info = await this.tools.fileStat(join(pool, CREATING_DIR, entry));
-      if (!info || !this.isOld(info.mtimeMs)) continue;
-      await this.gluster.quotaRemove(name, `/${CREATING_DIR}/${entry}`);
-      await this.tools.removeTree(join(pool, CREATING_DIR, entry));
+    // Interrupted creates: only this host's (.creating/<our uuid>/), never one in flight.
+    const self = await this.hostId();
+    const mine = join(pool, CREATING_DIR, self);
+    for (const entry of await this.tools.listDirectory(mine)) {
+      const staged = `${self}/${entry}`;
+      const info = await this.tools.fileStat(join(mine, entry));
+      if (!info || !this.isOld(info.mtimeMs) || this.volumes.isCreating(staged)) continue;
+      await this.gluster.quotaRemove(name, `/${CREATING_DIR}/${staged}`);
+      await this.tools.removeTree(join(mine, entry));
     }
     for (const entry of await this.tools.listDirectory(join(pool, TRASH_DIR))) await this.volumes.emptyTrash(name, pool, entry);
-    const self = await this.hostId();
     for (const id of await this.tools.listDirectory(join(pool, VOLUMES_DIR))) {
       const marker = join(pool, VOLUMES_DIR, id, HOSTS_DIR, self);
       const info = await this.tools.fileStat(marker);

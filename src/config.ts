@@ -125,8 +125,10 @@ function parsePeer(entry: string, brickRoot: string): GlusterPeer {
 // A GlusterFS volume name of ours that can never be a legacy one (cv_<volume id> ends in 16 hex digits).
 function poolName(env: Env): string {
   const name = env['CUSTOM_GLUSTER_POOL'] || 'cv_pool';
-  if (!/^[A-Za-z][A-Za-z0-9_]{0,39}$/.test(name)) {
-    throw new Error(`CUSTOM_GLUSTER_POOL=${JSON.stringify(name)} must be a letter then up to 39 letters, digits or underscores`);
+  if (!/^[A-Za-z][A-Za-z0-9_]{0,39}$/.test(name) || name === 'all' || name.endsWith('_arbiter')) {
+    throw new Error(
+      `CUSTOM_GLUSTER_POOL=${JSON.stringify(name)} must be a letter then up to 39 letters, digits or underscores, not "all" and not ending in _arbiter (that is the arbiter pool's suffix)`,
+    );
   }
   return name;
 }

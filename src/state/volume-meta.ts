@@ -25,6 +25,11 @@ export async function readVolumeMeta(dir: string): Promise<MetaRead> {
     const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
     return { problem: missing ? `no ${META_FILE}` : `${META_FILE} unreadable: ${(error as Error).message}`, missing };
   }
+  return parseVolumeMeta(text);
+}
+
+/** A volume.json's text (read by the caller, maybe from a less trusted place) → its record or the problem. */
+export function parseVolumeMeta(text: string): MetaRead {
   let raw: unknown;
   try {
     raw = JSON.parse(text);

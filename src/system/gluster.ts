@@ -63,7 +63,7 @@ async function gluster(args: string[], options: GlusterOptions, xml: boolean): P
   for (let attempt = 0; ; attempt++) {
     const result = await runTool('gluster', full, { timeoutMs: Math.max(1000, deadline - Date.now()) }).then(
       ({ stdout }) => ({ stdout }),
-      (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }),
+      (error: unknown) => ({ error: errorText(error) }),
     );
     // With --xml, glusterd's refusals arrive on stdout with exit code 0.
     const text = 'error' in result ? result.error : xml ? xmlError(result.stdout) : undefined;
@@ -75,6 +75,14 @@ async function gluster(args: string[], options: GlusterOptions, xml: boolean): P
     if ('error' in result) throw new GlusterError(args.slice(0, 2).join(' '), result.error.replace(/^gluster exited with \d+: /, ''));
     return result.stdout;
   }
+}
+
+// The whole of what the CLI said: with --xml a refusal may be in stdout's XML, not the message's first line.
+function errorText(error: unknown): string {
+  const { stdout, stderr } = error as { stdout?: unknown; stderr?: unknown };
+  const xml = typeof stdout === 'string' ? xmlError(stdout) : undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  return [message, xml, typeof stderr === 'string' ? stderr : undefined].filter(Boolean).join(' | ');
 }
 
 function xmlError(stdout: string): string | undefined {

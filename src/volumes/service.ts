@@ -320,7 +320,9 @@ function withoutRetain(record: VolumeRecord): VolumeRecord {
 // Docker skips Create when Get finds the volume, so two Creates of one name
 // only meet when they race: the same options succeed, others are refused.
 function confirmSameSpec(existing: VolumeRecord, spec: VolumeRecord['spec']): void {
-  if (canonicalJson(existing.spec) === canonicalJson(spec)) return;
+  // Where a replicated volume lives (its own GlusterFS volume, or the pool) is not an option the user gave.
+  const asGiven = (s: VolumeRecord['spec']) => canonicalJson(s.type === 'replicated' ? { ...s, layout: undefined } : s);
+  if (asGiven(existing.spec) === asGiven(spec)) return;
   throw new VolumeError(
     'VOLUME_EXISTS',
     existing.name,

@@ -54,6 +54,22 @@ test.serial('a client without the certificates cannot mount the pool, even from 
     mounted && listed.exitCode === 0 && listed.stdout.includes('volumes'),
     `a client without TLS read the pool (mount said ${attempt.exitCode})`,
   );
+  // The control: the same mount from the same address, with the certificates, reads the pool.
+  const control = await execa(
+    'nsenter',
+    [
+      `--net=/run/netns/${pool.hosts[1]!.netns}`,
+      'unshare',
+      '-m',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      `${pool.tlsBinds} && mount -t glusterfs 10.77.0.1:/cv_pool '${target}' && ls '${target}'; umount '${target}'`,
+    ],
+    { reject: false, timeout: 60_000 },
+  );
+  t.regex(control.stdout, /volumes/, `a client with the certificates reads the pool: ${control.stderr}`);
 });
 
 test.serial('a plugin asked for TLS on a host without the certificate files refuses Create and names what is missing', async (t) => {

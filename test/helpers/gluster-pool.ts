@@ -47,6 +47,8 @@ export interface GlusterPool {
   readonly root: string;
   /** A network namespace on the pool's network that is not a peer (10.77.0.99): an outsider. */
   addStranger(): Promise<string>;
+  /** TLS pools: shell commands that give a private mount namespace the certificates and secure-access. */
+  readonly tlsBinds: string;
   /** alone: single-host mode on this host's glusterd; tlsWithoutFiles: CUSTOM_GLUSTER_TLS=1 without the certificates. */
   startPlugin(host: PoolHost, options?: { alone?: boolean; tlsWithoutFiles?: boolean }): Promise<PoolPlugin>;
   stop(): Promise<void>;
@@ -189,6 +191,7 @@ export async function startGlusterPool(count = 3, poolOptions: { tls?: boolean }
   return {
     hosts,
     root,
+    tlsBinds: `mount --bind ${ssl} ${TLS_DIR} && mount --bind ${clientGlusterd} /var/lib/glusterd`,
     async addStranger() {
       const netns = `cv${tag}z`;
       await execa('ip', ['netns', 'add', netns]);

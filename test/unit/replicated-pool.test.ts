@@ -474,15 +474,22 @@ const brick = (root: string, entry: string, hostUuid: string, host = '10.0.0.1')
 /** Lets directories made now grow older than a sweepAgeMs of 1. */
 const age = () => sleep(20);
 
-test('legacy bricks of this host that no volume uses are removed; used ones, by UUID, and names not ours stay', async (t) => {
+test('legacy bricks of this host that no volume uses are removed; used ones (by UUID, or named under this host) and names not ours stay', async (t) => {
   const rig = await sweepRig(t, []);
   const root = rig.brickRoot;
   rig.gluster.add(
     volume('cv_b-0123456789abcdef', { bricks: [brick(root, 'b-0123456789abcdef', SELF)], options: { 'auth.allow': '10.0.0.1' } }),
   );
-  // The same path on another glusterd (named like this host): not ours to keep.
+  // Named under this host's name but with another UUID (a host replaced under its name): still referenced, kept.
   rig.gluster.add(
     volume('cv_c-0123456789abcdef', { bricks: [brick(root, 'c-0123456789abcdef', OTHER)], options: { 'auth.allow': '10.0.0.1' } }),
+  );
+  // The same path on another host's glusterd: not ours to keep.
+  rig.gluster.add(
+    volume('cv_f-0123456789abcdef', {
+      bricks: [brick(root, 'f-0123456789abcdef', OTHER, '10.0.0.9')],
+      options: { 'auth.allow': '10.0.0.1' },
+    }),
   );
   // Ours whatever the host is called in volume info.
   rig.gluster.add(
@@ -497,6 +504,7 @@ test('legacy bricks of this host that no volume uses are removed; used ones, by 
     'c-0123456789abcdef',
     'd-0123456789abcdef-b2',
     'e-0123456789abcdef-b1',
+    'f-0123456789abcdef',
     'cv_pool',
     'cv_pool-b1',
     'cv_pool_arbiter-b3',
@@ -509,6 +517,7 @@ test('legacy bricks of this host that no volume uses are removed; used ones, by 
   t.deepEqual(await rig.left(), [
     '.glusterfs',
     'b-0123456789abcdef',
+    'c-0123456789abcdef',
     'cv_pool',
     'cv_pool-b1',
     'cv_pool_arbiter-b3',

@@ -41,7 +41,7 @@ export class GlusterBacking implements Backing {
   ) {
     this.pools = new GlusterPools(tools, gluster, layout);
     const hostId = () => this.hostId();
-    this.pooled = new PoolVolumes(tools, gluster, this.pools, hostId, layout.host);
+    this.pooled = new PoolVolumes(tools, gluster, this.pools, hostId, layout.host, knownIds);
     this.legacy = new LegacyVolumes(tools, gluster, layout);
     this.catalogue = new GlusterCatalogue(tools, gluster, this.pools);
     const sweeper = new GlusterSweeper(tools, gluster, this.pools, this.pooled, layout, hostId, knownIds);

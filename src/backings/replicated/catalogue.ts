@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { readVolumeMeta, type MetaRead } from '../../state/volume-meta.js';
+import type { MetaRead } from '../../state/volume-meta.js';
+import { listReal, readPoolMeta, realDirectory } from './pool-paths.js';
 import { validateRecord, type VolumeRecord } from '../../state/schema.js';
 import type { GlusterTools, GlusterVolume, SystemTools } from '../../system/index.js';
 import type { CatalogRead } from '../backing.js';
@@ -7,7 +8,8 @@ import { decode, legacyVolumeId, META, POOL_KINDS, poolKind, VOLUMES_DIR, type P
 import type { GlusterPools } from './pool.js';
 
 const CATALOG_TTL_MS = 2000;
-const READ_AT_ONCE = 16;
+// Few at a time: each read over FUSE holds one of libuv's four threads while a peer is slow.
+const READ_AT_ONCE = 2;
 const STALE_AFTER_MS = 1000;
 const ENTRY_REFRESH_MS = 30_000;
 const REFRESH_PER_READ = 64;
@@ -77,18 +79,28 @@ export class GlusterCatalogue {
     // One read at a time. A peer that hangs can stall reads of the pool for
     // GlusterFS's ping timeout: then the last read answers, a little stale,
     // rather than none.
-    this.inflight ??= this.readNow().finally(() => (this.inflight = undefined));
-    if (!cached) return this.inflight;
+    // A read started before an invalidate() is not shared: it may miss what this host just changed.
+    if (this.inflight?.generation !== this.generation) {
+      const started = { generation: this.generation, read: this.readNow() };
+      this.inflight = started;
+      void started.read
+        .finally(() => {
+          if (this.inflight === started) this.inflight = undefined;
+        })
+        .catch(() => undefined);
+    }
+    const inflight = this.inflight!.read;
+    if (!cached) return inflight;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<CatalogRead>((resolve) => (timer = setTimeout(() => resolve(cached.read), STALE_AFTER_MS)));
     try {
-      return await Promise.race([this.inflight, late]);
+      return await Promise.race([inflight, late]);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  private inflight: Promise<CatalogRead> | undefined;
+  private inflight: { generation: number; read: Promise<CatalogRead> } | undefined;
 
   private async readNow(): Promise<CatalogRead> {
     const generation = this.generation;
@@ -112,8 +124,9 @@ export class GlusterCatalogue {
   private readonly entries = new Map<string, { at: number; meta: MetaRead }>();
 
   private async readPool(kind: PoolKind, read: MutableRead): Promise<void> {
-    const dir = join(await this.pools.mounted(kind), VOLUMES_DIR);
-    const listed = await this.tools.listDirectory(dir);
+    const pool = await this.pools.mounted(kind);
+    const dir = join(pool, VOLUMES_DIR);
+    const listed = await listReal(this.tools, pool, VOLUMES_DIR);
     const key = (entry: string) => `${kind}/${entry}`;
     const present = new Set(listed.map(key));
     for (const cached of this.entries.keys()) if (cached.startsWith(`${kind}/`) && !present.has(cached)) this.entries.delete(cached);
@@ -123,7 +136,13 @@ export class GlusterCatalogue {
     const toRead = [...unread, ...stale];
     for (let start = 0; start < toRead.length; start += READ_AT_ONCE) {
       const batch = toRead.slice(start, start + READ_AT_ONCE);
-      const metas = await Promise.all(batch.map((entry) => readVolumeMeta(join(dir, entry))));
+      const metas = await Promise.all(
+        batch.map(async (entry): Promise<MetaRead> =>
+          (await realDirectory(this.tools, pool, VOLUMES_DIR, entry)) === undefined
+            ? { problem: 'not a real directory', missing: false }
+            : readPoolMeta(this.tools, join(dir, entry)),
+        ),
+      );
       metas.forEach((meta, index) => this.entries.set(key(batch[index]!), { at: Date.now(), meta }));
     }
     for (const entry of listed) {

@@ -1,10 +1,10 @@
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { ReplicatedSpec, VolumeRecord } from '../../state/schema.js';
 import type { GlusterBrick, GlusterTools, SystemTools } from '../../system/index.js';
 import type { MountIdentity, VolumeContext } from '../backing.js';
 import { ensureDataDirectory, isMountedAt, mountIdentity, unmountFilesystem } from '../filesystem.js';
 import { withUndo } from '../undo.js';
-import { glusterName, META } from './names.js';
+import { glusterName, isLegacyBrickName, META } from './names.js';
 import type { PoolLayout } from './pool.js';
 
 function replicated(record: VolumeRecord): ReplicatedSpec {
@@ -64,7 +64,11 @@ export class LegacyVolumes {
 
   /** FUSE clients of the volume on other hosts (GlusterFS counts every host's; ours is one when mounted here). */
   async usersElsewhere(volume: VolumeContext): Promise<string[]> {
-    const clients = await this.gluster.fuseClients(glusterName(volume.record.id)).catch(() => 0);
+    // Only "not started" or "gone" mean no clients; any other failure is not a "nobody".
+    const clients = await this.gluster.fuseClients(glusterName(volume.record.id)).catch((error: unknown) => {
+      if (/not started|does not exist/i.test(String(error))) return 0;
+      throw error;
+    });
     const others = clients - ((await this.isActive(volume)) ? 1 : 0);
     return others > 0 ? [`${others} client${others > 1 ? 's' : ''} of GlusterFS volume ${glusterName(volume.record.id)}`] : [];
   }
@@ -89,7 +93,8 @@ export class LegacyVolumes {
     // the others' sweeps theirs.
     const self = await this.gluster.localUuid().catch(() => undefined);
     for (const brick of info.bricks) {
-      if (self !== undefined && brick.hostUuid === self) await this.tools.removeTree(brick.path);
+      const inRoot = dirname(brick.path) === this.layout.brickRoot && isLegacyBrickName(basename(brick.path));
+      if (self !== undefined && brick.hostUuid === self && inRoot) await this.tools.removeTree(brick.path);
     }
   }
 

@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileDurably } from '../../state/durable-file.js';
-import { readVolumeMeta, writeVolumeMeta } from '../../state/volume-meta.js';
+import { writeVolumeMeta } from '../../state/volume-meta.js';
 import type { ReplicatedSpec, VolumeRecord } from '../../state/schema.js';
 import type { GlusterTools, SystemTools } from '../../system/index.js';
 import type { MountIdentity, VolumeContext } from '../backing.js';
 import { ensureDataDirectory, isMountedAt, mountIdentity } from '../filesystem.js';
 import { withUndo } from '../undo.js';
+import { HostMarkers } from './markers.js';
 import { CREATING_DIR, HOSTS_DIR, poolKind, RETAINED_DIR, TRASH_DIR, VOLUMES_DIR } from './names.js';
 import type { GlusterPools } from './pool.js';
+import { readPoolMeta, realDirectory, removeEntry } from './pool-paths.js';
 
 function replicated(record: VolumeRecord): ReplicatedSpec {
   if (record.spec.type !== 'replicated') throw new Error(`volume ${record.name} is not replicated`);
@@ -21,58 +21,55 @@ const suffix = () => randomBytes(4).toString('hex');
 /**
  * A replicated Docker volume as a directory of a pool volume:
  * volumes/<id>/{volume.json, _data/, hosts/<glusterd uuid>}. Create builds it
- * in .creating/ (quota limit included) and commits by rename; Remove commits
- * by renaming it into .trash/. A host mounts it by binding the directory from
- * its one mount of the pool: no brick, process or client per volume.
+ * in .creating/<host uuid>/ (quota limit included) and commits by rename;
+ * Remove commits by renaming it into .trash/. A host mounts it by binding the
+ * directory from its one mount of the pool: no brick, process or client per volume.
  */
 export class PoolVolumes {
+  readonly markers: HostMarkers;
+  /** Staging names (<host uuid>/<id>.<random>) of creates in flight on this host. */
+  private readonly creating = new Set<string>();
+
   constructor(
     private readonly tools: SystemTools,
     private readonly gluster: GlusterTools,
     private readonly pools: GlusterPools,
-    /** This host's glusterd UUID (names its marker in hosts/). */
+    /** This host's glusterd UUID (names its marker and its staging directory). */
     private readonly hostId: () => Promise<string>,
-    private readonly hostName: string,
-  ) {}
+    hostName: string,
+    /** Single host: is this volume id in local state? (A directory of an id it lacks is an interrupted create's.) */
+    private readonly knownIds: () => ReadonlySet<string>,
+  ) {
+    this.markers = new HostMarkers(tools, hostId, hostName);
+  }
 
   /** The volume's directory inside the pool, as quota and mountinfo name it. */
   static relativeDir(record: VolumeRecord): string {
     return `/${VOLUMES_DIR}/${record.id}`;
   }
 
+  isCreating(staged: string): boolean {
+    return this.creating.has(staged);
+  }
+
   async create({ record }: VolumeContext): Promise<void> {
     const kind = poolKind(replicated(record));
     const pool = await this.pools.mounted(kind, true);
-    const name = this.pools.nameOf(kind);
     // Under this host's own directory of .creating/: only this host's sweep
     // judges it, and never while the create is in flight.
     const staged = `${await this.hostId()}/${record.id}.${suffix()}`;
-    const staging = join(pool, CREATING_DIR, staged);
-    const target = join(pool, VOLUMES_DIR, record.id);
     this.creating.add(staged);
     try {
-      await this.stageAndCommit(record, name, pool, staged, staging, target);
+      await this.stageAndCommit(record, pool, staged);
     } finally {
       this.creating.delete(staged);
     }
   }
 
-  /** Staging names (<host uuid>/<id>.<random>) of creates in flight on this host. */
-  private readonly creating = new Set<string>();
-
-  isCreating(staged: string): boolean {
-    return this.creating.has(staged);
-  }
-
-  private async stageAndCommit(
-    record: VolumeRecord,
-    name: string,
-    pool: string,
-    staged: string,
-    staging: string,
-    target: string,
-  ): Promise<void> {
+  private async stageAndCommit(record: VolumeRecord, pool: string, staged: string): Promise<void> {
     const spec = replicated(record);
+    const name = this.pools.nameOf(poolKind(spec));
+    const staging = join(pool, CREATING_DIR, staged);
     await withUndo(async (undo) => {
       await this.tools.makeNewDirectory(staging, 0o755);
       undo.push('remove the staging directory', () => this.tools.removeTree(staging));
@@ -84,50 +81,66 @@ export class PoolVolumes {
         undo.push('drop the quota limit', () => this.gluster.quotaRemove(name, `/${CREATING_DIR}/${staged}`));
       }
       await this.tools.makeDirectory(join(pool, VOLUMES_DIR), 0o755);
-      // The commit: rename(2) never replaces a non-empty directory, so a volume
-      // of this name made meanwhile on another host is left alone.
-      await this.tools.moveDirectory(staging, target).catch((error: unknown) => {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'ENOTEMPTY' || code === 'EEXIST') {
-          throw new Error(
-            `its directory ${PoolVolumes.relativeDir(record)} already exists in GlusterFS volume ${name} (created on another host)`,
-          );
-        }
-        throw error;
-      });
+      if ((await realDirectory(this.tools, pool, VOLUMES_DIR)) === undefined)
+        throw new Error(`/${VOLUMES_DIR} in the pool is not a real directory`);
+      await this.commit(record, pool, staging, name);
     });
+  }
+
+  // The commit: rename(2) never replaces a non-empty directory, so a volume of
+  // this name made meanwhile on another host is left alone. On a single host a
+  // directory of an id that local state lacks is an interrupted create's (the
+  // plugin died between this rename and its state write): it goes to the trash.
+  private async commit(record: VolumeRecord, pool: string, staging: string, name: string): Promise<void> {
+    const target = join(pool, VOLUMES_DIR, record.id);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.tools.moveDirectory(staging, target);
+        return;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+        if (attempt === 0 && !this.pools.multiHost && !this.knownIds().has(record.id)) {
+          await this.trash(pool, name, record.id);
+          continue;
+        }
+        throw new Error(
+          `its directory ${PoolVolumes.relativeDir(record)} already exists in GlusterFS volume ${name} (created on another host)`,
+        );
+      }
+    }
   }
 
   async activate({ record, paths }: VolumeContext): Promise<void> {
     const kind = poolKind(replicated(record));
     const pool = await this.pools.mounted(kind);
-    const source = join(pool, VOLUMES_DIR, record.id);
-    if (!(await isMountedAt(this.tools, paths.mountRoot))) {
-      if ((await this.tools.pathKind(source)) !== 'directory') {
-        throw new Error(`its directory ${PoolVolumes.relativeDir(record)} is missing from GlusterFS volume ${this.pools.nameOf(kind)}`);
-      }
-      await withUndo(async (undo) => {
-        await this.tools.makeDirectory(paths.mountRoot, 0o755);
-        undo.push('remove mount directory', () => this.tools.removeEmptyDirectory(paths.mountRoot));
-        await this.tools.bindMount(source, paths.mountRoot);
-        undo.push(`unmount ${paths.mountRoot}`, () => this.tools.unmount(paths.mountRoot));
-        // Checked after the fact: whatever a path component was swapped for
-        // meanwhile, the mount is this volume's directory of the pool, or it goes.
-        const own = (await this.tools.listMounts()).filter((entry) => entry.target === paths.mountRoot);
-        const pooled = (await this.tools.listMounts()).find((entry) => entry.target === pool);
-        if (own.length !== 1 || own[0]?.root !== PoolVolumes.relativeDir(record) || own[0]?.majMin !== pooled?.majMin) {
-          throw new Error(`its mount is not ${PoolVolumes.relativeDir(record)} of the pool (a path in the pool was replaced); refused`);
-        }
-        await ensureDataDirectory(this.tools, paths);
-      });
+    if (await isMountedAt(this.tools, paths.mountRoot)) {
+      await this.markers.mark(pool, record.id);
+      await ensureDataDirectory(this.tools, paths); // a peer may have swapped _data since the last mount
+      return;
     }
-    await this.mark(pool, record);
-  }
-
-  /** Tells the other hosts this one has the volume mounted (Remove asks them). */
-  private async mark(pool: string, record: VolumeRecord): Promise<void> {
-    const marker = join(pool, VOLUMES_DIR, record.id, HOSTS_DIR, await this.hostId());
-    await writeFileDurably(marker, `${JSON.stringify({ host: this.hostName, since: new Date().toISOString() })}\n`, 0o600);
+    const source = await realDirectory(this.tools, pool, VOLUMES_DIR, record.id);
+    if (source === undefined) {
+      throw new Error(`its directory ${PoolVolumes.relativeDir(record)} is missing from GlusterFS volume ${this.pools.nameOf(kind)}`);
+    }
+    await withUndo(async (undo) => {
+      // Marked before the bind: a Remove on another host that checks after this sees it.
+      await this.markers.mark(pool, record.id);
+      undo.push('remove our marker', () => this.markers.unmark(pool, record.id));
+      await this.tools.makeDirectory(paths.mountRoot, 0o755);
+      undo.push('remove mount directory', () => this.tools.removeEmptyDirectory(paths.mountRoot));
+      await this.tools.bindMount(source, paths.mountRoot);
+      undo.push(`unmount ${paths.mountRoot}`, () => this.tools.unmount(paths.mountRoot));
+      // Checked after the fact: whatever a path component was swapped for
+      // meanwhile, the mount is this volume's directory of the pool, or it goes.
+      const mounts = await this.tools.listMounts();
+      const own = mounts.filter((entry) => entry.target === paths.mountRoot);
+      const pooled = mounts.find((entry) => entry.target === pool);
+      if (own.length !== 1 || own[0]?.root !== PoolVolumes.relativeDir(record) || own[0]?.majMin !== pooled?.majMin) {
+        throw new Error(`its mount is not ${PoolVolumes.relativeDir(record)} of the pool (a path in the pool was replaced); refused`);
+      }
+      await ensureDataDirectory(this.tools, paths);
+    });
   }
 
   async deactivate({ record, paths }: VolumeContext): Promise<void> {
@@ -136,8 +149,7 @@ export class PoolVolumes {
     // Best effort: a marker left behind (pool unreachable now) only makes
     // other hosts' Removes wait; the sweep drops it once the pool answers.
     try {
-      const pool = await this.pools.mounted(poolKind(replicated(record)));
-      await this.tools.removeTree(join(pool, VOLUMES_DIR, record.id, HOSTS_DIR, await this.hostId()));
+      await this.markers.unmark(await this.pools.mounted(poolKind(replicated(record))), record.id);
     } catch {
       // see above
     }
@@ -146,41 +158,56 @@ export class PoolVolumes {
   /** Hosts other than this one that have the volume mounted, by name. */
   async usersElsewhere({ record }: VolumeContext): Promise<string[]> {
     const pool = await this.pools.mounted(poolKind(replicated(record)));
-    const dir = join(pool, VOLUMES_DIR, record.id, HOSTS_DIR);
-    const self = await this.hostId();
-    const hosts: string[] = [];
-    for (const entry of await this.tools.listDirectory(dir)) {
-      if (entry === self) continue;
-      const text = await readFile(join(dir, entry), 'utf8').catch(() => '');
-      const host = (/"host":\s*"([^"]{1,253})"/.exec(text)?.[1] ?? entry).replace(/[^\w.:-]/g, '?');
-      hosts.push(host);
-    }
-    return hosts.sort();
+    return this.markers.others(pool, VOLUMES_DIR, record.id);
   }
 
+  /**
+   * Deletes the volume's directory: only when its volume.json says it is this
+   * volume (a volume of the same name made since on another host is not), and
+   * only when no other host has it mounted, checked again after the rename
+   * that takes it away (a Mount racing this Remove on another host wins).
+   */
   async destroy({ record }: VolumeContext): Promise<void> {
     const spec = replicated(record);
     const kind = poolKind(spec);
     const pool = await this.pools.mounted(kind);
     const name = this.pools.nameOf(kind);
-    const dir = join(pool, VOLUMES_DIR, record.id);
-    if ((await this.tools.pathKind(dir)) !== 'directory') return; // removed already (by another host, or before a crash)
-    // A volume of the same name made since (on another host) is not this one.
-    const meta = await readVolumeMeta(dir);
-    if ('record' in meta && meta.record.createdAt !== record.createdAt) return;
-    if (spec.retain) {
-      await this.tools.moveDirectory(dir, join(pool, RETAINED_DIR, `${record.id}.${new Date().toISOString().replace(/[:.]/g, '-')}`));
-      return;
+    const dir = await realDirectory(this.tools, pool, VOLUMES_DIR, record.id);
+    if (dir === undefined) return; // removed already (by another host, or before a crash)
+    const meta = await readPoolMeta(this.tools, dir);
+    if ('problem' in meta)
+      throw new Error(`${PoolVolumes.relativeDir(record)} in ${name} has no readable volume.json (${meta.problem}); left as it is`);
+    if (meta.record.id !== record.id || meta.record.createdAt !== record.createdAt) return;
+    const away = spec.retain
+      ? { dir: RETAINED_DIR, entry: `${record.id}.${new Date().toISOString().replace(/[:.]/g, '-')}` }
+      : { dir: TRASH_DIR, entry: `${record.id}.${suffix()}` };
+    await this.tools.makeDirectory(join(pool, away.dir), 0o755);
+    if ((await realDirectory(this.tools, pool, away.dir)) === undefined)
+      throw new Error(`/${away.dir} in the pool is not a real directory`);
+    await this.tools.moveDirectory(dir, join(pool, away.dir, away.entry));
+    const elsewhere = await this.markers.others(pool, away.dir, away.entry);
+    if (elsewhere.length > 0) {
+      await this.tools.moveDirectory(join(pool, away.dir, away.entry), dir);
+      throw new Error(`is mounted on other hosts (${elsewhere.join(', ')}); stop the containers using it there first`);
     }
-    const trashed = `${record.id}.${suffix()}`;
-    await this.tools.moveDirectory(dir, join(pool, TRASH_DIR, trashed));
-    await this.emptyTrash(name, pool, trashed);
+    if (!spec.retain) await this.emptyTrash(name, pool, away.entry);
+  }
+
+  /** Moves volumes/<id> into the trash and deletes it (an interrupted create's leftover). */
+  private async trash(pool: string, name: string, id: string): Promise<void> {
+    const entry = `${id}.${suffix()}`;
+    await this.tools.makeDirectory(join(pool, TRASH_DIR), 0o755);
+    if ((await realDirectory(this.tools, pool, TRASH_DIR)) === undefined)
+      throw new Error(`/${TRASH_DIR} in the pool is not a real directory`);
+    await this.tools.moveDirectory(join(pool, VOLUMES_DIR, id), join(pool, TRASH_DIR, entry));
+    await this.emptyTrash(name, pool, entry);
   }
 
   /** Deletes one directory of .trash/ with its quota limit (GlusterFS keeps limits of deleted directories otherwise). */
   async emptyTrash(name: string, pool: string, entry: string): Promise<void> {
-    await this.gluster.quotaRemove(name, `/${TRASH_DIR}/${entry}`);
-    await this.tools.removeTree(join(pool, TRASH_DIR, entry));
+    if ((await realDirectory(this.tools, pool, TRASH_DIR, entry)) !== undefined)
+      await this.gluster.quotaRemove(name, `/${TRASH_DIR}/${entry}`);
+    await removeEntry(this.tools, pool, TRASH_DIR, entry);
   }
 
   async isActive({ paths }: VolumeContext): Promise<boolean> {

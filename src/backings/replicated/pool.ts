@@ -29,6 +29,7 @@ export function tlsFiles(tlsDir: string): string[] {
 // default's nature (three bricks on one server, maybe on the root
 // filesystem). Any other refusal stands, and with peers nothing is forced.
 const FORCIBLE = /same server|root partition/i;
+const ALIVE_WAIT_MS = 2000;
 
 /**
  * The pool-wide GlusterFS volumes that hold every replicated Docker volume as
@@ -176,12 +177,19 @@ export class GlusterPools {
     return target;
   }
 
+  // A dead client answers at once (ENOTCONN); a slow peer can make the read
+  // wait for GlusterFS's ping timeout: after 2 s the mount counts as alive.
   private async alive(target: string): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const slow = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), ALIVE_WAIT_MS)));
+    const answer = this.tools.listDirectory(target).then(
+      () => true,
+      () => false,
+    );
     try {
-      await this.tools.listDirectory(target);
-      return true;
-    } catch {
-      return false;
+      return await Promise.race([answer, slow]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

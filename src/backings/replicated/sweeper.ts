@@ -2,9 +2,10 @@ import { basename, dirname, join } from 'node:path';
 import type { GlusterTools, GlusterVolume, SystemTools } from '../../system/index.js';
 import { isMountedAt } from '../filesystem.js';
 import { mergedAllowList } from './access.js';
-import { CREATING_DIR, HOSTS_DIR, isLegacyBrickName, legacyVolumeId, POOL_KINDS, TRASH_DIR, VOLUMES_DIR, type PoolKind } from './names.js';
+import { CREATING_DIR, isLegacyBrickName, legacyVolumeId, POOL_KINDS, TRASH_DIR, VOLUMES_DIR, type PoolKind } from './names.js';
 import type { GlusterPools, PoolLayout } from './pool.js';
 import type { PoolVolumes } from './pool-volumes.js';
+import { listReal, realDirectory, removeEntry } from './pool-paths.js';
 
 const SWEEP_INTERVAL_MS = 10_000;
 
@@ -86,7 +87,11 @@ export class GlusterSweeper {
     const known = this.knownIds();
     const self = await this.hostId();
     const used = new Set<string>();
-    for (const volume of volumes) for (const brick of volume.bricks) if (brick.hostUuid === self) used.add(brick.path);
+    // Ours by UUID; and never a path any volume still names under this host's
+    // name (a host replaced under the same name keeps the old UUID in volume info).
+    for (const volume of volumes) {
+      for (const brick of volume.bricks) if (brick.hostUuid === self || brick.host === this.layout.host) used.add(brick.path);
+    }
     for (const entry of entries) {
       const path = join(root, entry);
       if (used.has(path) || known.has(entry.replace(/-b[1-3]$/, '')) || dirname(path) !== root || basename(path) !== entry) continue;
@@ -100,20 +105,29 @@ export class GlusterSweeper {
     const name = this.pools.nameOf(kind);
     // Interrupted creates: only this host's (.creating/<our uuid>/), never one in flight.
     const self = await this.hostId();
-    const mine = join(pool, CREATING_DIR, self);
-    for (const entry of await this.tools.listDirectory(mine)) {
+    const mine = await realDirectory(this.tools, pool, CREATING_DIR, self);
+    for (const entry of mine === undefined ? [] : await this.tools.listDirectory(mine)) {
       const staged = `${self}/${entry}`;
-      const info = await this.tools.fileStat(join(mine, entry));
+      if ((await realDirectory(this.tools, pool, CREATING_DIR, self, entry)) === undefined) {
+        await removeEntry(this.tools, pool, CREATING_DIR, self, entry); // not a real directory: never ours, never followed
+        continue;
+      }
+      const info = await this.tools.fileStat(join(pool, CREATING_DIR, staged));
       if (!info || !this.isOld(info.mtimeMs) || this.volumes.isCreating(staged)) continue;
       await this.gluster.quotaRemove(name, `/${CREATING_DIR}/${staged}`);
-      await this.tools.removeTree(join(mine, entry));
+      await removeEntry(this.tools, pool, CREATING_DIR, self, entry);
     }
-    for (const entry of await this.tools.listDirectory(join(pool, TRASH_DIR))) await this.volumes.emptyTrash(name, pool, entry);
-    for (const id of await this.tools.listDirectory(join(pool, VOLUMES_DIR))) {
-      const marker = join(pool, VOLUMES_DIR, id, HOSTS_DIR, self);
-      const info = await this.tools.fileStat(marker);
-      if (!info || !this.isOld(info.mtimeMs)) continue;
-      if (!(await isMountedAt(this.tools, join(this.layout.mountDir, id)))) await this.tools.removeTree(marker);
+    for (const entry of await listReal(this.tools, pool, TRASH_DIR)) await this.volumes.emptyTrash(name, pool, entry);
+    // This host's markers on volumes it no longer has mounted (it died with them mounted).
+    for (const id of await listReal(this.tools, pool, VOLUMES_DIR)) {
+      const age = await this.volumes.markers.ownAgeMs(pool, id);
+      if (age === undefined || age <= this.layout.sweepAgeMs) continue;
+      const mountRoot = join(this.layout.mountDir, id);
+      if (await isMountedAt(this.tools, mountRoot)) continue;
+      await this.volumes.markers.unmark(pool, id);
+      // A Mount may have bound it meanwhile (the sweep holds no volume lock): put the marker back.
+      this.tools.forgetMounts();
+      if (await isMountedAt(this.tools, mountRoot)) await this.volumes.markers.mark(pool, id);
     }
   }
 }

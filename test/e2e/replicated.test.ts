@@ -191,7 +191,9 @@ test.serial('remove on A leaves no directory on any brick, no mount but the pool
   await dockerd.docker(['volume', 'rm', 'shared']);
   for (const host of pool.hosts) {
     t.deepEqual(await readdir(join(host.brickRoot, 'cv_pool', 'volumes')), [], `volumes/ on host ${host.name}`);
-    t.deepEqual(await readdir(join(host.brickRoot, 'cv_pool', '.trash')), [], `.trash/ on host ${host.name}`);
+    for (const entry of await readdir(join(host.brickRoot, 'cv_pool', '.trash'))) {
+      t.deepEqual(await readdir(join(host.brickRoot, 'cv_pool', '.trash', entry)), [], `.trash/${entry} on host ${host.name}`);
+    }
   }
   t.is(directory.startsWith('/volumes/'), true);
   for (const plugin of [a, b, c]) {
@@ -232,7 +234,7 @@ test.serial(
         for (const plugin of [a, b, c]) await plugin.call('VolumeDriver.List', {}); // a List starts a sweep (at most one per 10 s)
         left = [
           ...(await readdir(join(root, '.creating', uuidA))).map((e) => `.creating/${uuidA}/${e}`),
-          ...(await readdir(join(root, '.trash'))).map((e) => `.trash/${e}`),
+          ...(await readdir(join(root, '.trash', uuidA))).map((e) => `.trash/${uuidA}/${e}`),
           ...(await readdir(join(root, 'volumes', volumeId('live'), 'hosts'))).filter((e) => e === uuidC),
         ];
         if (left.length === 0) break;

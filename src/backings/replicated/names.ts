@@ -43,7 +43,7 @@ export function poolKind(spec: ReplicatedSpec): PoolKind {
 export const VOLUMES_DIR = 'volumes';
 /** Creates in flight: .creating/<host uuid>/<id>.<random>, renamed into volumes/ to commit. */
 export const CREATING_DIR = '.creating';
-/** Removes in flight: .trash/<id>.<random>, renamed out of volumes/ to commit. */
+/** Removes in flight: .trash/<host uuid>/<id>.<random>, renamed out of volumes/ to commit. */
 export const TRASH_DIR = '.trash';
 /** retain=true: the volume's directory moved here on Remove, with its data. */
 export const RETAINED_DIR = '.retained';

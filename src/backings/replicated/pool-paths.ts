@@ -10,10 +10,15 @@ import type { SystemTools } from '../../system/index.js';
 // pool must not make every host's sweep empty its own root.
 
 /** `pool/a/b/…`, but only if every component after the pool root is a real directory; else undefined. */
+/** One path component, never a way out: not empty, not . or .., no slash. */
+function isPlainPart(part: string): boolean {
+  return part !== '' && part !== '.' && part !== '..' && !part.includes('/');
+}
+
 export async function realDirectory(tools: SystemTools, pool: string, ...parts: string[]): Promise<string | undefined> {
   let path = pool;
   for (const part of parts) {
-    if (part === '' || part === '.' || part === '..' || part.includes('/')) return undefined;
+    if (!isPlainPart(part)) return undefined;
     path = join(path, part);
     if ((await tools.pathKind(path)) !== 'directory') return undefined;
   }
@@ -30,7 +35,7 @@ export async function listReal(tools: SystemTools, pool: string, ...parts: strin
 export async function removeEntry(tools: SystemTools, pool: string, ...parts: string[]): Promise<void> {
   const entry = parts.at(-1);
   const parent = await realDirectory(tools, pool, ...parts.slice(0, -1));
-  if (parent === undefined || entry === undefined || entry.includes('/') || entry === '..' || entry === '.') return;
+  if (parent === undefined || entry === undefined || !isPlainPart(entry)) return;
   const path = join(parent, entry);
   const kind = await tools.pathKind(path);
   if (kind === 'missing') return;

@@ -22,7 +22,7 @@ const suffix = () => randomBytes(4).toString('hex');
  * A replicated Docker volume as a directory of a pool volume:
  * volumes/<id>/{volume.json, _data/, hosts/<glusterd uuid>}. Create builds it
  * in .creating/<host uuid>/ (quota limit included) and commits by rename;
- * Remove commits by renaming it into .trash/. A host mounts it by binding the
+ * Remove commits by renaming it into .trash/<host uuid>/. A host mounts it by binding the
  * directory from its one mount of the pool: no brick, process or client per volume.
  */
 export class PoolVolumes {
@@ -69,7 +69,7 @@ export class PoolVolumes {
   private async stageAndCommit(record: VolumeRecord, pool: string, staged: string): Promise<void> {
     const spec = replicated(record);
     const name = this.pools.nameOf(poolKind(spec));
-    const staging = join(pool, CREATING_DIR, staged);
+    const staging = join(await this.realPlace(pool, [CREATING_DIR, await this.hostId()]), staged.slice(staged.indexOf('/') + 1));
     await withUndo(async (undo) => {
       await this.tools.makeNewDirectory(staging, 0o755);
       undo.push('remove the staging directory', () => this.tools.removeTree(staging));
@@ -80,9 +80,7 @@ export class PoolVolumes {
         await this.gluster.quotaSet(name, `/${CREATING_DIR}/${staged}`, spec.quotaBytes);
         undo.push('drop the quota limit', () => this.gluster.quotaRemove(name, `/${CREATING_DIR}/${staged}`));
       }
-      await this.tools.makeDirectory(join(pool, VOLUMES_DIR), 0o755);
-      if ((await realDirectory(this.tools, pool, VOLUMES_DIR)) === undefined)
-        throw new Error(`/${VOLUMES_DIR} in the pool is not a real directory`);
+      await this.realPlace(pool, [VOLUMES_DIR]);
       await this.commit(record, pool, staging, name);
     });
   }
@@ -178,36 +176,65 @@ export class PoolVolumes {
     if ('problem' in meta)
       throw new Error(`${PoolVolumes.relativeDir(record)} in ${name} has no readable volume.json (${meta.problem}); left as it is`);
     if (meta.record.id !== record.id || meta.record.createdAt !== record.createdAt) return;
-    const away = spec.retain
-      ? { dir: RETAINED_DIR, entry: `${record.id}.${new Date().toISOString().replace(/[:.]/g, '-')}` }
-      : { dir: TRASH_DIR, entry: `${record.id}.${suffix()}` };
-    await this.tools.makeDirectory(join(pool, away.dir), 0o755);
-    if ((await realDirectory(this.tools, pool, away.dir)) === undefined)
-      throw new Error(`/${away.dir} in the pool is not a real directory`);
-    await this.tools.moveDirectory(dir, join(pool, away.dir, away.entry));
-    const elsewhere = await this.markers.others(pool, away.dir, away.entry);
-    if (elsewhere.length > 0) {
-      await this.tools.moveDirectory(join(pool, away.dir, away.entry), dir);
-      throw new Error(`is mounted on other hosts (${elsewhere.join(', ')}); stop the containers using it there first`);
+    // Into this host's own .trash/<uuid>/: only this host's sweep empties it,
+    // never while this Remove may still move it back.
+    const self = await this.hostId();
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const away = spec.retain ? [RETAINED_DIR, `${record.id}.${stamp}`] : [TRASH_DIR, self, `${record.id}.${suffix()}`];
+    const place = await this.realPlace(pool, away.slice(0, -1));
+    const moved = join(place, away.at(-1)!);
+    this.removing.add(moved);
+    try {
+      await this.tools.moveDirectory(dir, moved);
+      const elsewhere = await this.markers.others(pool, ...away);
+      if (elsewhere.length > 0) {
+        await this.tools.moveDirectory(moved, dir);
+        throw new Error(`is mounted on other hosts (${elsewhere.join(', ')}); stop the containers using it there first`);
+      }
+      if (!spec.retain) await this.emptyTrash(name, pool, away.at(-1)!);
+    } finally {
+      this.removing.delete(moved);
     }
-    if (!spec.retain) await this.emptyTrash(name, pool, away.entry);
+  }
+
+  /** pool/<parts…>, made if missing, and every part a real directory. */
+  private async realPlace(pool: string, parts: string[]): Promise<string> {
+    // One level at a time, each checked before the next is made (mkdir -p would follow a planted link).
+    for (let depth = 1; depth <= parts.length; depth++) {
+      const path = join(pool, ...parts.slice(0, depth));
+      if ((await this.tools.pathKind(path)) === 'missing') {
+        await this.tools.makeNewDirectory(path, 0o755).catch((error: unknown) => {
+          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        });
+      }
+      if ((await realDirectory(this.tools, pool, ...parts.slice(0, depth))) === undefined) {
+        throw new Error(`/${parts.slice(0, depth).join('/')} in the pool is not a real directory`);
+      }
+    }
+    return join(pool, ...parts);
+  }
+
+  /** Paths in .trash/<uuid>/ that a Remove of this host is working on. */
+  private readonly removing = new Set<string>();
+
+  isRemoving(path: string): boolean {
+    return this.removing.has(path);
   }
 
   /** Moves volumes/<id> into the trash and deletes it (an interrupted create's leftover). */
   private async trash(pool: string, name: string, id: string): Promise<void> {
     const entry = `${id}.${suffix()}`;
-    await this.tools.makeDirectory(join(pool, TRASH_DIR), 0o755);
-    if ((await realDirectory(this.tools, pool, TRASH_DIR)) === undefined)
-      throw new Error(`/${TRASH_DIR} in the pool is not a real directory`);
-    await this.tools.moveDirectory(join(pool, VOLUMES_DIR, id), join(pool, TRASH_DIR, entry));
+    const place = await this.realPlace(pool, [TRASH_DIR, await this.hostId()]);
+    await this.tools.moveDirectory(join(pool, VOLUMES_DIR, id), join(place, entry));
     await this.emptyTrash(name, pool, entry);
   }
 
-  /** Deletes one directory of .trash/ with its quota limit (GlusterFS keeps limits of deleted directories otherwise). */
+  /** Deletes one directory of this host's .trash/<uuid>/ with its quota limit (GlusterFS keeps limits of deleted directories otherwise). */
   async emptyTrash(name: string, pool: string, entry: string): Promise<void> {
-    if ((await realDirectory(this.tools, pool, TRASH_DIR, entry)) !== undefined)
-      await this.gluster.quotaRemove(name, `/${TRASH_DIR}/${entry}`);
-    await removeEntry(this.tools, pool, TRASH_DIR, entry);
+    const self = await this.hostId();
+    if ((await realDirectory(this.tools, pool, TRASH_DIR, self, entry)) !== undefined)
+      await this.gluster.quotaRemove(name, `/${TRASH_DIR}/${self}/${entry}`);
+    await removeEntry(this.tools, pool, TRASH_DIR, self, entry);
   }
 
   async isActive({ paths }: VolumeContext): Promise<boolean> {

@@ -24,7 +24,7 @@ export interface SweepLayout extends PoolLayout {
  *   only names of our pattern, only in the brick root, and never when
  *   GlusterFS cannot list its volumes;
  * - a pool's interrupted creates (this host's, in .creating/<uuid>/, none in
- *   flight) and removes (.trash/);
+ *   flight) and removes (this host's, in .trash/<uuid>/, none in flight);
  * - this host's marker on a volume it no longer has mounted;
  * - and auth.allow on legacy volumes made before there was one.
  */
@@ -117,7 +117,10 @@ export class GlusterSweeper {
       await this.gluster.quotaRemove(name, `/${CREATING_DIR}/${staged}`);
       await removeEntry(this.tools, pool, CREATING_DIR, self, entry);
     }
-    for (const entry of await listReal(this.tools, pool, TRASH_DIR)) await this.volumes.emptyTrash(name, pool, entry);
+    // Interrupted removes: this host's (.trash/<our uuid>/), none a Remove is still working on.
+    for (const entry of await listReal(this.tools, pool, TRASH_DIR, self)) {
+      if (!this.volumes.isRemoving(join(pool, TRASH_DIR, self, entry))) await this.volumes.emptyTrash(name, pool, entry);
+    }
     // This host's markers on volumes it no longer has mounted (it died with them mounted).
     for (const id of await listReal(this.tools, pool, VOLUMES_DIR)) {
       const age = await this.volumes.markers.ownAgeMs(pool, id);

@@ -103,12 +103,16 @@ async function scale(a: PoolPlugin, b: PoolPlugin, steps: readonly number[]): Pr
       await writeFile(join(mountpoint, 'f'), `${Name}\n`);
       await a.call('VolumeDriver.Unmount', { Name, ID: 'bench' });
     }
-    await new Promise((resolve) => setTimeout(resolve, 2100)); // past the catalogue's cache
-    let listed: unknown[] = [];
-    const listMs = await timeMs(async () => {
-      listed = (await b.call('VolumeDriver.List', {})).body['Volumes'] as unknown[];
-    });
-    if (listed.length < target) throw new Error(`host B lists ${listed.length} of ${target} volumes`);
+    // The first List after many creates elsewhere answers from the last read while the new
+    // volume.json files are read (after 1 s); wait until the peer sees them all, then time a List.
+    const deadline = Date.now() + 300_000;
+    const count = async () => ((await b.call('VolumeDriver.List', {})).body['Volumes'] as unknown[]).length;
+    while ((await count()) < target) {
+      if (Date.now() > deadline) throw new Error(`host B does not list all ${target} volumes`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2100)); // past the catalogue's 2 s cache: a real read
+    const listMs = await timeMs(() => count());
     const point = { volumes: target, brickRssMiB: await brickRssMiB('cv_pool'), createMountMs: percentile(times, 50), listMs };
     points.push(point);
     console.log(

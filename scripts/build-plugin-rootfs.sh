@@ -13,9 +13,14 @@ NODE_VERSION=${NODE_VERSION:-20.20.2}
 SUITE=${SUITE:-bookworm}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 STAGE=${STAGE:-/var/cache/custom-plugin-build/stage-$SUITE}
-PACKAGES=cryptsetup-bin,dmsetup,btrfs-progs,btrfs-compsize,e2fsprogs,xfsprogs,util-linux,mount,coreutils
+PACKAGES=cryptsetup-bin,dmsetup,btrfs-progs,btrfs-compsize,e2fsprogs,xfsprogs,util-linux,mount,coreutils,glusterfs-client,glusterfs-cli,attr
 # What the plugin executes (src/system/): nothing else goes in.
-TOOLS=(losetup mount umount mke2fs mkfs.xfs mkfs.btrfs cryptsetup dmsetup compsize mkfifo fallocate)
+TOOLS=(losetup mount umount mke2fs mkfs.xfs mkfs.btrfs cryptsetup dmsetup compsize mkfifo fallocate
+  gluster glusterfs mount.glusterfs
+  # what mount.glusterfs (a shell script) runs
+  sh getfattr grep cut sed stat cat ls id awk uname mountpoint basename)
+# GlusterFS loads its translators and transports with dlopen: the whole tree goes in.
+GLUSTER_LIB=/usr/lib/x86_64-linux-gnu/glusterfs
 EPOCH=$(git log -1 --format=%ct 2>/dev/null || echo 0)
 
 [ -f dist/src/main.js ] || { echo "build first (make build)" >&2; exit 1; }
@@ -61,9 +66,13 @@ for tool in "${TOOLS[@]}"; do
   copy_from_stage "$path"
   binaries+=("$path")
 done
+mkdir -p "$R$(dirname "$GLUSTER_LIB")"
+cp -a "$STAGE$GLUSTER_LIB" "$R$GLUSTER_LIB"
+while IFS= read -r so; do binaries+=("${so#"$STAGE"}"); done < <(find "$STAGE$GLUSTER_LIB" -name '*.so' -type f)
 for bin in "${binaries[@]}"; do
   for lib in $(libs_of "$bin"); do copy_from_stage "$lib"; done
 done
+mkdir -p "$R/var/log/glusterfs" "$R/var/lib/glusterd" "$R/run/gluster" "$R/run/host"
 rm -f "$STAGE/tmp/node-probe"
 ln -s mke2fs "$R/usr/sbin/mkfs.ext4"
 cp "$STAGE/etc/mke2fs.conf" "$R/etc/"

@@ -74,6 +74,8 @@ export interface Backing {
    * every host's plugin agrees on. Absent for host-local types.
    */
   catalog?(): Promise<CatalogRead>;
+  /** One volume of the catalogue, read now by name (a full read may be seconds old). */
+  catalogEntry?(name: string): Promise<VolumeRecord | undefined>;
   /** Deletes what this host holds of volumes that no longer exist elsewhere. */
   sweep?(): Promise<void>;
   /** Other hosts that have the volume mounted (global scope), in words; Remove refuses while there are any. */

@@ -81,6 +81,16 @@ export class GlobalCatalog {
       const record = remote.find((candidate) => candidate.name === name);
       if (record) return { ...record, leases: {} };
     }
+    // Not in the last full read (it may be seconds old): asked by name, where the backing can.
+    for (const [type, backing] of Object.entries(this.backings) as Array<[VolumeType, Backing]>) {
+      if (!backing.catalogEntry) continue;
+      try {
+        const record = await withDeadline(backing.catalogEntry(name), CATALOG_DEADLINE_MS);
+        if (record) return { ...record, leases: {} };
+      } catch (error) {
+        this.log.warn({ err: error, type }, 'catalogue entry unavailable');
+      }
+    }
     return undefined;
   }
 

@@ -49,6 +49,8 @@ export interface GlusterPool {
   addStranger(): Promise<string>;
   /** TLS pools: shell commands that give a private mount namespace the certificates and secure-access. */
   readonly tlsBinds: string;
+  /** Puts this machine's own network namespace on the pool's network as 10.77.0.100: a Docker host that uses the pool. */
+  connectHost(): Promise<string>;
   /** alone: single-host mode on this host's glusterd; tlsWithoutFiles: CUSTOM_GLUSTER_TLS=1 without the certificates. */
   startPlugin(host: PoolHost, options?: { alone?: boolean; tlsWithoutFiles?: boolean }): Promise<PoolPlugin>;
   stop(): Promise<void>;
@@ -188,10 +190,21 @@ export async function startGlusterPool(count = 3, poolOptions: { tls?: boolean }
   );
 
   const strangers: string[] = [];
+  let hostLink: string | undefined;
   return {
     hosts,
     root,
     tlsBinds: `mount --bind ${ssl} ${TLS_DIR} && mount --bind ${clientGlusterd} /var/lib/glusterd`,
+    async connectHost() {
+      hostLink = `h${tag}`;
+      await execa('ip', ['link', 'add', hostLink, 'type', 'veth', 'peer', 'name', `q${tag}`]);
+      await execa('ip', ['link', 'set', `q${tag}`, 'netns', sw]);
+      await execa('ip', ['-n', sw, 'link', 'set', `q${tag}`, 'master', 'br0']);
+      await execa('ip', ['-n', sw, 'link', 'set', `q${tag}`, 'up']);
+      await execa('ip', ['addr', 'add', '10.77.0.100/24', 'dev', hostLink]);
+      await execa('ip', ['link', 'set', hostLink, 'up']);
+      return '10.77.0.100';
+    },
     async addStranger() {
       const netns = `cv${tag}z`;
       await execa('ip', ['netns', 'add', netns]);
@@ -269,6 +282,7 @@ export async function startGlusterPool(count = 3, poolOptions: { tls?: boolean }
       for (const child of children) child.kill('SIGKILL');
       await scrubHost(root);
       for (const netns of strangers) await execa('ip', ['netns', 'del', netns], { reject: false });
+      if (hostLink) await execa('ip', ['link', 'del', hostLink], { reject: false });
       for (const host of hosts) await execa('ip', ['netns', 'del', host.netns], { reject: false });
       await execa('ip', ['netns', 'del', sw], { reject: false });
       await removeTempDir(root);

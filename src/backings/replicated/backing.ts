@@ -25,6 +25,7 @@ const inPool = (record: VolumeRecord): boolean => replicated(record).layout === 
  */
 export class GlusterBacking implements Backing {
   readonly catalog?: () => Promise<CatalogRead>;
+  readonly catalogEntry?: (name: string) => Promise<VolumeRecord | undefined>;
   readonly sweep: () => Promise<void>;
   private readonly pools: GlusterPools;
   private readonly pooled: PoolVolumes;
@@ -47,7 +48,10 @@ export class GlusterBacking implements Backing {
     const sweeper = new GlusterSweeper(tools, gluster, this.pools, this.pooled, layout, hostId, knownIds);
     this.sweep = () => sweeper.sweep();
     // On one host every replicated volume is in local state already.
-    if (this.pools.multiHost) this.catalog = () => this.catalogue.read();
+    if (this.pools.multiHost) {
+      this.catalog = () => this.catalogue.read();
+      this.catalogEntry = (name) => this.catalogue.entry(name);
+    }
   }
 
   /** This glusterd's UUID: what GlusterFS names a brick's owner by. */

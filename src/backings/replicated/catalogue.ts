@@ -4,7 +4,8 @@ import { listReal, readPoolMeta, realDirectory } from './pool-paths.js';
 import { validateRecord, type VolumeRecord } from '../../state/schema.js';
 import type { GlusterTools, GlusterVolume, SystemTools } from '../../system/index.js';
 import type { CatalogRead } from '../backing.js';
-import { decode, legacyVolumeId, META, POOL_KINDS, poolKind, VOLUMES_DIR, type PoolKind } from './names.js';
+import { decode, glusterName, legacyVolumeId, META, POOL_KINDS, poolKind, VOLUMES_DIR, type PoolKind } from './names.js';
+import { volumeId } from '../../state/volume-id.js';
 import type { GlusterPools } from './pool.js';
 
 const CATALOG_TTL_MS = 2000;
@@ -155,5 +156,23 @@ export class GlusterCatalogue {
         read.problems.push({ name: where, problem: `not a pool-layout replicated volume of ${this.pools.nameOf(kind)}` });
       else read.records.push(meta.record);
     }
+  }
+
+  /** One volume by name, read now: the pool directory of its id, else a legacy GlusterFS volume. */
+  async entry(name: string): Promise<VolumeRecord | undefined> {
+    const id = volumeId(name);
+    for (const kind of POOL_KINDS) {
+      if (!(await this.pools.existing(kind))) continue;
+      const pool = await this.pools.mounted(kind);
+      const dir = await realDirectory(this.tools, pool, VOLUMES_DIR, id);
+      if (dir === undefined) continue;
+      const meta = await readPoolMeta(this.tools, dir);
+      if ('record' in meta && meta.record.name === name && meta.record.spec.type === 'replicated' && poolKind(meta.record.spec) === kind) {
+        return meta.record;
+      }
+    }
+    const [legacy] = await this.gluster.volumeInfo(glusterName(id)).catch(() => []);
+    const entry = legacy ? recordFromGluster(legacy) : undefined;
+    return entry && 'record' in entry && entry.record.name === name ? entry.record : undefined;
   }
 }

@@ -1,0 +1,104 @@
+import test from 'ava';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
+import { startGlusterPool, type GlusterPool, type PoolPlugin } from '../helpers/gluster-pool.js';
+import { startRegistry, type Registry } from '../helpers/registry.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp.js';
+import { scrubHost } from '../helpers/host.js';
+
+// The managed plugin, installed from a local registry, serving a replicated
+// volume: its rootfs carries the GlusterFS client (mount.glusterfs and all it
+// runs). This machine joins a three-host pool of network namespaces as a
+// Docker host of its own (10.77.0.100); a plugin on pool host A creates the
+// volume, the managed plugin lists it and mounts it for a container.
+const PROJECT = join(import.meta.dirname, '..', '..', '..');
+const BUNDLE = join(PROJECT, 'plugin-rootfs');
+const NAME = 'customgl';
+const ID = 'r'.repeat(64);
+
+let pool: GlusterPool;
+let a: PoolPlugin;
+let dockerd: Dockerd;
+let registry: Registry;
+let state: string;
+
+test.before(async () => {
+  if (!existsSync(join(BUNDLE, 'rootfs', 'usr', 'sbin', 'glusterfs')))
+    throw new Error(`${BUNDLE} has no GlusterFS client: run make plugin-rootfs`);
+  pool = await startGlusterPool(3);
+  a = await pool.startPlugin(pool.hosts[0]!);
+  state = await makeTempDir('managed-gluster-state');
+  dockerd = await startDockerd('managed-gluster');
+  registry = await startRegistry();
+});
+test.after.always(async () => {
+  if (dockerd) {
+    await dockerd.docker(['plugin', 'rm', '-f', NAME], { reject: false });
+    await dockerd.stop();
+  }
+  await registry?.stop();
+  await pool?.stop();
+  if (state) {
+    await scrubHost(state);
+    await removeTempDir(state);
+  }
+});
+
+test.serial('installed from the registry, the managed plugin mounts a replicated volume of the pool for a container', async (t) => {
+  t.is((await a.call('VolumeDriver.Create', { Name: 'shared', Opts: { type: 'replicated', size: '64M' } })).body['Err'], '');
+  const onA = String((await a.call('VolumeDriver.Mount', { Name: 'shared', ID })).body['Mountpoint']);
+  await writeFile(join(onA, 'hello'), 'from-host-a\n');
+
+  const self = await pool.connectHost();
+  const [hostA] = pool.hosts;
+  const push = await execa(join(PROJECT, 'scripts', 'managed-plugin.sh'), ['push'], {
+    env: { DOCKER_HOST: dockerd.host, PLUGIN_NAME: NAME, REGISTRY: registry.address },
+    reject: false,
+    stdin: 'ignore',
+    timeout: 120_000,
+  });
+  t.is(push.exitCode, 0, push.stderr);
+  const peers = [`${self}:/nonexistent`, ...pool.hosts.map((h) => `${h.address}:${h.brickRoot}`)].join(',');
+  await dockerd.docker([
+    'plugin',
+    'install',
+    '--grant-all-permissions',
+    '--alias',
+    `${NAME}:latest`,
+    `${registry.address}/${NAME}:latest`,
+    `state.source=${state}`,
+    `glusterd.source=${join(hostA!.dir, 'run')}`,
+    `CUSTOM_GLUSTER_HOST=${self}`,
+    `CUSTOM_GLUSTER_PEERS=${peers}`,
+    'CUSTOM_LOG_LEVEL=debug',
+  ]);
+
+  const listed = (await dockerd.docker(['volume', 'ls', '--format', '{{.Driver}} {{.Name}}'])).stdout;
+  t.regex(listed, new RegExp(`${NAME}(:latest)? shared`), 'the managed plugin lists the pool volume');
+  const { stdout } = await dockerd.docker([
+    'run',
+    '--rm',
+    '--network',
+    'none',
+    '-v',
+    'shared:/d',
+    TEST_IMAGE,
+    'sh',
+    '-c',
+    'cat /d/hello; echo from-managed > /d/back; df -k /d | tail -1',
+  ]);
+  t.regex(stdout, /^from-host-a\n/);
+  t.regex(stdout, /\s65536\s/, 'the quota is the size the container sees');
+  t.is(await readFile(join(onA, 'back'), 'utf8'), 'from-managed\n', 'host A reads what the container wrote');
+  t.regex(
+    await hostA!.gluster(['volume', 'get', 'cv_pool', 'auth.allow']),
+    /10\.77\.0\.100/,
+    "the managed plugin's host was added to the pool's allow list",
+  );
+  t.is((await a.call('VolumeDriver.Unmount', { Name: 'shared', ID })).body['Err'], '');
+  await dockerd.docker(['volume', 'rm', 'shared']);
+  t.regex(String((await a.call('VolumeDriver.Get', { Name: 'shared' })).body['Err']), /no such volume/);
+});

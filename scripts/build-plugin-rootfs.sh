@@ -18,7 +18,7 @@ PACKAGES=cryptsetup-bin,dmsetup,btrfs-progs,btrfs-compsize,e2fsprogs,xfsprogs,ut
 TOOLS=(losetup mount umount mke2fs mkfs.xfs mkfs.btrfs cryptsetup dmsetup compsize mkfifo fallocate
   gluster glusterfs mount.glusterfs
   # what mount.glusterfs (a shell script) runs
-  sh getfattr grep cut sed stat cat ls id awk uname mountpoint basename)
+  sh getfattr grep cut sed stat cat ls id awk uname mountpoint basename wc mv head tail tr sleep mkdir rm dirname expr readlink)
 # GlusterFS loads its translators and transports with dlopen: the whole tree goes in.
 GLUSTER_LIB=/usr/lib/x86_64-linux-gnu/glusterfs
 EPOCH=$(git log -1 --format=%ct 2>/dev/null || echo 0)

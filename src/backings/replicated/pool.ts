@@ -166,11 +166,17 @@ export class GlusterPools {
       await this.tools.detachMount(target);
     }
     if (!create && !(await this.existing(kind))) throw new Error(`GlusterFS volume ${this.nameOf(kind)} does not exist`);
-    await this.ensure(kind);
+    const info = await this.ensure(kind);
     await this.tools.makeDirectory(target, 0o700);
-    const backups = this.layout.peers.slice(1).map((peer) => peer.host);
+    // The volume file comes from a glusterd of the pool: the brick hosts, this
+    // host first when it holds a brick (a Docker host that only uses the pool
+    // may run no glusterd, or one of another pool).
+    const hosts = [...new Set(info.bricks.map((brick) => brick.host))];
+    const [server, ...backups] = hosts.includes(this.layout.host)
+      ? [this.layout.host, ...hosts.filter((h) => h !== this.layout.host)]
+      : hosts;
     try {
-      await this.gluster.mount(this.layout.host, this.nameOf(kind), backups, target);
+      await this.gluster.mount(server ?? this.layout.host, this.nameOf(kind), backups, target);
     } finally {
       this.tools.forgetMounts();
     }

@@ -84,8 +84,16 @@ test.serial('installed from the registry, the managed plugin mounts a replicated
   const listed = (await dockerd.docker(['volume', 'ls', '--format', '{{.Driver}} {{.Name}}'])).stdout;
   if (!listed.includes('shared')) {
     const log = await readFile(join(dockerd.root, 'dockerd.log'), 'utf8');
-    t.log(log.split('\n').filter((line) => line.includes('plugin=')).slice(-30).join('\n'));
-    const { stdout: logs } = await execa('sh', ['-c', `tail -n 40 ${dockerd.root}/data/plugins/*/rootfs/var/log/glusterfs/run-*.log`], { reject: false });
+    t.log(
+      log
+        .split('\n')
+        .filter((line) => line.includes('plugin='))
+        .slice(-30)
+        .join('\n'),
+    );
+    const { stdout: logs } = await execa('sh', ['-c', `tail -n 40 ${dockerd.root}/data/plugins/*/rootfs/var/log/glusterfs/run-*.log`], {
+      reject: false,
+    });
     t.log(logs);
   }
   t.regex(listed, new RegExp(`${NAME}(:latest)? shared`), 'the managed plugin lists the pool volume');

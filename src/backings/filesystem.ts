@@ -36,7 +36,7 @@ export async function mountFilesystem(
 }
 
 const NOT_A_DIRECTORY: Record<Exclude<PathKind, 'directory'>, string> = {
-  file: 'is a file',
+  file: 'is not a directory',
   symlink: 'is a symbolic link',
   other: 'is not a directory',
   missing: 'could not be created',

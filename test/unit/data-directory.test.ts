@@ -66,7 +66,7 @@ test('a regular file _data is refused', async (t) => {
   await t.throwsAsync(ensureDataDirectory(tools, paths), {
     message: /^_data at the top of the volume's filesystem is not a directory; the plugin refuses/,
   });
-  t.is(await pathKind(paths.mountpoint), 'other');
+  t.is(await pathKind(paths.mountpoint), 'file');
 });
 
 test('pathKind tells directory, symlink, other and missing apart without following', async (t) => {

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 RUNTIME_PKGS=(util-linux mount e2fsprogs xfsprogs btrfs-progs btrfs-compsize cryptsetup-bin dmsetup kmod curl)
 DOCKER_PKGS=(docker.io docker-compose docker-registry debootstrap)
 # qemu + xz: the dm-crypt suite boots Debian's stock kernel in a guest.
-TEST_PKGS=(busybox-static fio qemu-system-x86 xz-utils glusterfs-server glusterfs-client iproute2)
+TEST_PKGS=(busybox-static fio qemu-system-x86 xz-utils glusterfs-server glusterfs-client iproute2 openssl)
 want=("${RUNTIME_PKGS[@]}" "${DOCKER_PKGS[@]}" "${TEST_PKGS[@]}")
 
 missing=()

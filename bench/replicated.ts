@@ -20,6 +20,8 @@ export interface ReplicatedBench {
   readonly plain: CopyResult;
   /** A replica-3 GlusterFS volume on the same three hosts, mounted directly: no plugin. */
   readonly bareGluster: CopyResult;
+  /** The same with quota on, as the pool has it. */
+  readonly bareGlusterQuota: CopyResult;
   readonly replicated: CopyResult;
   readonly plainCreateMountMs: number;
   readonly scale: readonly ScalePoint[];
@@ -52,11 +54,20 @@ async function copyThrough(call: Call, corpus: string, opts: Record<string, stri
   return result;
 }
 
-/** The baseline: the same layout (replica 3 over the same hosts and brick filesystem), created and mounted by hand. */
-async function bareGluster(pool: GlusterPool, corpus: string): Promise<CopyResult> {
+/**
+ * The baseline: the same layout (replica 3 over the same hosts and brick
+ * filesystem), created and mounted by hand; with `quota`, also the pool's
+ * quota options (quota's accounting is part of what a pool volume costs).
+ */
+async function bareGluster(pool: GlusterPool, corpus: string, quota: boolean): Promise<CopyResult> {
   const [a] = pool.hosts;
   await a!.gluster(['volume', 'create', 'bare', 'replica', '3', ...pool.hosts.map((h) => `${h.address}:${join(h.brickRoot, 'bare')}`)]);
   await a!.gluster(['volume', 'start', 'bare']);
+  if (quota) {
+    await a!.gluster(['volume', 'quota', 'bare', 'enable']);
+    for (const option of ['hard-timeout', 'soft-timeout']) await a!.gluster(['volume', 'quota', 'bare', option, '0']);
+    await a!.gluster(['volume', 'set', 'bare', 'features.quota-deem-statfs', 'on']);
+  }
   const target = join(pool.root, 'bare-mount');
   await mkdir(target);
   await execa('nsenter', [`--net=/run/netns/${a!.netns}`, 'mount', '-t', 'glusterfs', `${a!.address}:/bare`, target]);
@@ -66,6 +77,7 @@ async function bareGluster(pool: GlusterPool, corpus: string): Promise<CopyResul
     await execa('umount', [target]);
     await a!.gluster(['volume', 'stop', 'bare', 'force']);
     await a!.gluster(['volume', 'delete', 'bare']);
+    for (const host of pool.hosts) await execa('rm', ['-rf', join(host.brickRoot, 'bare')]);
   }
 }
 
@@ -121,8 +133,15 @@ async function scale(a: PoolPlugin, b: PoolPlugin, steps: readonly number[]): Pr
   }
   return points;
 }
+/** BENCH_SCALE=10,100 for a shorter run; 10, 100 and 1 000 volumes by default. */
+function scaleSteps(): number[] {
+  const steps = (process.env['BENCH_SCALE'] ?? '10,100,1000').split(',').map(Number);
+  if (steps.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('BENCH_SCALE must be counts like 10,100,1000');
+  return steps;
+}
+
 /** Replica 3 across three namespace hosts on this machine: plain volume, bare GlusterFS and the plugin, same corpus, same method. */
-export async function replicatedBench(corpus: string, steps: readonly number[] = [10, 100, 1000]): Promise<ReplicatedBench> {
+export async function replicatedBench(corpus: string, steps: readonly number[] = scaleSteps()): Promise<ReplicatedBench> {
   const fx = await startTestPlugin('bench-plain');
   let plain: CopyResult;
   let plainCreateMountMs: number;
@@ -134,11 +153,12 @@ export async function replicatedBench(corpus: string, steps: readonly number[] =
   }
   const pool = await startGlusterPool(3);
   try {
-    const bare = await bareGluster(pool, corpus);
+    const bare = await bareGluster(pool, corpus, false);
+    const bareQuota = await bareGluster(pool, corpus, true);
     const a = await pool.startPlugin(pool.hosts[0]!);
     const b = await pool.startPlugin(pool.hosts[1]!);
     const replicated = await copyThrough(a.call, corpus, { type: 'replicated' });
-    return { plain, bareGluster: bare, replicated, plainCreateMountMs, scale: await scale(a, b, steps) };
+    return { plain, bareGluster: bare, bareGlusterQuota: bareQuota, replicated, plainCreateMountMs, scale: await scale(a, b, steps) };
   } finally {
     await pool.stop();
   }

@@ -28,6 +28,7 @@ async function printReplicated(corpus: string): Promise<void> {
       [
         copy('custom plain ext4', rep.plain),
         copy('bare GlusterFS replica 3 (mounted directly, no plugin)', rep.bareGluster),
+        copy('bare GlusterFS replica 3 with quota on (the pool options)', rep.bareGlusterQuota),
         copy('custom replicated (pool directory, bound)', rep.replicated),
       ],
     )}`,

@@ -69,7 +69,7 @@ async function bareGluster(pool: GlusterPool, corpus: string, quota: boolean): P
     await a!.gluster(['volume', 'set', 'bare', 'features.quota-deem-statfs', 'on']);
   }
   const target = join(pool.root, 'bare-mount');
-  await mkdir(target);
+  await mkdir(target, { recursive: true });
   await execa('nsenter', [`--net=/run/netns/${a!.netns}`, 'mount', '-t', 'glusterfs', `${a!.address}:/bare`, target]);
   try {
     return await copyInAndOut(corpus, target, false);
@@ -157,7 +157,11 @@ export async function replicatedBench(corpus: string, steps: readonly number[] =
     const bareQuota = await bareGluster(pool, corpus, true);
     const a = await pool.startPlugin(pool.hosts[0]!);
     const b = await pool.startPlugin(pool.hosts[1]!);
+    // The first Create makes and starts the pool: measured once it has settled, like the bare volumes.
+    await a.call('VolumeDriver.Create', { Name: 'warm-up', Opts: { type: 'replicated' } });
+    await new Promise((resolve) => setTimeout(resolve, 5000));
     const replicated = await copyThrough(a.call, corpus, { type: 'replicated' });
+    await a.call('VolumeDriver.Remove', { Name: 'warm-up' });
     return { plain, bareGluster: bare, bareGlusterQuota: bareQuota, replicated, plainCreateMountMs, scale: await scale(a, b, steps) };
   } finally {
     await pool.stop();

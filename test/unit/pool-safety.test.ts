@@ -503,3 +503,37 @@ test('destroy deletes a volume of its own with no other host on it, through the 
   t.regex(gluster.quotaRemoved[0]?.[1] ?? '', new RegExp(`^/\\.trash/${SELF}/${VOLUME_ID}\\.[0-9a-f]{8}$`));
   await victimIntact(t, s.victim);
 });
+
+test('a single-host create never deletes a same-id directory that holds data: it refuses and names the way out', async (t) => {
+  const s = await scene(t);
+  const { volumes, mountDir } = await rig(t, s);
+  const dir = await volumeDir(s.pool, record('2020-01-01T00:00:00.000Z'));
+  await t.throwsAsync(volumes.create(context(record(), mountDir)), { message: /with data but without a record in this plugin's state/ });
+  t.is(await readFile(join(dir, '_data', 'f'), 'utf8'), 'data\n');
+  t.deepEqual(await readdir(join(s.pool, '.creating', SELF)), [], 'the staging directory is undone');
+});
+
+test('a single-host create replaces an interrupted create of the same id (no data) and commits', async (t) => {
+  const s = await scene(t);
+  const { volumes, mountDir } = await rig(t, s);
+  const dir = join(s.pool, 'volumes', VOLUME_ID);
+  await mkdir(join(dir, '_data'), { recursive: true });
+  await writeVolumeMeta(dir, record('2020-01-01T00:00:00.000Z'));
+  await volumes.create(context(record(), mountDir));
+  t.regex(await readFile(join(dir, 'volume.json'), 'utf8'), /2024-01-02T03:04:05\.000Z/);
+  t.deepEqual(await readdir(join(s.pool, '.trash', SELF)), []);
+});
+
+test('a Remove whose check of other hosts fails puts the directory back: nothing is left for the sweep to delete', async (t) => {
+  const s = await scene(t);
+  const { volumes, mountDir } = await rig(t, s);
+  const dir = await volumeDir(s.pool, record());
+  Object.assign(volumes.markers, {
+    others: async () => {
+      throw new Error('the pool did not answer');
+    },
+  });
+  await t.throwsAsync(volumes.destroy(context(record(), mountDir)), { message: /the pool did not answer/ });
+  t.is(await readFile(join(dir, '_data', 'f'), 'utf8'), 'data\n');
+  t.deepEqual(await readdir(join(s.pool, '.trash', SELF)), []);
+});

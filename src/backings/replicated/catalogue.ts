@@ -135,6 +135,8 @@ export class GlusterCatalogue {
     const unread = listed.filter((entry) => !this.entries.has(key(entry)));
     const stale = listed.filter((entry) => now - (this.entries.get(key(entry))?.at ?? now) > ENTRY_REFRESH_MS).slice(0, REFRESH_PER_READ);
     const toRead = [...unread, ...stale];
+    const fresh = new Map<string, MetaRead>();
+    const generation = this.generation;
     for (let start = 0; start < toRead.length; start += READ_AT_ONCE) {
       const batch = toRead.slice(start, start + READ_AT_ONCE);
       const metas = await Promise.all(
@@ -144,10 +146,15 @@ export class GlusterCatalogue {
             : readPoolMeta(this.tools, join(dir, entry)),
         ),
       );
-      metas.forEach((meta, index) => this.entries.set(key(batch[index]!), { at: Date.now(), meta }));
+      // Only good reads are kept (and only by a read no local change overtook):
+      // a read that failed (a slow peer, a torn file) is tried again next time.
+      metas.forEach((meta, index) => {
+        fresh.set(key(batch[index]!), meta);
+        if ('record' in meta && generation === this.generation) this.entries.set(key(batch[index]!), { at: Date.now(), meta });
+      });
     }
     for (const entry of listed) {
-      const meta = this.entries.get(key(entry))?.meta;
+      const meta = fresh.get(key(entry)) ?? this.entries.get(key(entry))?.meta;
       if (!meta) continue;
       const where = `${this.pools.nameOf(kind)}:/${VOLUMES_DIR}/${entry}`;
       if ('problem' in meta) read.problems.push({ name: where, problem: meta.problem });
@@ -167,7 +174,15 @@ export class GlusterCatalogue {
       const dir = await realDirectory(this.tools, pool, VOLUMES_DIR, id);
       if (dir === undefined) continue;
       const meta = await readPoolMeta(this.tools, dir);
-      if ('record' in meta && meta.record.name === name && meta.record.spec.type === 'replicated' && poolKind(meta.record.spec) === kind) {
+      const spec = 'record' in meta ? meta.record.spec : undefined;
+      if (
+        'record' in meta &&
+        meta.record.name === name &&
+        meta.record.id === id &&
+        spec?.type === 'replicated' &&
+        spec.layout === 'pool' &&
+        poolKind(spec) === kind
+      ) {
         return meta.record;
       }
     }

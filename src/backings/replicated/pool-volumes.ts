@@ -87,8 +87,10 @@ export class PoolVolumes {
 
   // The commit: rename(2) never replaces a non-empty directory, so a volume of
   // this name made meanwhile on another host is left alone. On a single host a
-  // directory of an id that local state lacks is an interrupted create's (the
-  // plugin died between this rename and its state write): it goes to the trash.
+  // directory of an id that local state lacks may be an interrupted create's
+  // (the plugin died between this rename and its state write): only when it
+  // holds no data is it discarded; one with data is never deleted here (a lost
+  // or moved state directory leaves real volumes without a local record).
   private async commit(record: VolumeRecord, pool: string, staging: string, name: string): Promise<void> {
     const target = join(pool, VOLUMES_DIR, record.id);
     for (let attempt = 0; ; attempt++) {
@@ -98,13 +100,18 @@ export class PoolVolumes {
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
-        if (attempt === 0 && !this.pools.multiHost && !this.knownIds().has(record.id)) {
-          await this.trash(pool, name, record.id);
-          continue;
+        if (this.pools.multiHost || this.knownIds().has(record.id)) {
+          throw new Error(
+            `its directory ${PoolVolumes.relativeDir(record)} already exists in GlusterFS volume ${name} (created on another host)`,
+          );
         }
-        throw new Error(
-          `its directory ${PoolVolumes.relativeDir(record)} already exists in GlusterFS volume ${name} (created on another host)`,
-        );
+        const data = await realDirectory(this.tools, pool, VOLUMES_DIR, record.id, '_data');
+        if (attempt > 0 || data === undefined || (await this.tools.listDirectory(data)).length > 0) {
+          throw new Error(
+            `its directory ${PoolVolumes.relativeDir(record)} already exists in GlusterFS volume ${name} with data but without a record in this plugin's state (a state directory lost or moved?); point the plugin at its old state directory, or move that directory out of the pool's volumes/ to create the name anew`,
+          );
+        }
+        await this.trash(pool, name, record.id);
       }
     }
   }
@@ -186,14 +193,32 @@ export class PoolVolumes {
     this.removing.add(moved);
     try {
       await this.tools.moveDirectory(dir, moved);
-      const elsewhere = await this.markers.others(pool, ...away);
+      let elsewhere: string[];
+      try {
+        elsewhere = await this.markers.others(pool, ...away);
+      } catch (error) {
+        await this.putBack(pool, record.id, moved, dir);
+        throw error;
+      }
       if (elsewhere.length > 0) {
-        await this.tools.moveDirectory(moved, dir);
+        await this.putBack(pool, record.id, moved, dir);
         throw new Error(`is mounted on other hosts (${elsewhere.join(', ')}); stop the containers using it there first`);
       }
+      // Deleted only after a check that answered, and found no other host.
       if (!spec.retain) await this.emptyTrash(name, pool, away.at(-1)!);
     } finally {
       this.removing.delete(moved);
+    }
+  }
+
+  /** Undoes a Remove's rename; if the name was taken meanwhile, keeps the data where no sweep deletes it. */
+  private async putBack(pool: string, id: string, moved: string, dir: string): Promise<void> {
+    try {
+      await this.tools.moveDirectory(moved, dir);
+    } catch {
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      const place = await this.realPlace(pool, [RETAINED_DIR]);
+      await this.tools.moveDirectory(moved, join(place, `${id}.conflict-${stamp}`));
     }
   }
 
@@ -225,8 +250,13 @@ export class PoolVolumes {
   private async trash(pool: string, name: string, id: string): Promise<void> {
     const entry = `${id}.${suffix()}`;
     const place = await this.realPlace(pool, [TRASH_DIR, await this.hostId()]);
-    await this.tools.moveDirectory(join(pool, VOLUMES_DIR, id), join(place, entry));
-    await this.emptyTrash(name, pool, entry);
+    this.removing.add(join(place, entry));
+    try {
+      await this.tools.moveDirectory(join(pool, VOLUMES_DIR, id), join(place, entry));
+      await this.emptyTrash(name, pool, entry);
+    } finally {
+      this.removing.delete(join(place, entry));
+    }
   }
 
   /** Deletes one directory of this host's .trash/<uuid>/ with its quota limit (GlusterFS keeps limits of deleted directories otherwise). */

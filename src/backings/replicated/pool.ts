@@ -169,8 +169,8 @@ export class GlusterPools {
     const info = await this.ensure(kind);
     await this.tools.makeDirectory(target, 0o700);
     // The volume file comes from a glusterd of the pool: the brick hosts, this
-    // host first when it holds a brick (a Docker host that only uses the pool
-    // may run no glusterd, or one of another pool).
+    // host first when it holds a brick (a glusterd on this host may be of
+    // another pool, and answer "no such volume" without trying the others).
     const hosts = [...new Set(info.bricks.map((brick) => brick.host))];
     const [server, ...backups] = hosts.includes(this.layout.host)
       ? [this.layout.host, ...hosts.filter((h) => h !== this.layout.host)]
@@ -185,13 +185,22 @@ export class GlusterPools {
 
   // A dead client answers at once (ENOTCONN); a slow peer can make the read
   // wait for GlusterFS's ping timeout: after 2 s the mount counts as alive.
+  // One probe at a time per pool: while one still waits on a slow peer, the
+  // mount counts as alive (each probe holds one of libuv's four threads).
+  private readonly probing = new Set<string>();
+
   private async alive(target: string): Promise<boolean> {
+    if (this.probing.has(target)) return true;
+    this.probing.add(target);
     let timer: NodeJS.Timeout | undefined;
     const slow = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), ALIVE_WAIT_MS)));
-    const answer = this.tools.listDirectory(target).then(
-      () => true,
-      () => false,
-    );
+    const answer = this.tools
+      .listDirectory(target)
+      .then(
+        () => true,
+        () => false,
+      )
+      .finally(() => this.probing.delete(target));
     try {
       return await Promise.race([answer, slow]);
     } finally {

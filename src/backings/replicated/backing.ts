@@ -1,20 +1,15 @@
 import type { Backing, CatalogRead, MountIdentity, StatusValue, VolumeContext } from '../backing.js';
-import type { ReplicatedSpec, VolumeRecord, VolumeSpec } from '../../state/schema.js';
+import type { VolumeRecord, VolumeSpec } from '../../state/schema.js';
 import type { GlusterTools, SystemTools } from '../../system/index.js';
 import { isMountedAt, usageStatus } from '../filesystem.js';
 import { GlusterCatalogue } from './catalogue.js';
 import { LegacyVolumes } from './legacy.js';
-import { glusterName, poolKind } from './names.js';
+import { glusterName, poolKind, replicatedSpec } from './names.js';
 import { GlusterPools, tlsFiles } from './pool.js';
 import { PoolVolumes } from './pool-volumes.js';
 import { GlusterSweeper, type SweepLayout } from './sweeper.js';
 
-function replicated(record: VolumeRecord): ReplicatedSpec {
-  if (record.spec.type !== 'replicated') throw new Error(`volume ${record.name} is not replicated`);
-  return record.spec;
-}
-
-const inPool = (record: VolumeRecord): boolean => replicated(record).layout === 'pool';
+const inPool = (record: VolumeRecord): boolean => replicatedSpec(record).layout === 'pool';
 
 /**
  * `type=replicated`: GlusterFS replica 3 (or replica 3 arbiter 1). New volumes
@@ -135,7 +130,7 @@ export class GlusterBacking implements Backing {
 
   async status(volume: VolumeContext): Promise<Record<string, StatusValue>> {
     const { record, paths } = volume;
-    const spec = replicated(record);
+    const spec = replicatedSpec(record);
     const name = inPool(record) ? this.pools.nameOf(poolKind(spec)) : glusterName(record.id);
     const mounted = await isMountedAt(this.tools, paths.mountRoot);
     const status: Record<string, StatusValue> = { glusterVolume: name, replicas: spec.replicas, arbiter: spec.arbiter, mounted };

@@ -1,16 +1,11 @@
 import { basename, dirname, join } from 'node:path';
-import type { ReplicatedSpec, VolumeRecord } from '../../state/schema.js';
+import type { VolumeRecord } from '../../state/schema.js';
 import type { GlusterBrick, GlusterTools, SystemTools } from '../../system/index.js';
 import type { MountIdentity, VolumeContext } from '../backing.js';
 import { ensureDataDirectory, isMountedAt, mountIdentity, unmountFilesystem } from '../filesystem.js';
 import { withUndo } from '../undo.js';
-import { glusterName, isLegacyBrickName, META } from './names.js';
+import { glusterName, isLegacyBrickName, META, replicatedSpec } from './names.js';
 import type { PoolLayout } from './pool.js';
-
-function replicated(record: VolumeRecord): ReplicatedSpec {
-  if (record.spec.type !== 'replicated') throw new Error(`volume ${record.name} is not replicated`);
-  return record.spec;
-}
 
 /**
  * Replicated volumes made before the pool layout: a GlusterFS volume each
@@ -83,7 +78,7 @@ export class LegacyVolumes {
     const created = info.options[`${META}created`];
     if (created !== undefined && created !== record.createdAt) return;
     await this.gluster.volumeStop(name).catch(() => undefined); // already stopped is fine
-    if (replicated(record).retain) {
+    if (replicatedSpec(record).retain) {
       // Kept stopped with its bricks, and marked so no host lists it again.
       await this.gluster.volumeSet(name, `${META}retained`, new Date().toISOString());
       return;

@@ -1,4 +1,4 @@
-import type { ReplicatedSpec } from '../../state/schema.js';
+import type { ReplicatedSpec, VolumeRecord } from '../../state/schema.js';
 
 // What the plugin calls things in GlusterFS. Every name is ours by pattern, so
 // nothing of anyone else's is ever listed, swept or deleted.
@@ -52,3 +52,9 @@ export const HOSTS_DIR = 'hosts';
 
 export const encode = (text: string): string => Buffer.from(text, 'utf8').toString('base64url');
 export const decode = (text: string): string => Buffer.from(text, 'base64url').toString('utf8');
+
+/** The record's replicated spec; any other type reaching a replicated backing is a wiring error. */
+export function replicatedSpec(record: VolumeRecord): ReplicatedSpec {
+  if (record.spec.type !== 'replicated') throw new Error(`volume ${record.name} is not replicated`);
+  return record.spec;
+}

@@ -1,20 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { writeVolumeMeta } from '../../state/volume-meta.js';
-import type { ReplicatedSpec, VolumeRecord } from '../../state/schema.js';
+import type { VolumeRecord } from '../../state/schema.js';
 import type { GlusterTools, SystemTools } from '../../system/index.js';
 import type { MountIdentity, VolumeContext } from '../backing.js';
 import { ensureDataDirectory, isMountedAt, mountIdentity } from '../filesystem.js';
 import { withUndo } from '../undo.js';
 import { HostMarkers } from './markers.js';
-import { CREATING_DIR, HOSTS_DIR, poolKind, RETAINED_DIR, TRASH_DIR, VOLUMES_DIR } from './names.js';
+import { CREATING_DIR, HOSTS_DIR, poolKind, RETAINED_DIR, TRASH_DIR, VOLUMES_DIR, replicatedSpec } from './names.js';
 import type { GlusterPools } from './pool.js';
 import { readPoolMeta, realDirectory, removeEntry } from './pool-paths.js';
-
-function replicated(record: VolumeRecord): ReplicatedSpec {
-  if (record.spec.type !== 'replicated') throw new Error(`volume ${record.name} is not replicated`);
-  return record.spec;
-}
 
 const suffix = () => randomBytes(4).toString('hex');
 
@@ -53,7 +48,7 @@ export class PoolVolumes {
   }
 
   async create({ record }: VolumeContext): Promise<void> {
-    const kind = poolKind(replicated(record));
+    const kind = poolKind(replicatedSpec(record));
     const pool = await this.pools.mounted(kind, true);
     // Under this host's own directory of .creating/: only this host's sweep
     // judges it, and never while the create is in flight.
@@ -67,7 +62,7 @@ export class PoolVolumes {
   }
 
   private async stageAndCommit(record: VolumeRecord, pool: string, staged: string): Promise<void> {
-    const spec = replicated(record);
+    const spec = replicatedSpec(record);
     const name = this.pools.nameOf(poolKind(spec));
     const staging = join(await this.realPlace(pool, [CREATING_DIR, await this.hostId()]), staged.slice(staged.indexOf('/') + 1));
     await withUndo(async (undo) => {
@@ -117,7 +112,7 @@ export class PoolVolumes {
   }
 
   async activate({ record, paths }: VolumeContext): Promise<void> {
-    const kind = poolKind(replicated(record));
+    const kind = poolKind(replicatedSpec(record));
     const pool = await this.pools.mounted(kind);
     if (await isMountedAt(this.tools, paths.mountRoot)) {
       await this.markers.mark(pool, record.id);
@@ -154,7 +149,7 @@ export class PoolVolumes {
     // Best effort: a marker left behind (pool unreachable now) only makes
     // other hosts' Removes wait; the sweep drops it once the pool answers.
     try {
-      await this.markers.unmark(await this.pools.mounted(poolKind(replicated(record))), record.id);
+      await this.markers.unmark(await this.pools.mounted(poolKind(replicatedSpec(record))), record.id);
     } catch {
       // see above
     }
@@ -162,7 +157,7 @@ export class PoolVolumes {
 
   /** Hosts other than this one that have the volume mounted, by name. */
   async usersElsewhere({ record }: VolumeContext): Promise<string[]> {
-    const pool = await this.pools.mounted(poolKind(replicated(record)));
+    const pool = await this.pools.mounted(poolKind(replicatedSpec(record)));
     return this.markers.others(pool, VOLUMES_DIR, record.id);
   }
 
@@ -173,7 +168,7 @@ export class PoolVolumes {
    * that takes it away (a Mount racing this Remove on another host wins).
    */
   async destroy({ record }: VolumeContext): Promise<void> {
-    const spec = replicated(record);
+    const spec = replicatedSpec(record);
     const kind = poolKind(spec);
     const pool = await this.pools.mounted(kind);
     const name = this.pools.nameOf(kind);
@@ -279,7 +274,7 @@ export class PoolVolumes {
   async identity({ record, paths }: VolumeContext): Promise<MountIdentity> {
     const own = await mountIdentity(this.tools, paths.mountRoot, []);
     // The pool's own mount too: a container's bind outlives our bind of the directory.
-    const pool = await mountIdentity(this.tools, this.pools.mountPathOf(poolKind(replicated(record))), []);
+    const pool = await mountIdentity(this.tools, this.pools.mountPathOf(poolKind(replicatedSpec(record))), []);
     return { majMins: [...new Set([...own.majMins, ...pool.majMins])], sources: [], subtree: PoolVolumes.relativeDir(record) };
   }
 }

@@ -7,7 +7,8 @@
 #   upgrade  disable -f, upgrade to REGISTRY/NAME, enable: volumes and data are kept
 # Settings: PLUGIN_NAME (custom), PLUGIN_TAG (latest: the tag pushed, installed
 # or upgraded to), REGISTRY (127.0.0.1:5000), STATE_SOURCE (host directory for
-# state, keys and images), DOCKER_HOST (which engine).
+# state, keys and images), DOCKER_HOST (which engine), TMPDIR (where a bundle
+# is staged; /var/tmp).
 # Locally the plugin is always NAME (NAME:latest): volumes remember their
 # driver by name, so upgrading to another tag must not rename it.
 set -euo pipefail
@@ -28,8 +29,11 @@ exists() { "$DOCKER" plugin inspect "$1" >/dev/null 2>&1; }
 create_from_bundle() {
   local ref=$1 stage
   [ -f plugin-rootfs/config.json ] || { echo "plugin-rootfs/ is not built: make plugin-rootfs" >&2; exit 1; }
-  stage=$(mktemp -d /var/tmp/custom-plugin-bundle.XXXXXX)
-  cp -al plugin-rootfs/. "$stage/"
+  stage=$(mktemp -d "${TMPDIR:-/var/tmp}/custom-plugin-bundle.XXXXXX")
+  # Hard links where the stage shares the bundle's filesystem, a copy elsewhere.
+  if ! cp -al plugin-rootfs/. "$stage/" 2>/dev/null; then
+    rm -rf "$stage" && mkdir "$stage" && cp -a plugin-rootfs/. "$stage/"
+  fi
   printf '%s\n' "$ref" > "$stage/rootfs/opt/custom/PLUGIN_REF"
   "$DOCKER" plugin create "$ref" "$stage" >/dev/null || { rm -rf "$stage"; exit 1; }
   rm -rf "$stage"

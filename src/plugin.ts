@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { createApp } from './server/app.js';
-import { closeServer, listenOnSocket } from './server/listen.js';
+import { abortServer, closeServer, openSocket, type PluginSocket } from './server/listen.js';
 import { VolumeService, type Backings } from './volumes/service.js';
 import { recoverHost, sweepLeases, type RecoveryReport } from './volumes/recover.js';
 import { rebuildFromDisk } from './volumes/rebuild.js';
@@ -39,15 +39,28 @@ function testCheckpoint(config: Config, log: Logger): Checkpoint {
   });
 }
 
-// Wiring: config → state → system → backings → service → server. The state
-// index is checked against the disk before listening (never start empty while
-// volumes exist); then listen first, recover after: the daemon gives a plugin
-// seconds, not minutes.
-export async function startPlugin(
-  config: Config,
-  log: Logger,
-  baseTools: SystemTools = createSystemTools(config.commandTimeoutMs, config.runtimeDir),
-): Promise<RunningPlugin> {
+export interface StartOptions {
+  /** The host tools (tests wrap them to inject faults or delays). */
+  readonly tools?: SystemTools;
+  /** A socket opened before the modules loaded (main.ts); otherwise opened first thing here. */
+  readonly socket?: PluginSocket;
+}
+
+// Wiring: config → state → system → backings → service → server. The socket
+// is open first, but answers nothing until the state index is checked against
+// the disk (never answer empty while volumes exist); then serve first, recover
+// after: the daemon gives a plugin seconds, not minutes.
+export async function startPlugin(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningPlugin> {
+  const socket = options.socket ?? (await openSocket(config.socket));
+  try {
+    return await wire(config, log, socket, options.tools ?? createSystemTools(config.commandTimeoutMs, config.runtimeDir));
+  } catch (error) {
+    await abortServer(socket.server);
+    throw error;
+  }
+}
+
+async function wire(config: Config, log: Logger, socket: PluginSocket, baseTools: SystemTools): Promise<RunningPlugin> {
   const checkpoint = testCheckpoint(config, log);
   const tools = config.testPauseAt?.startsWith('tool:') ? pauseAfterTool(baseTools, config.testPauseAt.slice(5), checkpoint) : baseTools;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
@@ -79,7 +92,8 @@ export async function startPlugin(
   });
   // Several peers: every host's plugin sees the same replicated volumes.
   const scope = gluster.peers.length > 1 ? 'global' : 'local';
-  const server = await listenOnSocket(createApp(service, log, scope), config.socket);
+  socket.serve(createApp(service, log, scope));
+  const { server } = socket;
   log.info({ socket: config.socket, volumes: state.all().length, stateFile: state.origin, ...rebuilt, keys: keys.source }, 'listening');
   void checkHost(backings).then((types) => log.info({ types }, 'volume types this host can serve'));
 

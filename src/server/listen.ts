@@ -1,7 +1,7 @@
 import { createConnection } from 'node:net';
 import { lstat, mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type Koa from 'koa';
 
 // Is something answering on this socket? A live socket means another plugin
@@ -30,13 +30,28 @@ async function clearStaleSocket(path: string): Promise<void> {
   await unlink(path);
 }
 
-/** Listens on a unix socket created with mode 0600 (no window with wider permissions). */
-export async function listenOnSocket(app: Koa, path: string): Promise<Server> {
+/** A listening socket that holds every request until serve() gives it the app. */
+export interface PluginSocket {
+  readonly server: Server;
+  serve(app: Koa): void;
+}
+
+/**
+ * Listens on a unix socket created with mode 0600 (no window with wider
+ * permissions) at once, before the service exists: dockerd gives a managed
+ * plugin about 12 s to create its socket (0.5 s, then four dials 3 s apart),
+ * whatever `plugin enable --timeout` says, and loading the modules alone
+ * takes 9 s on an emulated CPU. A request that comes early waits for serve().
+ */
+export async function openSocket(path: string): Promise<PluginSocket> {
   await mkdir(dirname(path), { recursive: true, mode: 0o755 });
   await clearStaleSocket(path);
-  // Koa's handler returns a promise it never rejects: it answers every error itself.
-  // eslint-disable-next-line @typescript-eslint/no-misused-promises
-  const server = createServer(app.callback());
+  let handler: RequestListener | undefined;
+  const waiting: Array<() => void> = [];
+  const server = createServer((request, response) => {
+    if (handler) handler(request, response);
+    else waiting.push(() => handler?.(request, response));
+  });
   server.keepAliveTimeout = 5000;
   const previous = process.umask(0o177);
   try {
@@ -50,7 +65,15 @@ export async function listenOnSocket(app: Koa, path: string): Promise<Server> {
   } finally {
     process.umask(previous);
   }
-  return server;
+  return {
+    server,
+    serve(app) {
+      // Koa's handler returns a promise it never rejects: it answers every error itself.
+      // eslint-disable-next-line @typescript-eslint/no-misused-promises
+      handler = app.callback();
+      for (const release of waiting.splice(0)) release();
+    },
+  };
 }
 
 /** Stops accepting, lets requests in flight finish, then closes. */
@@ -59,4 +82,11 @@ export function closeServer(server: Server): Promise<void> {
     server.close(() => resolve());
     server.closeIdleConnections();
   });
+}
+
+/** Closes at once: requests still held or in flight get their connection closed. */
+export function abortServer(server: Server): Promise<void> {
+  const closed = closeServer(server);
+  server.closeAllConnections();
+  return closed;
 }

@@ -22,8 +22,9 @@ export function parseCompsize(stdout: string): CompressionUsage {
 
 export async function measureCompression(path: string, timeoutMs: number): Promise<CompressionUsage> {
   const result = await runTool('compsize', ['-b', '-x', '--', path], { timeoutMs }).catch((error: unknown) => {
-    // compsize exits non-zero on a filesystem with no regular files yet.
-    if (error instanceof Error && /No files/.test(error.message)) return { stdout: '', stderr: '' };
+    // compsize exits non-zero on a filesystem with no regular files yet, and
+    // while every file's data still waits in memory (delalloc): nothing stored.
+    if (error instanceof Error && /No files|All empty or still-delalloced/.test(error.message)) return { stdout: '', stderr: '' };
     throw error;
   });
   return parseCompsize(result.stdout);

@@ -9,14 +9,13 @@ import { startRegistry, type Registry } from '../helpers/registry.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp.js';
 import { scrubHost } from '../helpers/host.js';
 import { volumeId } from '../../src/state/volume-id.js';
+import { managedScript, requireBundle } from '../helpers/managed-plugin.js';
 
 // The managed plugin, installed from a local registry, serving a replicated
 // volume: its rootfs carries the GlusterFS client (mount.glusterfs and all it
 // runs). This machine joins a three-host pool of network namespaces as a
 // Docker host of its own (10.77.0.100); a plugin on pool host A creates the
 // volume, the managed plugin lists it and mounts it for a container.
-const PROJECT = join(import.meta.dirname, '..', '..', '..');
-const BUNDLE = join(PROJECT, 'plugin-rootfs');
 const NAME = 'customgl';
 const ID = 'r'.repeat(64);
 
@@ -27,8 +26,7 @@ let registry: Registry;
 let state: string;
 
 test.before(async () => {
-  if (!existsSync(join(BUNDLE, 'rootfs', 'usr', 'sbin', 'glusterfs')))
-    throw new Error(`${BUNDLE} has no GlusterFS client: run make plugin-rootfs`);
+  requireBundle(['usr', 'sbin', 'glusterfs']);
   pool = await startGlusterPool(3);
   a = await pool.startPlugin(pool.hosts[0]!);
   state = await makeTempDir('managed-gluster-state');
@@ -59,13 +57,7 @@ test.serial('installed from the registry, the managed plugin mounts a replicated
 
   const self = await pool.connectHost();
   const [hostA] = pool.hosts;
-  const push = await execa(join(PROJECT, 'scripts', 'managed-plugin.sh'), ['push'], {
-    env: { DOCKER_HOST: dockerd.host, PLUGIN_NAME: NAME, REGISTRY: registry.address },
-    reject: false,
-    stdin: 'ignore',
-    timeout: 120_000,
-  });
-  t.is(push.exitCode, 0, push.stderr);
+  await managedScript(dockerd, 'push', { name: NAME, registry: registry.address });
   const peers = [`${self}:/nonexistent`, ...pool.hosts.map((h) => `${h.address}:${h.brickRoot}`)].join(',');
   await dockerd.docker([
     'plugin',

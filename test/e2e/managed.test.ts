@@ -1,22 +1,19 @@
 import test from 'ava';
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa } from 'execa';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { loopsUnder, mountsUnder, scrubHost, volumeFiles } from '../helpers/host.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp.js';
 import { callSocket } from '../helpers/plugin.js';
+import { killManagedPlugin, managedScript, propagatedMount as propagatedMountOf, requireBundle } from '../helpers/managed-plugin.js';
 
 // The plugin as users meet it, driven through the same script as make
 // plugin/push/install/upgrade: create + enable from plugin-rootfs, push to and
 // install from a registry, SIGKILLed and restarted by the daemon, upgraded.
 // Needs `make plugin-rootfs` first (make test does it).
-const PROJECT = join(import.meta.dirname, '..', '..', '..');
-const BUNDLE = join(PROJECT, 'plugin-rootfs');
-const ENTRY = '/opt/custom/dist/src/main.js';
 const NAME = 'customtest';
 
 let dockerd: Dockerd;
@@ -24,9 +21,7 @@ let registry: Registry;
 let state: string;
 
 test.before(async () => {
-  if (!existsSync(join(BUNDLE, 'rootfs', 'usr', 'local', 'bin', 'node'))) {
-    throw new Error(`${BUNDLE} is not built: run make plugin-rootfs`);
-  }
+  requireBundle();
   state = await makeTempDir('managed-state');
   dockerd = await startDockerd('managed');
   registry = await startRegistry();
@@ -45,16 +40,7 @@ test.after.always(async () => {
   }
 });
 
-async function script(command: string, tag = 'latest'): Promise<string> {
-  const result = await execa(join(PROJECT, 'scripts', 'managed-plugin.sh'), [command], {
-    env: { DOCKER_HOST: dockerd.host, PLUGIN_NAME: NAME, PLUGIN_TAG: tag, REGISTRY: registry.address, STATE_SOURCE: state },
-    reject: false,
-    stdin: 'ignore',
-    timeout: 120_000,
-  });
-  if (result.exitCode !== 0) throw new Error(`managed-plugin.sh ${command}: ${result.stderr}`);
-  return result.stdout;
-}
+const script = (command: string, tag = 'latest') => managedScript(dockerd, command, { name: NAME, tag, registry: registry.address, state });
 
 const run = (args: string[]) => dockerd.docker(['run', '--rm', '--network', 'none', ...args]);
 const statusOf = async (volume: string) =>
@@ -65,23 +51,7 @@ const statusOf = async (volume: string) =>
       Status: Record<string, unknown>;
     }>
   )[0]!;
-const propagatedMount = async () =>
-  join(dockerd.root, 'data', 'plugins', (await dockerd.docker(['plugin', 'inspect', '-f', '{{.Id}}', NAME])).stdout, 'propagated-mount');
-
-/** PIDs of this dockerd's plugin processes: their shim's -address lies in its exec root. */
-async function pluginPids(): Promise<number[]> {
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (!cmdline.includes(ENTRY)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    const parent = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
-    const shim = await readFile(`/proc/${parent}/cmdline`, 'utf8').catch(() => '');
-    if (shim.includes(dockerd.root)) pids.push(Number(entry));
-  }
-  return pids;
-}
+const propagatedMount = () => propagatedMountOf(dockerd, NAME);
 
 test.serial('make plugin: create + enable from plugin-rootfs; plain and compressed volumes; data in propagated-mount', async (t) => {
   const started = Date.now();
@@ -141,17 +111,7 @@ test.serial('SIGKILLed, the plugin is restarted by the daemon; containers keep t
       'while true; do echo x >> /d/log; sleep 0.05; done',
     ])
   ).stdout;
-  const pids = await pluginPids();
-  t.is(pids.length, 1, 'found the plugin process');
-  process.kill(pids[0]!, 'SIGKILL');
-  const deadline = Date.now() + 30_000;
-  let restarted: number[] = [];
-  while (Date.now() < deadline) {
-    restarted = (await pluginPids()).filter((p) => p !== pids[0]);
-    if (restarted.length > 0) break;
-    await sleep(200);
-  }
-  t.is(restarted.length, 1, 'the daemon restarted the plugin');
+  t.true((await killManagedPlugin(dockerd, 30_000)) > 0, 'the daemon restarted the plugin');
   const before = Number((await dockerd.docker(['exec', c, 'sh', '-c', 'wc -l < /d/log'])).stdout);
   await sleep(500);
   const after = Number((await dockerd.docker(['exec', c, 'sh', '-c', 'wc -l < /d/log'])).stdout);

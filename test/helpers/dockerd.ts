@@ -17,6 +17,8 @@ const DOCKER_CLI = process.env['DOCKER_CLI'] ?? (existsSync('/usr/bin/docker') ?
 
 export interface Dockerd {
   readonly root: string;
+  /** The daemon's log (a managed plugin's output is in it at level info). */
+  readonly log: string;
   readonly host: string;
   docker(
     args: readonly string[],
@@ -29,7 +31,7 @@ export interface Dockerd {
   stop(): Promise<void>;
 }
 
-export async function startDockerd(prefix: string): Promise<Dockerd> {
+export async function startDockerd(prefix: string, options: { logLevel?: string } = {}): Promise<Dockerd> {
   const root = await makeTempDir(`dockerd-${prefix}`);
   const host = `unix://${root}/docker.sock`;
   const log = join(root, 'dockerd.log');
@@ -53,7 +55,7 @@ export async function startDockerd(prefix: string): Promise<Dockerd> {
         '--pidfile',
         join(root, 'docker.pid'),
         '--log-level',
-        'warn',
+        options.logLevel ?? 'warn',
       ],
       { stdio: ['ignore', logFd, logFd] },
     );
@@ -91,6 +93,7 @@ export async function startDockerd(prefix: string): Promise<Dockerd> {
 
   return {
     root,
+    log,
     host,
     docker,
     async powerLoss() {

@@ -52,7 +52,8 @@ export async function startPluginProcess(prefix: string, baseEnv: Readonly<Recor
       exited = new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
       proc.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
       proc.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      const deadline = Date.now() + 10_000;
+      // Seconds on a real machine; up to half a minute in the emulated guest.
+      const deadline = Date.now() + 60_000;
       for (;;) {
         const ok = await callSocket(socket, 'Plugin.Activate', '').then(
           () => true,

@@ -65,7 +65,7 @@ export async function startTestPlugin(
 ): Promise<PluginFixture> {
   const root = await makeTempDir(prefix);
   const config = testConfig(root, overrides);
-  const start = (t?: SystemTools) => startPlugin(config, log, t ?? createSystemTools(config.commandTimeoutMs));
+  const start = (t?: SystemTools) => startPlugin(config, log, { tools: t ?? createSystemTools(config.commandTimeoutMs) });
   const fixture: PluginFixture = {
     root,
     config,

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -88,6 +89,7 @@ test('a volume directory that neither state.json nor a volume.json names stops s
   );
   t.is((await mountsUnder(fx.root)).length, 1, 'the unknown mount is left alone');
   t.is((await loopsUnder(fx.root)).length, 1, 'the unknown loop device is left alone');
+  t.false(existsSync(fx.config.socket), 'the socket opened for start-up is gone');
 
   // Moved out of the data directory, it is no longer ours: the plugin starts, reports the mount, leaves it.
   await execa('mv', [orphanDir, join(fx.root, 'not-a-volume')]);
@@ -117,7 +119,7 @@ test('Get, List and Path are answered from state while recovery is still running
   };
   const { startPlugin } = await import('../../src/plugin.js');
   const { pino } = await import('pino');
-  fx.plugin = await startPlugin(fx.config, pino({ level: 'silent' }), slowTools);
+  fx.plugin = await startPlugin(fx.config, pino({ level: 'silent' }), { tools: slowTools });
   const started = Date.now();
   const get = await fx.call('VolumeDriver.Get', { Name: 'slow' });
   const list = await fx.call('VolumeDriver.List', {});
@@ -134,6 +136,41 @@ test('Get, List and Path are answered from state while recovery is still running
   await fx.call('VolumeDriver.Unmount', { Name: 'slow', ID: A });
   await fx.call('VolumeDriver.Unmount', { Name: 'slow', ID: B });
   t.deepEqual(await mountsUnder(fx.root), []);
+});
+
+test('the socket is open before the service: an early request waits for it; a failed start closes it', async (t) => {
+  const fx = await startTestPlugin('early-socket');
+  t.teardown(() => fx.close());
+  await fx.call('VolumeDriver.Create', { Name: 'early', Opts: { size: '32M' } });
+  await fx.plugin.stop();
+  const { startPlugin } = await import('../../src/plugin.js');
+  const { openSocket } = await import('../../src/server/listen.js');
+  const { pino } = await import('pino');
+
+  const socket = await openSocket(fx.config.socket);
+  let answered = false;
+  const early = fx.call('VolumeDriver.Get', { Name: 'early' }).finally(() => (answered = true));
+  await sleep(300);
+  t.false(answered, 'nothing is answered before the service exists');
+  fx.plugin = await startPlugin(fx.config, pino({ level: 'silent' }), { socket });
+  t.is((await early).body['Err'], '', 'answered from the rebuilt state, not from an empty one');
+  await fx.plugin.stop();
+
+  // A start that fails (a volume directory nothing names) drops the waiting request and the socket.
+  const orphan = join(fx.config.dataDir, 'orphan-1111111111111111');
+  await mkdir(orphan);
+  await writeFile(join(orphan, 'disk.img'), '');
+  const held = await openSocket(fx.config.socket);
+  const dropped = fx.call('Plugin.Activate', '').then(
+    () => 'answered',
+    () => 'dropped',
+  );
+  await sleep(100);
+  await t.throwsAsync(startPlugin(fx.config, pino({ level: 'silent' }), { socket: held }), { message: /cannot start/ });
+  t.is(await dropped, 'dropped');
+  t.false(existsSync(fx.config.socket), 'socket file removed');
+  await rm(orphan, { recursive: true });
+  await fx.restart();
 });
 
 test('a second plugin refuses to steal a live socket; a stale socket file is replaced', async (t) => {

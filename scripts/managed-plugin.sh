@@ -27,16 +27,21 @@ exists() { "$DOCKER" plugin inspect "$1" >/dev/null 2>&1; }
 # ("content sha256:… already exists"), so each reference gets its own rootfs:
 # a hard-linked copy with the reference written into it.
 create_from_bundle() {
-  local ref=$1 stage
+  local ref=$1
   [ -f plugin-rootfs/config.json ] || { echo "plugin-rootfs/ is not built: make plugin-rootfs" >&2; exit 1; }
   stage=$(mktemp -d "${TMPDIR:-/var/tmp}/custom-plugin-bundle.XXXXXX")
-  # Hard links where the stage shares the bundle's filesystem, a copy elsewhere.
+  trap 'rm -rf "$stage"' EXIT
+  # Hard links where the stage shares the bundle's filesystem, a copy elsewhere
+  # (into a fresh mktemp directory: never a path someone else could have taken).
   if ! cp -al plugin-rootfs/. "$stage/" 2>/dev/null; then
-    rm -rf "$stage" && mkdir "$stage" && cp -a plugin-rootfs/. "$stage/"
+    rm -rf "$stage"
+    stage=$(mktemp -d "${TMPDIR:-/var/tmp}/custom-plugin-bundle.XXXXXX")
+    cp -a plugin-rootfs/. "$stage/"
   fi
   printf '%s\n' "$ref" > "$stage/rootfs/opt/custom/PLUGIN_REF"
-  "$DOCKER" plugin create "$ref" "$stage" >/dev/null || { rm -rf "$stage"; exit 1; }
+  "$DOCKER" plugin create "$ref" "$stage" >/dev/null
   rm -rf "$stage"
+  trap - EXIT
 }
 remove() { if exists "$1"; then "$DOCKER" plugin disable -f "$1" >/dev/null 2>&1 || true; "$DOCKER" plugin rm -f "$1" >/dev/null; fi; }
 

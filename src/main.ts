@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { loadConfig } from './config.js';
-import { openSocket } from './server/listen.js';
+import { abortServer, openSocket } from './server/listen.js';
 
 // Entry point. Volumes stay mounted when the plugin stops: containers keep
 // using them, and the next start picks their leases up from state.
@@ -9,12 +9,24 @@ import { openSocket } from './server/listen.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   const socket = await openSocket(config.socket);
-  const { createLogger } = await import('./log.js');
-  const { startPlugin } = await import('./plugin.js');
-  const log = createLogger(config.logLevel);
-  const plugin = await startPlugin(config, log, { socket });
+  // A signal during start-up is remembered and acted on once the plugin runs.
+  let signalled: string | undefined;
+  let onSignal = (signal: string) => void (signalled ??= signal);
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  let started;
+  try {
+    const { createLogger } = await import('./log.js');
+    const { startPlugin } = await import('./plugin.js');
+    const log = createLogger(config.logLevel);
+    started = { log, plugin: await startPlugin(config, log, { socket }) };
+  } catch (error) {
+    await abortServer(socket.server);
+    throw error;
+  }
+  const { log, plugin } = started;
   let stopping = false;
-  const stop = (signal: string) => {
+  onSignal = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
@@ -26,8 +38,7 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  if (signalled) onSignal(signalled);
 }
 
 main().catch((error: unknown) => {

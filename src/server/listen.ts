@@ -50,7 +50,11 @@ export async function openSocket(path: string): Promise<PluginSocket> {
   const waiting: Array<() => void> = [];
   const server = createServer((request, response) => {
     if (handler) handler(request, response);
-    else waiting.push(() => handler?.(request, response));
+    // A client that gave up meanwhile (the daemon timed out) is not served late.
+    else
+      waiting.push(() => {
+        if (!request.socket.destroyed) handler?.(request, response);
+      });
   });
   server.keepAliveTimeout = 5000;
   const previous = process.umask(0o177);

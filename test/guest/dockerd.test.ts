@@ -78,14 +78,20 @@ test.before(async () => {
 });
 test.after.always(async () => {
   await managedReady;
-  if (dockerd) {
-    await dockerd.docker(['plugin', 'rm', '-f', MANAGED], { reject: false });
-    await dockerd.stop();
-  }
-  await legacy?.stop();
-  if (managedState) {
-    await scrubHost(managedState);
-    await removeTempDir(managedState);
+  try {
+    if (dockerd) {
+      await dockerd.docker(['plugin', 'rm', '-f', MANAGED], { reject: false });
+      await dockerd.stop();
+    }
+  } finally {
+    try {
+      await legacy?.stop();
+    } finally {
+      if (managedState) {
+        await scrubHost(managedState);
+        await removeTempDir(managedState);
+      }
+    }
   }
 });
 
@@ -146,6 +152,7 @@ for (const label of ['legacy', 'managed']) {
           reject: false,
           timeout: 300_000,
         });
+      t.teardown(() => compose(['down', '-v']).then(() => undefined));
       const up = await compose(['up', '--no-color', '--abort-on-container-exit']);
       t.is(up.exitCode, 0, String(up.stderr));
       t.regex(String(up.stdout), /sealed[\s\S]*200000/);
@@ -184,15 +191,20 @@ for (const label of ['legacy', 'managed']) {
           'while true; do echo x >> /d/log; sleep 0.05; done',
         ])
       ).stdout;
-      t.teardown(() => dockerd.docker(['rm', '-f', c], { reject: false }).then(() => undefined));
+      t.teardown(async () => {
+        await dockerd.docker(['rm', '-f', c], { reject: false });
+        await dockerd.docker(['volume', 'rm', '-f', volume], { reject: false });
+      });
       const log = join(await served.hostView((await dockerd.docker(['volume', 'inspect', '-f', '{{.Mountpoint}}', volume])).stdout), 'log');
       const deadline = Date.now() + 30_000;
       while ((await linesIn(log)) === 0 && Date.now() < deadline) await sleep(200);
       const open = await ourMappings();
       t.is(open.length, 1, `one mapping open: ${open.join(', ')}`);
 
+      const beforeKill = await linesIn(log);
       await served.killAndRestart();
       const before = await linesIn(log);
+      t.true(before > beforeKill, `writes went on while the plugin was down: ${beforeKill} → ${before}`);
       await sleep(1000);
       const after = await linesIn(log);
       t.true(after > before && before > 0, `writes went on: ${before} → ${after}`);

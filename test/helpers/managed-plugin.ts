@@ -38,9 +38,13 @@ export async function managedScript(dockerd: Dockerd, command: string, options: 
     env,
     reject: false,
     stdin: 'ignore',
-    timeout: 300_000,
+    // create + enable takes about 2.5 min on the guest's emulated CPU.
+    timeout: 600_000,
   });
-  if (result.exitCode !== 0) throw new Error(`managed-plugin.sh ${command}: ${result.stderr}`);
+  if (result.exitCode !== 0) {
+    const how = result.timedOut ? 'timed out' : result.signal ? `killed by ${result.signal}` : `exit ${String(result.exitCode)}`;
+    throw new Error(`managed-plugin.sh ${command} (${how}): ${result.stderr}`);
+  }
   return result.stdout;
 }
 

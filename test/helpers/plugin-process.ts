@@ -55,7 +55,7 @@ export async function startPluginProcess(prefix: string, baseEnv: Readonly<Recor
       // Seconds on a real machine; up to half a minute in the emulated guest.
       const deadline = Date.now() + 60_000;
       for (;;) {
-        const ok = await callSocket(socket, 'Plugin.Activate', '').then(
+        const ok = await callSocket(socket, 'Plugin.Activate', '', 5_000).then(
           () => true,
           () => false,
         );

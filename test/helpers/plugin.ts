@@ -14,7 +14,7 @@ export interface PluginResponse {
 }
 
 /** POSTs exactly as dockerd does: no Content-Type, compact JSON plus a newline. */
-export function callSocket(socket: string, method: string, body: unknown | string): Promise<PluginResponse> {
+export function callSocket(socket: string, method: string, body: unknown | string, timeoutMs = 120_000): Promise<PluginResponse> {
   const payload = typeof body === 'string' ? body : `${JSON.stringify(body)}\n`;
   return new Promise((resolve, reject) => {
     const req = request(
@@ -43,6 +43,7 @@ export function callSocket(socket: string, method: string, body: unknown | strin
       },
     );
     req.on('error', reject);
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method}: no answer within ${timeoutMs} ms`)));
     req.end(payload);
   });
 }

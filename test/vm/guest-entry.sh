@@ -10,7 +10,8 @@ scratch=/var/tmp/guest-scratch
 mkdir -p "$scratch"
 truncate -s 4G /tmp/scratch.img
 mkfs.ext4 -q -F /tmp/scratch.img
-mount -o loop /tmp/scratch.img "$scratch"
+# discard: blocks the tests free go back to the guest RAM that holds the image.
+mount -o loop,discard /tmp/scratch.img "$scratch"
 export CUSTOM_TEST_TMP=$scratch AVA_SUITE=guest
 if [ "${1:-}" = bench ]; then
   exec node dist/bench/guest.js

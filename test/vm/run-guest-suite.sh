@@ -10,7 +10,7 @@ out=$(mktemp)
 # The guest's module index is busybox's, which kmod's modprobe cannot read:
 # what the suites need is loaded at boot instead.
 export VM_PRELOAD_MODS=${VM_PRELOAD_MODS:-loop dm_mod dm_crypt xts aesni_intel sha256_ssse3 af_alg algif_skcipher algif_hash btrfs}
-VM_TIMEOUT=${VM_TIMEOUT:-1800} VM_MEM=${VM_MEM:-3072} test/vm/run-in-vm.sh bash test/vm/guest-entry.sh "$@" 2>&1 | tee "$out"
+VM_TIMEOUT=${VM_TIMEOUT:-1800} VM_MEM=${VM_MEM:-4096} test/vm/run-in-vm.sh bash test/vm/guest-entry.sh "$@" 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
 if ! grep -qE '^(not )?ok [0-9]+' "$out"; then
   echo "not ok 1 - guest suite did not run (run-in-vm exit $status)"

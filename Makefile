@@ -6,7 +6,7 @@ SHELL := /bin/bash
 .PHONY: help deps build lint format run stop test test-fast test-host test-guest bench busybox-image plugin-rootfs plugin registry push install upgrade clean
 
 help:
-	@echo "make run    install dependencies, build, start Docker (if needed) and the plugin"
+	@echo "make run    install dependencies, build, start Docker (if needed) and the plugin; custom-volume on PATH"
 	@echo "make test   install test dependencies, build (type-checked), run all tests"
 	@echo "make lint   prettier --check and eslint (type-aware); make format fixes what they can"
 	@echo "make test-fast   the service with in-memory backings: leases, rebuild, capacity, races (no root, seconds)"
@@ -24,6 +24,7 @@ deps:
 build:
 	rm -rf dist
 	npx tsc -p tsconfig.json
+	chmod +x dist/src/main.js dist/src/cli/main.js
 
 # The formatter and the type-aware linter (no-floating-promises, …); make test runs both.
 lint: deps
@@ -38,6 +39,7 @@ run: deps build
 	scripts/ensure-dockerd.sh
 	scripts/ensure-glusterd.sh
 	scripts/run-plugin.sh
+	ln -sf $(CURDIR)/dist/src/cli/main.js /usr/local/bin/custom-volume
 
 stop:
 	scripts/stop-plugin.sh

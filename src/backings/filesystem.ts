@@ -2,6 +2,7 @@ import type { MountIdentity, StatusValue, VolumePaths } from './backing.js';
 import type { SystemTools } from '../system/index.js';
 import type { UndoStack } from './undo.js';
 import type { PathKind } from '../system/index.js';
+import type { DataOwner } from '../state/schema.js';
 
 // The filesystem layer: mount a formatted block device at the volume's mount
 // root and expose a data directory inside it.
@@ -27,12 +28,13 @@ export async function mountFilesystem(
   options: readonly string[],
   paths: VolumePaths,
   undo: UndoStack,
+  owner?: DataOwner,
 ): Promise<void> {
   await tools.makeDirectory(paths.mountRoot, 0o755);
   undo.push('remove mount directory', () => tools.removeEmptyDirectory(paths.mountRoot));
   await tools.mount(device, paths.mountRoot, fsType, options);
   undo.push(`unmount ${paths.mountRoot}`, () => tools.unmount(paths.mountRoot));
-  await ensureDataDirectory(tools, paths);
+  await ensureDataDirectory(tools, paths, owner);
 }
 
 const NOT_A_DIRECTORY: Record<Exclude<PathKind, 'directory'>, string> = {
@@ -46,11 +48,18 @@ const NOT_A_DIRECTORY: Record<Exclude<PathKind, 'directory'>, string> = {
 // whose content anyone with the volume wrote: `_data -> /` would give a
 // container the host's root. It must be a real directory, and it is created
 // exclusively (mkdir -p would follow a symlink there without a word).
-export async function ensureDataDirectory(tools: SystemTools, paths: VolumePaths): Promise<void> {
+// `owner` (-o uid/gid/mode) is applied once, when this makes it: afterwards
+// the volume's users own it, and a chmod inside a container is kept.
+export async function ensureDataDirectory(tools: SystemTools, paths: VolumePaths, owner?: DataOwner): Promise<void> {
   if ((await tools.pathKind(paths.mountpoint)) === 'missing') {
-    await tools.makeNewDirectory(paths.mountpoint, 0o755).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    });
+    const made = await tools.makeNewDirectory(paths.mountpoint, 0o755).then(
+      () => true,
+      (error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        return false;
+      },
+    );
+    if (made && owner) await tools.setOwner(paths.mountpoint, owner);
   }
   const kind = await tools.pathKind(paths.mountpoint);
   if (kind !== 'directory') {

@@ -70,7 +70,7 @@ export class ImageStackBacking implements Backing {
 
   async activate({ record, paths }: VolumeContext): Promise<void> {
     if (await isMountedAt(this.tools, paths.mountRoot)) {
-      await ensureDataDirectory(this.tools, paths);
+      await ensureDataDirectory(this.tools, paths, record.spec.owner);
       return;
     }
     const spec = imageSpec(record);
@@ -78,7 +78,7 @@ export class ImageStackBacking implements Backing {
     await withUndo(async (undo) => {
       const device = await ensureLoop(this.tools, paths.image, undo);
       const top = luks ? await this.luks.ensureOpen(record, luks, device, undo) : device;
-      await mountFilesystem(this.tools, top, spec.fs, mountOptions(spec), paths, undo);
+      await mountFilesystem(this.tools, top, spec.fs, mountOptions(spec), paths, undo, spec.owner);
     });
   }
 

@@ -3,7 +3,8 @@ import Router from '@koa/router';
 import type { VolumeService } from '../volumes/service.js';
 import type { Logger } from '../log.js';
 import { isVolumeError } from '../volumes/errors.js';
-import { RequestError, decodeCreate, decodeMount, decodeName, parseBody } from './wire.js';
+import { RequestError, decodeCreate, decodeMount, decodeName, decodeProtect, parseBody } from './wire.js';
+import { VolumeOperations } from '../volumes/operations.js';
 import { readRawBody } from './raw-body.js';
 
 export type Scope = 'local' | 'global';
@@ -89,6 +90,20 @@ export function createApp(service: VolumeService, log: Logger, scope: Scope = 'l
       Volumes: (await service.list()).map((v) => ({ Name: v.name, Mountpoint: v.mountpoint })),
       Err: '',
     };
+  });
+
+  // The plugin's own endpoints, for the operator CLI (custom-volume); the
+  // daemon never calls them. Same socket, same errors, same request log.
+  const operations = new VolumeOperations(service);
+  router.post('/Custom.List', (ctx) => {
+    ctx.body = { Volumes: operations.list(), Err: '' };
+  });
+  router.post('/Custom.Inspect', async (ctx) => {
+    ctx.body = { Volume: await operations.inspect(decodeName(ctx.state.body).name), Err: '' };
+  });
+  router.post('/Custom.Protect', async (ctx) => {
+    const { name, protect } = decodeProtect(ctx.state.body);
+    ctx.body = { Changed: await operations.protect(name, protect), Err: '' };
   });
 
   app.use(router.routes());

@@ -70,3 +70,11 @@ export function decodeMount(body: Body): MountRequest {
   }
   return { name, id };
 }
+
+/** /Custom.Protect: {"Name": "...", "Protect": true|false}. */
+export function decodeProtect(body: Body): { name: string; protect: boolean } {
+  const name = stringField(body, 'Name');
+  const protect = body['Protect'];
+  if (typeof protect !== 'boolean') throw new RequestError(`volume ${JSON.stringify(name)}: Protect must be true or false`);
+  return { name, protect };
+}

@@ -21,6 +21,13 @@ export interface Compression {
 }
 export type KeySource = 'generated' | 'sealed' | 'keyfile';
 
+/** `-o uid= gid= mode=`: owner and mode given to the volume root (`_data`) when it is first made. */
+export interface DataOwner {
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly mode?: number;
+}
+
 interface CommonSpec {
   readonly sizeBytes: number;
   readonly fs: FsType;
@@ -30,6 +37,7 @@ interface CommonSpec {
   readonly compression?: Compression;
   /** `-o sparse=false`: the image is preallocated at create. Absent means sparse. */
   readonly sparse?: false;
+  readonly owner?: DataOwner;
 }
 
 export interface PlainSpec extends CommonSpec {
@@ -59,6 +67,7 @@ export interface ReplicatedSpec {
   readonly arbiter: boolean;
   readonly quotaBytes?: number;
   readonly retain?: boolean;
+  readonly owner?: DataOwner;
   /**
    * 'pool': a directory in the pool-wide GlusterFS volume (every volume
    * created since the pool layout). Absent: a GlusterFS volume of its own,
@@ -88,6 +97,8 @@ export interface VolumeRecord {
   readonly createdAt: string;
   /** Mount ID → lease. */
   readonly leases: LeaseMap;
+  /** `custom-volume protect` or `-o protect=true`: Remove is refused. Absent means unprotected. */
+  readonly protected?: true;
 }
 
 export interface StateData {
@@ -105,7 +116,13 @@ const compressionSchema = z.strictObject({
   level: z.number().int().min(1).max(15).optional(),
   force: z.boolean(),
 });
+const ownerSchema = z.strictObject({
+  uid: z.number().int().min(0).max(4294967294).optional(),
+  gid: z.number().int().min(0).max(4294967294).optional(),
+  mode: z.number().int().min(0).max(0o7777).optional(),
+});
 const common = {
+  owner: ownerSchema.optional(),
   sizeBytes: size,
   fs: z.enum(['ext4', 'xfs', 'btrfs']),
   retain: z.boolean().optional(),
@@ -129,6 +146,7 @@ const specSchema = z.discriminatedUnion('type', [
     arbiter: z.boolean(),
     quotaBytes: size.optional(),
     retain: z.boolean().optional(),
+    owner: ownerSchema.optional(),
     layout: z.literal('pool').optional(),
   }),
 ]);
@@ -140,6 +158,7 @@ const recordSchema = z.strictObject({
   spec: specSchema,
   createdAt: isoTime,
   leases: z.record(z.string().min(1).max(256), leaseSchema),
+  protected: z.literal(true).optional(),
 });
 
 function describeIssues(error: z.ZodError): string {

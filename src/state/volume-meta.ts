@@ -10,7 +10,14 @@ export const META_FILE = 'volume.json';
 const META_VERSION = 1;
 
 export async function writeVolumeMeta(dir: string, record: VolumeRecord): Promise<void> {
-  const meta = { version: META_VERSION, name: record.name, id: record.id, spec: record.spec, createdAt: record.createdAt };
+  const meta = {
+    version: META_VERSION,
+    name: record.name,
+    id: record.id,
+    spec: record.spec,
+    createdAt: record.createdAt,
+    ...(record.protected ? { protected: true } : {}),
+  };
   await writeFileDurably(join(dir, META_FILE), `${JSON.stringify(meta, null, 1)}\n`);
 }
 

@@ -1,4 +1,4 @@
-import { open, mkdir, readdir, rename, rm, rmdir, stat, statfs } from 'node:fs/promises';
+import { chmod, lchown, open, mkdir, readdir, rename, rm, rmdir, stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /** Creates a sparse file of `bytes`; fails if it exists (never clobbers data). */
@@ -20,6 +20,12 @@ export async function makeDirectory(path: string, mode = 0o700): Promise<void> {
 export async function makeNewDirectory(path: string, mode = 0o700): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode });
   await mkdir(path, { mode });
+}
+
+/** Owner and mode of a directory this process just made (lchown: a link is never followed). */
+export async function setOwner(path: string, owner: { uid?: number; gid?: number; mode?: number }): Promise<void> {
+  if (owner.uid !== undefined || owner.gid !== undefined) await lchown(path, owner.uid ?? -1, owner.gid ?? -1);
+  if (owner.mode !== undefined) await chmod(path, owner.mode);
 }
 
 export async function removeTree(path: string): Promise<void> {

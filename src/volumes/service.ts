@@ -11,7 +11,7 @@ import { KeyedMutex } from './keyed-mutex.js';
 import { validateName } from './names.js';
 import { volumeId } from '../state/volume-id.js';
 import { volumePaths, volumePathsAt, type PathRoots } from './paths.js';
-import { parseVolumeSpec, type SpecDefaults, type VolumeOptions } from './spec.js';
+import { parseProtect, parseVolumeSpec, type SpecDefaults, type VolumeOptions } from './spec.js';
 import { describeVolume } from './describe.js';
 import { GlobalCatalog } from './catalog.js';
 import { checkCapacity } from './capacity.js';
@@ -96,7 +96,15 @@ export class VolumeService {
       await this.step(name, 'an interrupted earlier remove of this name could not be finished', () => finishPending(this, id));
       const problem = await this.deps.backings[spec.type].preflight(spec);
       if (problem) throw new VolumeError('PRECONDITION_FAILED', name, problem);
-      const record: VolumeRecord = { name, id, spec, createdAt: new Date().toISOString(), leases: {} };
+      const protect = parseProtect(name, options);
+      const record: VolumeRecord = {
+        name,
+        id,
+        spec,
+        createdAt: new Date().toISOString(),
+        leases: {},
+        ...(protect ? { protected: true } : {}),
+      };
       const final = this.context(record);
       if (await dirExists(final.paths.dir)) {
         throw new VolumeError(
@@ -173,6 +181,13 @@ export class VolumeService {
       if (!record) {
         this.deps.log.warn({ volume: name }, 'remove of a volume we do not have: nothing to do');
         return;
+      }
+      if (record.protected) {
+        throw new VolumeError(
+          'VOLUME_PROTECTED',
+          name,
+          `is protected against removal (custom-volume protect, or -o protect=true); run \`custom-volume unprotect ${name}\` first if it really should go`,
+        );
       }
       await this.leases.clearForRemove(name);
       const volume = this.context(record);

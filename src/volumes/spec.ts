@@ -1,4 +1,4 @@
-import type { Compression, EncryptedSpec, FsType, KeySource, VolumeSpec, VolumeType } from '../state/schema.js';
+import type { Compression, DataOwner, EncryptedSpec, FsType, KeySource, VolumeSpec, VolumeType } from '../state/schema.js';
 import { VolumeError, quoted } from './errors.js';
 import { ownValue } from './own-property.js';
 import { formatSize, parseSize } from './size.js';
@@ -13,14 +13,16 @@ export interface SpecDefaults {
 
 const VOLUME_TYPES: readonly VolumeType[] = ['plain', 'encrypted', 'compressed', 'replicated'];
 const FS_TYPES: readonly FsType[] = ['ext4', 'xfs', 'btrfs'];
-const COMMON_KEYS = ['type', 'size', 'fs', 'retain'] as const;
+// fstype is another name for fs, encryption another name for cipher (the
+// names other plugins' documents use); protect is a flag of the record.
+const COMMON_KEYS = ['type', 'size', 'fs', 'fstype', 'retain', 'uid', 'gid', 'mode', 'protect'] as const;
 // Options of the image-file types (plain, encrypted, compressed) only.
 const IMAGE_KEYS = ['sparse'] as const;
 // The grammar: `type` picks the stack; encryption is only ever type=encrypted,
 // and compression=… on an encrypted volume stacks btrfs compression on LUKS.
 const TYPE_KEYS: Record<VolumeType, readonly string[]> = {
   plain: [],
-  encrypted: ['cipher', 'keyfile', 'compression', 'compress-force'],
+  encrypted: ['cipher', 'encryption', 'keyfile', 'compression', 'compress-force'],
   compressed: ['compression', 'compress-force'],
   replicated: ['replicas', 'arbiter'],
 };
@@ -98,8 +100,12 @@ function parseSizeOption(volume: string, value: string, fs: FsType, overhead: nu
   return Math.ceil(bytes / 1024 ** 2) * 1024 ** 2;
 }
 
+// A replicated volume has no filesystem of its own to choose.
+const FS_KEYS: readonly string[] = ['fs', 'fstype'];
+
 function validKeys(type: VolumeType): readonly string[] {
-  return [...COMMON_KEYS, ...(type === 'replicated' ? [] : IMAGE_KEYS), ...TYPE_KEYS[type]];
+  if (type === 'replicated') return [...COMMON_KEYS.filter((key) => !FS_KEYS.includes(key)), ...TYPE_KEYS[type]];
+  return [...COMMON_KEYS, ...IMAGE_KEYS, ...TYPE_KEYS[type]];
 }
 
 function checkKeys(volume: string, opts: VolumeOptions, type: VolumeType): void {
@@ -117,6 +123,9 @@ function checkKeys(volume: string, opts: VolumeOptions, type: VolumeType): void 
   const first = unknown[0] ?? '';
   const hint = ownValue(HINTS, first.toLowerCase());
   if (hint) throw invalid(volume, `unknown option ${quoted(first)}: ${hint}`);
+  if (type === 'replicated' && FS_KEYS.includes(first)) {
+    throw invalid(volume, `${first} does not apply to type=replicated (GlusterFS stores files on the bricks' own filesystems)`);
+  }
   const owners = VOLUME_TYPES.filter((t) => validKeys(t).includes(first));
   if (owners.length > 0) {
     const why = (IMAGE_KEYS as readonly string[]).includes(first)
@@ -135,7 +144,8 @@ function parseEncryption(
   opts: VolumeOptions,
   defaults: SpecDefaults,
 ): Pick<EncryptedSpec, 'cipher' | 'keySizeBits' | 'keySource' | 'keyfile'> {
-  const cipher = oneOf(volume, 'cipher', ownValue(opts, 'cipher') ?? DEFAULT_CIPHER, Object.keys(CIPHERS));
+  const given = aliased(volume, opts, 'cipher', 'encryption');
+  const cipher = oneOf(volume, given?.key ?? 'cipher', given?.value ?? DEFAULT_CIPHER, Object.keys(CIPHERS));
   const keySizeBits = ownValue(CIPHERS, cipher) ?? 512;
   const keyfile = ownValue(opts, 'keyfile');
   if (keyfile === undefined) return { cipher, keySizeBits, keySource: defaults.generatedKeySource };
@@ -163,8 +173,56 @@ function parseCompressionOptions(volume: string, opts: VolumeOptions, type: Volu
   return parsed;
 }
 
+/** An option that has two names: the value under whichever was given; both must agree. */
+function aliased(volume: string, opts: VolumeOptions, key: string, alias: string): { key: string; value: string } | undefined {
+  const main = ownValue(opts, key);
+  const other = ownValue(opts, alias);
+  if (main !== undefined && other !== undefined && main !== other) {
+    throw invalid(
+      volume,
+      `${key}=${shown(main)} and ${alias}=${shown(other)} disagree; ${alias} is another name for ${key}, give one of them`,
+    );
+  }
+  if (main !== undefined) return { key, value: main };
+  return other === undefined ? undefined : { key: alias, value: other };
+}
+
+const MAX_ID = 4294967294;
+
+function parseId(volume: string, key: 'uid' | 'gid', value: string): number {
+  const id = /^\d{1,10}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(id <= MAX_ID))
+    throw invalid(
+      volume,
+      `${key}=${shown(value)} is not a numeric ${key === 'uid' ? 'user' : 'group'} id; use a number such as ${key}=1000`,
+    );
+  return id;
+}
+
+/** uid, gid and mode of the volume root; absent when none is given. */
+function parseOwner(volume: string, opts: VolumeOptions): DataOwner | undefined {
+  const uid = ownValue(opts, 'uid');
+  const gid = ownValue(opts, 'gid');
+  const mode = ownValue(opts, 'mode');
+  if (uid === undefined && gid === undefined && mode === undefined) return undefined;
+  if (mode !== undefined && !/^0?[0-7]{3,4}$/.test(mode)) {
+    throw invalid(volume, `mode=${shown(mode)} is not an octal mode; use three or four octal digits such as mode=0750`);
+  }
+  return {
+    ...(uid === undefined ? {} : { uid: parseId(volume, 'uid', uid) }),
+    ...(gid === undefined ? {} : { gid: parseId(volume, 'gid', gid) }),
+    ...(mode === undefined ? {} : { mode: parseInt(mode, 8) }),
+  };
+}
+
+/** `-o protect=true`: Remove refuses the volume until it is unprotected. */
+export function parseProtect(volume: string, options: VolumeOptions | null): boolean {
+  return parseBoolean(volume, 'protect', ownValue(options ?? {}, 'protect'));
+}
+
 function parseFs(volume: string, opts: VolumeOptions, compression: Compression | undefined): FsType {
-  const fs = oneOf(volume, 'fs', ownValue(opts, 'fs') ?? (compression ? 'btrfs' : 'ext4'), FS_TYPES);
+  const given = aliased(volume, opts, 'fs', 'fstype');
+  const fs = oneOf(volume, given?.key ?? 'fs', given?.value ?? (compression ? 'btrfs' : 'ext4'), FS_TYPES);
   if (compression && fs !== 'btrfs') {
     throw invalid(volume, `compression needs fs=btrfs (btrfs does the compressing), not fs=${fs}; leave fs out or set fs=btrfs`);
   }
@@ -172,8 +230,6 @@ function parseFs(volume: string, opts: VolumeOptions, compression: Compression |
 }
 
 function parseReplicated(volume: string, opts: VolumeOptions): VolumeSpec {
-  if (ownValue(opts, 'fs') !== undefined)
-    throw invalid(volume, "fs does not apply to type=replicated (GlusterFS stores files on the bricks' own filesystems)");
   const replicas = oneOf(volume, 'replicas', ownValue(opts, 'replicas') ?? '3', ['2', '3']);
   const arbiter = parseBoolean(volume, 'arbiter', ownValue(opts, 'arbiter'));
   if (replicas === '2' && !arbiter) {
@@ -194,12 +250,14 @@ function parseReplicated(volume: string, opts: VolumeOptions): VolumeSpec {
     }
   }
   const retain = parseBoolean(volume, 'retain', ownValue(opts, 'retain'));
+  const owner = parseOwner(volume, opts);
   return {
     type: 'replicated',
     replicas: arbiter ? 2 : 3,
     arbiter,
     ...(quotaBytes !== undefined ? { quotaBytes } : {}),
     ...(retain ? { retain } : {}),
+    ...(owner ? { owner } : {}),
     layout: 'pool',
   };
 }
@@ -220,7 +278,14 @@ export function parseVolumeSpec(
   const sizeBytes = parseSizeOption(volume, ownValue(opts, 'size') ?? DEFAULT_SIZE, fs, overhead);
   const retain = parseBoolean(volume, 'retain', ownValue(opts, 'retain'));
   const sparse = parseSparse(volume, ownValue(opts, 'sparse'));
-  const common = { sizeBytes, fs, ...(retain ? { retain } : {}), ...(sparse ? {} : { sparse: false as const }) };
+  const owner = parseOwner(volume, opts);
+  const common = {
+    sizeBytes,
+    fs,
+    ...(retain ? { retain } : {}),
+    ...(sparse ? {} : { sparse: false as const }),
+    ...(owner ? { owner } : {}),
+  };
   if (type === 'plain') return { type, ...common };
   if (type === 'compressed') return { type, ...common, fs: 'btrfs', compression: compression! };
   return { type, ...common, ...(compression ? { compression } : {}), ...parseEncryption(volume, opts, defaults) };

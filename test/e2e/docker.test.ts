@@ -58,7 +58,7 @@ test.serial("bad options are refused with the plugin's message", async (t) => {
   t.not(result.exitCode, 0);
   t.regex(result.stderr, /volume "bad": size="abc" is not a size/);
   const unknown = await dockerd.docker(['volume', 'create', '-d', plugin.driver, '-o', 'sise=1G', 'bad'], { reject: false });
-  t.regex(unknown.stderr, /unknown option "sise"; valid options for type=plain are: type, size, fs, retain/);
+  t.regex(unknown.stderr, /unknown option "sise"; valid options for type=plain are: type, size, fs, fstype, retain/);
   t.false((await dockerd.docker(['volume', 'ls', '-q'])).stdout.split('\n').includes('bad'));
 });
 

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { killManagedPlugin, managedScript, propagatedMount as propagatedMountOf,
 // install from a registry, SIGKILLed and restarted by the daemon, upgraded.
 // Needs `make plugin-rootfs` first (make test does it).
 const NAME = 'customtest';
+const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.js');
 
 let dockerd: Dockerd;
 let registry: Registry;
@@ -96,6 +98,24 @@ test.serial('make plugin: create + enable from plugin-rootfs; plain and compress
   t.deepEqual(await loopsUnder(state), []);
 });
 
+test.serial('custom-volume finds the managed plugin by name: ls, and protect against docker volume rm', async (t) => {
+  const cli = (args: string[]) =>
+    execa(process.execPath, [CLI, '--plugin', NAME, ...args], { env: { DOCKER_HOST: dockerd.host }, reject: false, timeout: 60_000 });
+  const listed = await cli(['--json', 'ls']);
+  t.is(listed.exitCode, 0, listed.stderr);
+  t.deepEqual((JSON.parse(listed.stdout) as Array<{ name: string }>).map((v) => v.name).sort(), ['plainvol', 'zvol']);
+  t.is((await cli(['protect', 'zvol'])).stdout, 'zvol: protected');
+  const rm = await dockerd.docker(['volume', 'rm', 'zvol'], { reject: false });
+  t.regex(rm.stderr, /volume "zvol": is protected against removal/);
+  t.is((await cli(['unprotect', 'zvol'])).exitCode, 0);
+  const gone = await execa(process.execPath, [CLI, '--plugin', 'nosuchplugin', 'ls'], {
+    env: { DOCKER_HOST: dockerd.host },
+    reject: false,
+  });
+  t.is(gone.exitCode, 3);
+  t.regex(gone.stderr, /no managed plugin named "nosuchplugin"/);
+});
+
 test.serial('SIGKILLed, the plugin is restarted by the daemon; containers keep their data; stop unmounts cleanly', async (t) => {
   const c = (
     await dockerd.docker([
@@ -111,7 +131,7 @@ test.serial('SIGKILLed, the plugin is restarted by the daemon; containers keep t
       'while true; do echo x >> /d/log; sleep 0.05; done',
     ])
   ).stdout;
-  t.true((await killManagedPlugin(dockerd, 30_000)) > 0, 'the daemon restarted the plugin');
+  await killManagedPlugin(dockerd, 30_000); // throws unless the daemon restarted it
   const before = Number((await dockerd.docker(['exec', c, 'sh', '-c', 'wc -l < /d/log'])).stdout);
   await sleep(500);
   const after = Number((await dockerd.docker(['exec', c, 'sh', '-c', 'wc -l < /d/log'])).stdout);

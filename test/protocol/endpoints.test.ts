@@ -162,7 +162,7 @@ test.serial(
   'Create: unknown option',
   createError,
   { Name: 'bad', Opts: { colour: 'red' } },
-  /unknown option "colour"; valid options for type=plain are: type, size, fs, retain, sparse$/,
+  /unknown option "colour"; valid options for type=plain are: type, size, fs, fstype, retain, uid, gid, mode, protect, sparse$/,
 );
 test.serial('Create: option value not a string', createError, { Name: 'bad', Opts: { size: 5 } }, /option "size" must be a string/, 400);
 test.serial('Create: Opts is a list', createError, { Name: 'bad', Opts: ['a'] }, /Opts must be an object/, 400);

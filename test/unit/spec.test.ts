@@ -78,7 +78,7 @@ test(
   rejects,
   { colour: 'red', sise: '1G' },
   '"colour", "sise"',
-  'valid options for type=plain are: type, size, fs, retain, sparse',
+  'valid options for type=plain are: type, size, fs, fstype, retain, uid, gid, mode, protect, sparse',
 );
 
 test(
@@ -211,7 +211,7 @@ test(
   rejects,
   { constructor: 'x' },
   'unknown option "constructor"',
-  'valid options for type=plain are: type, size, fs, retain, sparse',
+  'valid options for type=plain are: type, size, fs, fstype, retain, uid, gid, mode, protect, sparse',
 );
 test(
   'option key hasOwnProperty',
@@ -260,13 +260,13 @@ test(
   'unknown options list sparse for image types',
   rejects,
   { type: 'encrypted', colour: 'red' },
-  'valid options for type=encrypted are: type, size, fs, retain, sparse, cipher, keyfile',
+  'valid options for type=encrypted are: type, size, fs, fstype, retain, uid, gid, mode, protect, sparse, cipher, encryption, keyfile',
 );
 test(
   'unknown options do not list sparse for replicated',
   rejects,
   { type: 'replicated', colour: 'red' },
-  'valid options for type=replicated are: type, size, fs, retain, replicas, arbiter',
+  'valid options for type=replicated are: type, size, retain, uid, gid, mode, protect, replicas, arbiter',
 );
 
 test('a bad keyfile path is not echoed', (t) => {

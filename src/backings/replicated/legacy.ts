@@ -50,7 +50,7 @@ export class LegacyVolumes {
         }
       });
     }
-    await ensureDataDirectory(this.tools, paths);
+    await ensureDataDirectory(this.tools, paths, record.spec.owner);
   }
 
   async deactivate({ paths }: VolumeContext): Promise<void> {

@@ -116,7 +116,7 @@ export class PoolVolumes {
     const pool = await this.pools.mounted(kind);
     if (await isMountedAt(this.tools, paths.mountRoot)) {
       await this.markers.mark(pool, record.id);
-      await ensureDataDirectory(this.tools, paths); // a peer may have swapped _data since the last mount
+      await ensureDataDirectory(this.tools, paths, record.spec.owner); // a peer may have swapped _data since the last mount
       return;
     }
     const source = await realDirectory(this.tools, pool, VOLUMES_DIR, record.id);
@@ -139,7 +139,7 @@ export class PoolVolumes {
       if (own.length !== 1 || own[0]?.root !== PoolVolumes.relativeDir(record) || own[0]?.majMin !== pooled?.majMin) {
         throw new Error(`its mount is not ${PoolVolumes.relativeDir(record)} of the pool (a path in the pool was replaced); refused`);
       }
-      await ensureDataDirectory(this.tools, paths);
+      await ensureDataDirectory(this.tools, paths, record.spec.owner);
     });
   }
 

@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { call, CliError, EXIT, type Reply } from './client.js';
+import { findSocket } from './socket.js';
+import { age, table } from './format.js';
+
+// custom-volume: the operator's CLI. It talks to the running plugin over its
+// socket only (the plugin's /Custom.* endpoints) and never edits state.
+
+interface GlobalOptions {
+  socket?: string;
+  plugin?: string;
+  json?: boolean;
+}
+
+const program = new Command('custom-volume')
+  .description("Day-2 operations on the custom volume plugin's volumes (talks to the running plugin over its socket)")
+  .option('--socket <path>', 'the plugin socket (default: CUSTOM_SOCKET, the host plugin, or the managed plugin)')
+  .option('--plugin <name>', 'a managed plugin to talk to (default: the host plugin if it runs, else the managed plugin "custom")')
+  .option('--json', 'print the answer as JSON (for scripts)')
+  .showHelpAfterError()
+  .exitOverride();
+
+const globals = () => program.opts<GlobalOptions>();
+const ask = async (method: string, body: Record<string, unknown> = {}): Promise<Reply> => call(await findSocket(globals()), method, body);
+const print = (text: string): void => void process.stdout.write(`${text}\n`);
+
+interface Row {
+  name: string;
+  type: string;
+  size: string;
+  leases: number;
+  protected: boolean;
+  createdAt: string;
+}
+
+program
+  .command('ls')
+  .description('list the volumes this host knows, with type, size, leases and protection')
+  .action(async () => {
+    const volumes = (await ask('Custom.List'))['Volumes'] as Row[];
+    if (globals().json) return print(JSON.stringify(volumes, null, 2));
+    print(
+      table(
+        ['NAME', 'TYPE', 'SIZE', 'LEASES', 'PROTECTED', 'CREATED'],
+        volumes.map((v) => [v.name, v.type, v.size, v.leases, v.protected ? 'yes' : '', v.createdAt]),
+      ),
+    );
+  });
+
+interface Detail {
+  name: string;
+  mountpoint: string;
+  createdAt: string;
+  protected: boolean;
+  status: Record<string, unknown>;
+  host: { dir: string; image?: string; mountRoot: string; mounted: boolean; devices: string[] };
+  leases: Array<{ id: string; count: number; since: string; ageSeconds: number; boot: string }>;
+}
+
+program
+  .command('inspect')
+  .argument('<name>', 'volume name')
+  .description("a volume's Status, where it lives on this host (image, loop, mapping, mount) and its leases with their age")
+  .action(async (name: string) => {
+    const detail = (await ask('Custom.Inspect', { Name: name }))['Volume'] as Detail;
+    if (globals().json) return print(JSON.stringify(detail, null, 2));
+    const facts: Array<[string, unknown]> = [
+      ['name', detail.name],
+      ['protected', detail.protected ? 'yes' : 'no'],
+      ['created', detail.createdAt],
+      ['mountpoint', detail.mountpoint],
+      ['directory', detail.host.dir],
+      ['image', detail.host.image],
+      ['mounted', detail.host.mounted ? `yes, at ${detail.host.mountRoot}` : 'no'],
+      ['devices', detail.host.devices.join(', ') || 'none'],
+      ...Object.entries(detail.status),
+    ];
+    print(
+      table(
+        ['FIELD', 'VALUE'],
+        facts.filter(([, value]) => value !== undefined),
+      ),
+    );
+    if (detail.leases.length > 0) {
+      print('');
+      print(
+        table(
+          ['LEASE (MOUNT ID)', 'COUNT', 'AGE', 'SINCE'],
+          detail.leases.map((l) => [l.id, l.count, age(l.ageSeconds), l.since]),
+        ),
+      );
+    }
+  });
+
+for (const [command, protect] of [
+  ['protect', true],
+  ['unprotect', false],
+] as const) {
+  program
+    .command(command)
+    .argument('<name>', 'volume name')
+    .description(
+      protect
+        ? 'refuse Remove of the volume (docker volume rm, compose down -v, prune) until it is unprotected'
+        : 'allow Remove of the volume again',
+    )
+    .action(async (name: string) => {
+      const changed = (await ask('Custom.Protect', { Name: name, Protect: protect }))['Changed'] === true;
+      if (globals().json) return print(JSON.stringify({ name, protected: protect, changed }));
+      print(`${name}: ${protect ? 'protected' : 'not protected'}${changed ? '' : ' (already)'}`);
+    });
+}
+
+try {
+  await program.parseAsync();
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // --help and --version end here too, with code 0.
+    process.exitCode = error.exitCode === 0 ? 0 : EXIT.usage;
+  } else if (error instanceof CliError) {
+    process.stderr.write(`custom-volume: ${error.message}\n`);
+    process.exitCode = error.exitCode;
+  } else {
+    process.stderr.write(`custom-volume: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = EXIT.refused;
+  }
+}

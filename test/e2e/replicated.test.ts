@@ -272,6 +272,9 @@ test.serial(
     await hostA!.gluster(['volume', 'start', name]);
     const listed = async (plugin: PoolPlugin) =>
       ((await plugin.call('VolumeDriver.List', {})).body['Volumes'] as Array<{ Name: string }>).some((v) => v.Name === 'old');
+    // The catalogue is read at most every 2 s: B may answer from its last read for that long.
+    const listedBy = Date.now() + 10_000;
+    while (!(await listed(b)) && Date.now() < listedBy) await sleep(500);
     t.true(await listed(b), 'host B lists the old-layout volume');
     t.like(await statusOn(b, 'old'), { glusterVolume: name, bricksOnline: 3 });
     const mountpoint = String((await b.call('VolumeDriver.Mount', { Name: 'old', ID })).body['Mountpoint']);

@@ -61,6 +61,11 @@ export interface Backing {
   deactivate(volume: VolumeContext): Promise<void>;
   /** Deactivates and deletes all storage. */
   destroy(volume: VolumeContext): Promise<void>;
+  /**
+   * Grows the volume to `sizeBytes` (larger than now; the caller checked) while
+   * it may be in use, or leaves it as it was. Absent: the type cannot grow.
+   */
+  grow?(volume: VolumeContext, sizeBytes: number): Promise<void>;
   /** Cheap facts for `docker volume inspect`; must not block. */
   status(volume: VolumeContext): Promise<Record<string, StatusValue>>;
   /** Is the volume's filesystem mounted at its mount root now? */

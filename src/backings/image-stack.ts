@@ -107,6 +107,76 @@ export class ImageStackBacking implements Backing {
     await this.tools.removeTree(paths.dir);
   }
 
+  /**
+   * Grows the volume to `sizeBytes` while containers use it: image, loop
+   * device, LUKS mapping, filesystem, in that order, each undone if a later
+   * one fails (the filesystem's grow is the commit). A volume nobody has
+   * mounted: ext4 is grown offline (e2fsck, resize2fs), xfs and btrfs are
+   * mounted for the time being (they only grow mounted).
+   */
+  async grow(volume: VolumeContext, sizeBytes: number): Promise<void> {
+    const spec = imageSpec(volume.record);
+    const active = await this.isActive(volume);
+    if (spec.fs === 'ext4' && !active) {
+      await this.growExt4Offline(volume, sizeBytes);
+      return;
+    }
+    if (spec.fs === 'ext4' && !(await this.tools.canGrowMountedExt4())) {
+      throw new Error(
+        "is mounted, and growing a mounted ext4 needs CAP_SYS_RESOURCE, which the plugin's process does not have here (a managed plugin does not ask for it; some hosts withhold it even from root). Nothing was changed: stop the containers using it and resize again (it is then grown offline), or use fs=xfs or btrfs, which grow while mounted",
+      );
+    }
+    if (!active) await this.activate(volume);
+    try {
+      await this.growActive(volume, sizeBytes);
+    } finally {
+      if (!active) await this.deactivate(volume);
+    }
+  }
+
+  private async growExt4Offline(volume: VolumeContext, sizeBytes: number): Promise<void> {
+    const { record, paths } = volume;
+    const before = (await this.tools.fileStat(paths.image))?.size;
+    if (before === undefined) throw new Error('its image is missing');
+    if (sizeBytes <= before) return;
+    const luks = encryption(imageSpec(record));
+    await withUndo(async (undo) => {
+      await this.tools.extendImage(paths.image, sizeBytes, imageSpec(record).sparse === false);
+      undo.push('cut the image back', () => this.tools.cutImage(paths.image, before));
+      // Attached (and opened) after the extension: they see the new size at once.
+      const device = await ensureLoop(this.tools, paths.image, undo);
+      await this.tools.refreshLoopSize(device); // one left attached from before would not
+      const top = luks ? await this.luks.ensureOpen(record, luks, device, undo) : device;
+      await this.tools.checkExt4(top);
+      await this.tools.growFilesystem('ext4', top, paths.mountRoot);
+    });
+    await this.deactivate(volume);
+  }
+
+  private async growActive({ record, paths }: VolumeContext, sizeBytes: number): Promise<void> {
+    const spec = imageSpec(record);
+    const before = (await this.tools.fileStat(paths.image))?.size;
+    if (before === undefined) throw new Error('its image is missing');
+    if (sizeBytes <= before) return;
+    const [device] = await loopsOf(this.tools, paths.image);
+    if (device === undefined) throw new Error('its image has no loop device although it is mounted');
+    const luks = encryption(spec);
+    await withUndo(async (undo) => {
+      await this.tools.extendImage(paths.image, sizeBytes, spec.sparse === false);
+      undo.push('cut the image back', async () => {
+        await this.tools.cutImage(paths.image, before);
+        await this.tools.refreshLoopSize(device);
+      });
+      await this.tools.refreshLoopSize(device);
+      if (luks) {
+        const sectors = await this.luks.sectors(record);
+        await this.luks.resize(record, luks);
+        if (sectors !== undefined) undo.push('shrink the mapping back', () => this.luks.resize(record, luks, sectors));
+      }
+      await this.tools.growFilesystem(spec.fs, luks ? this.luks.devicePath(record) : device, paths.mountRoot);
+    });
+  }
+
   async isActive({ paths }: VolumeContext): Promise<boolean> {
     return isMountedAt(this.tools, paths.mountRoot);
   }

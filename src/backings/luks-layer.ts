@@ -128,6 +128,27 @@ export class LuksLayer {
     }
   }
 
+  /** The open mapping's size in 512-byte sectors, or undefined when it is not open. */
+  async sectors(record: VolumeRecord): Promise<number | undefined> {
+    const status = await this.tools.luksStatus(this.mappingName(record));
+    const size = /^(\d+) sectors$/.exec(status?.['size'] ?? '');
+    return size ? Number(size[1]) : undefined;
+  }
+
+  /** The open mapping takes its device's new size (or `sectors`); the key goes to cryptsetup on stdin. */
+  async resize(record: VolumeRecord, spec: EncryptedSpec, sectors?: number): Promise<void> {
+    const key = await this.loadKey(record, spec);
+    try {
+      await this.tools.luksResize(this.mappingName(record), key, sectors);
+    } finally {
+      key.fill(0);
+    }
+  }
+
+  private mappingName(record: VolumeRecord): string {
+    return this.opened.get(record.id)?.name ?? this.nameFor(record);
+  }
+
   /**
    * Closes this volume's mapping. With `image`, every mapping on the image's
    * loop devices that was opened from its header, whatever its name; without,

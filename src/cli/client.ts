@@ -32,6 +32,14 @@ export function call(socket: string, method: string, body: Record<string, unknow
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('aborted', () =>
+          reject(
+            new CliError(
+              `the plugin at ${socket} dropped the connection during ${method}; it may or may not have done it: check with custom-volume inspect`,
+              EXIT.refused,
+            ),
+          ),
+        );
         res.on('end', () => {
           let reply: Reply;
           try {
@@ -55,7 +63,14 @@ export function call(socket: string, method: string, body: Record<string, unknow
         });
       },
     );
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`)));
+    req.setTimeout(timeoutMs, () =>
+      req.destroy(
+        new CliError(
+          `no answer from the plugin at ${socket} to ${method} within ${Math.round(timeoutMs / 1000)} s; it may still be doing it: check with custom-volume inspect`,
+          EXIT.refused,
+        ),
+      ),
+    );
     req.on('error', (error) =>
       reject(
         error instanceof CliError

@@ -74,7 +74,7 @@ program
       ['image', detail.host.image],
       ['mounted', detail.host.mounted ? `yes, at ${detail.host.mountRoot}` : 'no'],
       ['devices', detail.host.devices.join(', ') || 'none'],
-      ...Object.entries(detail.status),
+      ...Object.entries(detail.status).filter(([key]) => !['mounted', 'protected', 'createdAt'].includes(key)),
     ];
     print(
       table(
@@ -91,6 +91,25 @@ program
         ),
       );
     }
+  });
+
+program
+  .command('resize')
+  .argument('<name>', 'volume name')
+  .argument('<size>', 'the new size, as for -o size (e.g. 20G); larger than now')
+  .description(
+    'grow a volume online, while containers write to it: image, loop device, LUKS mapping, filesystem (a replicated volume: its quota)',
+  )
+  .action(async (name: string, size: string) => {
+    const reply = await ask('Custom.Resize', { Name: name, Size: size });
+    if (globals().json)
+      return print(JSON.stringify({ name, fromBytes: reply['FromBytes'], toBytes: reply['ToBytes'], changed: reply['Changed'] }));
+    const mib = (bytes: unknown) => `${Math.round(Number(bytes) / 1024 ** 2)} MiB`;
+    print(
+      reply['Changed'] === true
+        ? `${name}: ${mib(reply['FromBytes'])} → ${mib(reply['ToBytes'])}`
+        : `${name}: already ${mib(reply['ToBytes'])}`,
+    );
   });
 
 for (const [command, protect] of [

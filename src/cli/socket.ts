@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { CliError, EXIT } from './client.js';
 
 // Where the running plugin listens: --socket or CUSTOM_SOCKET when given;
-// else the host-mode plugin's socket; else the managed plugin's, which
-// dockerd keeps under /run/docker/plugins/<plugin id>/.
+// else the host-mode plugin's socket if it answers; else the managed
+// plugin's, which dockerd (20.10, on this host: DOCKER_HOST must be local)
+// keeps under /run/docker/plugins/<plugin id>/.
 
 export const HOST_SOCKET = '/run/docker/plugins/custom.sock';
 const PLUGINS_DIR = '/run/docker/plugins';
@@ -21,7 +23,8 @@ const DEFAULT_PLUGIN = 'custom';
 export async function findSocket(choice: SocketChoice): Promise<string> {
   const given = choice.socket ?? process.env['CUSTOM_SOCKET'];
   if (given) return given;
-  if (choice.plugin === undefined && existsSync(HOST_SOCKET)) return HOST_SOCKET;
+  // A socket file left by a host plugin that died does not hide a managed plugin.
+  if (choice.plugin === undefined && existsSync(HOST_SOCKET) && (await answers(HOST_SOCKET))) return HOST_SOCKET;
   return managedSocket(choice.plugin ?? DEFAULT_PLUGIN);
 }
 
@@ -41,4 +44,15 @@ async function managedSocket(plugin: string): Promise<string> {
     throw new CliError(`the managed plugin ${JSON.stringify(plugin)} is disabled; run docker plugin enable ${plugin}`, EXIT.unreachable);
   }
   return join(PLUGINS_DIR, id ?? '', socket ?? 'custom.sock');
+}
+
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection(path);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }

@@ -3,7 +3,7 @@ import Router from '@koa/router';
 import type { VolumeService } from '../volumes/service.js';
 import type { Logger } from '../log.js';
 import { isVolumeError } from '../volumes/errors.js';
-import { RequestError, decodeCreate, decodeMount, decodeName, decodeProtect, parseBody } from './wire.js';
+import { RequestError, decodeCreate, decodeMount, decodeName, decodeProtect, decodeResize, parseBody } from './wire.js';
 import { VolumeOperations } from '../volumes/operations.js';
 import { readRawBody } from './raw-body.js';
 
@@ -104,6 +104,11 @@ export function createApp(service: VolumeService, log: Logger, scope: Scope = 'l
   router.post('/Custom.Protect', async (ctx) => {
     const { name, protect } = decodeProtect(ctx.state.body);
     ctx.body = { Changed: await operations.protect(name, protect), Err: '' };
+  });
+  router.post('/Custom.Resize', async (ctx) => {
+    const { name, size } = decodeResize(ctx.state.body);
+    const result = await operations.resize(name, size);
+    ctx.body = { FromBytes: result.fromBytes, ToBytes: result.toBytes, Changed: result.changed, Err: '' };
   });
 
   app.use(router.routes());

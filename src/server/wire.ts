@@ -78,3 +78,8 @@ export function decodeProtect(body: Body): { name: string; protect: boolean } {
   if (typeof protect !== 'boolean') throw new RequestError(`volume ${JSON.stringify(name)}: Protect must be true or false`);
   return { name, protect };
 }
+
+/** /Custom.Resize: {"Name": "...", "Size": "20G"}. */
+export function decodeResize(body: Body): { name: string; size: string } {
+  return { name: stringField(body, 'Name'), size: stringField(body, 'Size') };
+}

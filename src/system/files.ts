@@ -1,5 +1,7 @@
-import { chmod, lchown, open, mkdir, readdir, rename, rm, rmdir, stat, statfs } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { constants } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { open, mkdir, readdir, rename, rm, rmdir, stat, statfs } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 
 /** Creates a sparse file of `bytes`; fails if it exists (never clobbers data). */
 export async function createSparseFile(path: string, bytes: number): Promise<void> {
@@ -22,10 +24,31 @@ export async function makeNewDirectory(path: string, mode = 0o700): Promise<void
   await mkdir(path, { mode });
 }
 
-/** Owner and mode of a directory this process just made (lchown: a link is never followed). */
-export async function setOwner(path: string, owner: { uid?: number; gid?: number; mode?: number }): Promise<void> {
-  if (owner.uid !== undefined || owner.gid !== undefined) await lchown(path, owner.uid ?? -1, owner.gid ?? -1);
-  if (owner.mode !== undefined) await chmod(path, owner.mode);
+/**
+ * Makes `path` as a directory with this owner and mode, all at once: it is
+ * made under a random name beside it, changed through a descriptor opened
+ * without following links (someone who can write the parent, a GlusterFS
+ * peer say, cannot point the chown or chmod elsewhere), then renamed into
+ * place. Fails with EEXIST or ENOTEMPTY when `path` is there already; on any
+ * failure nothing is left.
+ */
+export async function makeOwnedDirectory(path: string, owner: { uid?: number; gid?: number; mode?: number }): Promise<void> {
+  const aside = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}`);
+  await mkdir(aside, { mode: 0o700 });
+  try {
+    const handle = await open(aside, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    try {
+      if (owner.uid !== undefined || owner.gid !== undefined) await handle.chown(owner.uid ?? -1, owner.gid ?? -1);
+      await handle.chmod(owner.mode ?? 0o755);
+    } finally {
+      await handle.close();
+    }
+    if (await pathExists(path)) throw Object.assign(new Error(`${path} exists`), { code: 'EEXIST' });
+    await rename(aside, path);
+  } catch (error) {
+    await rm(aside, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 export async function removeTree(path: string): Promise<void> {

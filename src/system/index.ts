@@ -25,6 +25,7 @@ import { scanBindMounts } from './mount-users.js';
 import { readBootId } from './boot-id.js';
 import { createAllocatedFile } from './fallocate.js';
 import { changing, snapshotCache } from './snapshot-cache.js';
+import { canGrowMountedExt4, checkExt4, cutImage, extendImage, growFilesystem, luksResize, refreshLoopSize } from './grow.js';
 
 /** How long a mount table or loop list may be shared (our own changes invalidate it at once). */
 const LISTING_TTL_MS = 250;
@@ -64,6 +65,13 @@ export function createSystemTools(timeoutMs: number, runtimeDir = '/run') {
     /** Bind mounts (root not "/") in every mount namespace: who really uses a volume. */
     scanBindMounts: () => scanBindMounts(),
     readBootId,
+    extendImage: (path: string, bytes: number, allocated: boolean) => extendImage(path, bytes, allocated, timeoutMs),
+    cutImage,
+    canGrowMountedExt4,
+    checkExt4: (device: string) => checkExt4(device, timeoutMs),
+    refreshLoopSize: (device: string) => refreshLoopSize(device, timeoutMs),
+    luksResize: (name: string, key: Uint8Array, sectors?: number) => luksResize(name, key, timeoutMs, sectors),
+    growFilesystem: (fs: FilesystemType, device: string, mountRoot: string) => growFilesystem(fs, device, mountRoot, timeoutMs),
     createAllocatedFile: (path: string, bytes: number) => createAllocatedFile(path, bytes, timeoutMs),
     luksFormat: (device: string, key: Uint8Array, options: FormatOptions) => luksFormat(device, key, options, timeoutMs),
     luksOpen: (device: string, name: string, key: Uint8Array) => luksOpen(device, name, key, timeoutMs),

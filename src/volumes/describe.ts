@@ -27,7 +27,7 @@ export async function describeVolume(backing: Backing, volume: VolumeContext, lo
   };
   if (spec.owner?.uid !== undefined) status['uid'] = spec.owner.uid;
   if (spec.owner?.gid !== undefined) status['gid'] = spec.owner.gid;
-  if (spec.owner?.mode !== undefined) status['mode'] = `0${spec.owner.mode.toString(8)}`;
+  if (spec.owner?.mode !== undefined) status['mode'] = spec.owner.mode.toString(8).padStart(4, '0');
   try {
     Object.assign(status, await withDeadline(backing.status(volume), STATUS_TIMEOUT_MS));
     if (typeof status['usedBytes'] === 'number') status['used'] = formatSize(status['usedBytes']);

@@ -1,8 +1,10 @@
 import type { DataOwner, VolumeType } from '../state/schema.js';
 import { writeVolumeMeta } from '../state/volume-meta.js';
+import { dirExists } from '../state/volume-dirs.js';
 import { volumeId } from '../state/volume-id.js';
 import { VolumeError } from './errors.js';
-import { formatSize } from './size.js';
+import { formatSize, parseSize } from './size.js';
+import type { VolumeRecord } from '../state/schema.js';
 import { totalLeases } from './leases.js';
 import type { VolumeInfo, VolumeService } from './service.js';
 
@@ -68,7 +70,15 @@ export class VolumeOperations {
   async inspect(name: string): Promise<VolumeDetail> {
     const info = await this.service.get(name);
     const record = this.service.deps.state.get(name);
-    if (!record) return { ...info, protected: false, host: { dir: '', mountRoot: '', mounted: false, devices: [] }, leases: [] };
+    if (!record) {
+      // Listed by another host (the GlusterFS catalogue) and not used here yet.
+      return {
+        ...info,
+        protected: info.status['protected'] === true,
+        host: { dir: '', mountRoot: '', mounted: false, devices: [] },
+        leases: [],
+      };
+    }
     const volume = this.service.context(record);
     const backing = this.service.backingOf(record);
     const [mounted, identity] = await Promise.all([backing.isActive(volume), backing.identity(volume)]);
@@ -99,18 +109,86 @@ export class VolumeOperations {
     return this.service.locks.run(volumeId(name), async () => {
       const record = this.service.deps.state.get(name);
       if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume on this host');
+      if (record.spec.type === 'replicated') {
+        throw new VolumeError(
+          'PRECONDITION_FAILED',
+          name,
+          "is replicated: protection applies to image volumes only for now (every pool host's plugin may remove a replicated volume, and only this host would know)",
+        );
+      }
       if ((record.protected === true) === on) return false;
       const { protected: _was, ...rest } = record;
       const next = on ? { ...rest, protected: true as const } : rest;
-      const dir = this.service.context(record).paths.dir;
-      // volume.json first (a state rebuild must not lose the protection), put back if state cannot follow.
-      await this.service.transaction(name, async (undo) => {
-        await this.service.step(name, 'could not write its volume.json', () => writeVolumeMeta(dir, next));
-        undo.push('write the old volume.json back', () => writeVolumeMeta(dir, record));
-        await this.service.persist(name, 'could not record the protection', () => this.service.deps.state.put(next));
-      });
+      await this.record(record, next, 'could not record the protection');
       this.service.deps.log.info({ volume: name, protected: on }, on ? 'protected' : 'unprotected');
       return true;
+    });
+  }
+
+  /**
+   * Grows the volume online to `size` (a size as for -o size): refused when
+   * smaller than now (no shrinking) or when it does not fit. Returns the sizes.
+   */
+  async resize(name: string, size: string): Promise<{ fromBytes: number | null; toBytes: number; changed: boolean }> {
+    const parsed = parseSize(size);
+    if (parsed === undefined) {
+      throw new VolumeError(
+        'INVALID_OPTION',
+        name,
+        `size ${JSON.stringify(size)} is not a size; use a number with an optional unit k, M, G or T (e.g. 20G)`,
+      );
+    }
+    const toBytes = Math.ceil(parsed / 1024 ** 2) * 1024 ** 2;
+    return this.service.locks.run(volumeId(name), async () => {
+      const record = this.service.deps.state.get(name);
+      if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume on this host');
+      const { spec } = record;
+      const fromBytes = spec.type === 'replicated' ? (spec.quotaBytes ?? null) : spec.sizeBytes;
+      if (fromBytes === null) {
+        throw new VolumeError(
+          'INVALID_OPTION',
+          name,
+          'has no size limit (created without -o size); resize only grows a limit it already has',
+        );
+      }
+      if (toBytes < fromBytes) {
+        throw new VolumeError(
+          'INVALID_OPTION',
+          name,
+          `is ${formatSize(fromBytes)}; shrinking to ${formatSize(toBytes)} is refused (a filesystem in use cannot be shrunk safely, xfs not at all). Create a smaller volume and copy the data`,
+        );
+      }
+      if (toBytes === fromBytes) return { fromBytes, toBytes, changed: false };
+      const backing = this.service.backingOf(record);
+      if (!backing.grow) throw new VolumeError('PRECONDITION_FAILED', name, `type=${spec.type} cannot be resized`);
+      await this.service.checkGrowth(record, toBytes - fromBytes);
+      const started = performance.now();
+      await this.service.step(name, 'could not be grown (it is as it was)', () => backing.grow!(this.service.context(record), toBytes));
+      const next = {
+        ...record,
+        spec: spec.type === 'replicated' ? { ...spec, quotaBytes: toBytes } : { ...spec, sizeBytes: toBytes },
+      } as VolumeRecord;
+      await this.record(record, next, 'was grown, but its new size could not be recorded');
+      await this.service.claims.remeasure(next);
+      const ms = Math.round(performance.now() - started);
+      this.service.deps.log.info({ volume: name, fromBytes, toBytes, ms }, 'resized');
+      return { fromBytes, toBytes, changed: true };
+    });
+  }
+
+  /** volume.json first (a state rebuild reads it), put back if state cannot follow. */
+  private async record(record: VolumeRecord, next: VolumeRecord, what: string): Promise<void> {
+    const dir = this.service.context(record).paths.dir;
+    const { name } = record;
+    // A replicated volume adopted from the pool has no directory here: the pool's volume.json is its record.
+    if (next.spec.type === 'replicated' && !(await dirExists(dir))) {
+      await this.service.persist(name, what, () => this.service.deps.state.put(next));
+      return;
+    }
+    await this.service.transaction(name, async (undo) => {
+      await this.service.step(name, `${what}: its volume.json could not be written`, () => writeVolumeMeta(dir, next));
+      undo.push('write the old volume.json back', () => writeVolumeMeta(dir, record));
+      await this.service.persist(name, what, () => this.service.deps.state.put(next));
     });
   }
 }

@@ -83,10 +83,15 @@ export async function rebuildFromDisk(state: StateStore, dataDir: string, log: L
   return report;
 }
 
-// volume.json is written once, with the volume; a state.json that says
-// otherwise (restored from an old backup, say) is the one that is wrong.
+// volume.json is written first, by Create and by every change (resize,
+// protect); a state.json that says otherwise (restored from an old backup,
+// or a crash between the two writes) is the one that is wrong.
 function disagrees(listed: VolumeRecord, onDisk: VolumeRecord): boolean {
-  return listed.createdAt !== onDisk.createdAt || canonicalJson(listed.spec) !== canonicalJson(onDisk.spec);
+  return (
+    listed.createdAt !== onDisk.createdAt ||
+    canonicalJson(listed.spec) !== canonicalJson(onDisk.spec) ||
+    (listed.protected === true) !== (onDisk.protected === true)
+  );
 }
 
 async function correct(

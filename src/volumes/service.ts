@@ -89,6 +89,7 @@ export class VolumeService {
   async create(name: string, options: VolumeOptions | null): Promise<void> {
     validateName(name);
     const spec = parseVolumeSpec(name, options, this.deps.specDefaults);
+    const protect = parseProtect(name, options);
     const id = volumeId(name);
     await this.locks.run(id, async () => {
       const existing = this.deps.state.get(name);
@@ -96,7 +97,6 @@ export class VolumeService {
       await this.step(name, 'an interrupted earlier remove of this name could not be finished', () => finishPending(this, id));
       const problem = await this.deps.backings[spec.type].preflight(spec);
       if (problem) throw new VolumeError('PRECONDITION_FAILED', name, problem);
-      const protect = parseProtect(name, options);
       const record: VolumeRecord = {
         name,
         id,
@@ -160,14 +160,24 @@ export class VolumeService {
     const { spec } = record;
     if (spec.type === 'replicated') return; // bricks live on the peers, limited by quota
     await this.capacityLock.run('', async () => {
-      const records = this.deps.state.all().filter((r) => !this.promised.has(r.id));
-      const claimed = await this.claims.total(records);
-      checkCapacity(record.name, spec.sizeBytes, {
-        freeBytes: await this.deps.host.freeBytes(),
-        unclaimedBytes: claimed + [...this.promised.values()].reduce((sum, bytes) => sum + bytes, 0),
-        overcommit: this.deps.policy.overcommit,
-      });
+      await this.assertFits(record.name, spec.sizeBytes);
       this.promised.set(record.id, spec.sizeBytes);
+    });
+  }
+
+  /** A resize's growth must fit like a Create of that size would (checked under the same lock). */
+  async checkGrowth(record: VolumeRecord, addedBytes: number): Promise<void> {
+    if (record.spec.type === 'replicated') return;
+    await this.capacityLock.run('', () => this.assertFits(record.name, addedBytes));
+  }
+
+  private async assertFits(name: string, bytes: number): Promise<void> {
+    const records = this.deps.state.all().filter((r) => !this.promised.has(r.id));
+    const claimed = await this.claims.total(records);
+    checkCapacity(name, bytes, {
+      freeBytes: await this.deps.host.freeBytes(),
+      unclaimedBytes: claimed + [...this.promised.values()].reduce((sum, total) => sum + total, 0),
+      overcommit: this.deps.policy.overcommit,
     });
   }
 

@@ -103,8 +103,11 @@ function parseSizeOption(volume: string, value: string, fs: FsType, overhead: nu
 // A replicated volume has no filesystem of its own to choose.
 const FS_KEYS: readonly string[] = ['fs', 'fstype'];
 
+// Nor protection yet: every host's plugin may remove a replicated volume.
+const NOT_REPLICATED: readonly string[] = [...FS_KEYS, 'protect'];
+
 function validKeys(type: VolumeType): readonly string[] {
-  if (type === 'replicated') return [...COMMON_KEYS.filter((key) => !FS_KEYS.includes(key)), ...TYPE_KEYS[type]];
+  if (type === 'replicated') return [...COMMON_KEYS.filter((key) => !NOT_REPLICATED.includes(key)), ...TYPE_KEYS[type]];
   return [...COMMON_KEYS, ...IMAGE_KEYS, ...TYPE_KEYS[type]];
 }
 
@@ -125,6 +128,12 @@ function checkKeys(volume: string, opts: VolumeOptions, type: VolumeType): void 
   if (hint) throw invalid(volume, `unknown option ${quoted(first)}: ${hint}`);
   if (type === 'replicated' && FS_KEYS.includes(first)) {
     throw invalid(volume, `${first} does not apply to type=replicated (GlusterFS stores files on the bricks' own filesystems)`);
+  }
+  if (type === 'replicated' && first === 'protect') {
+    throw invalid(
+      volume,
+      "protect does not apply to type=replicated yet: every pool host's plugin may remove the volume, and only this host would know",
+    );
   }
   const owners = VOLUME_TYPES.filter((t) => validKeys(t).includes(first));
   if (owners.length > 0) {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
@@ -100,7 +100,7 @@ test.serial('protect: docker volume rm is refused with the fix named; custom-vol
   t.false((await volumes()).includes('precious'));
 });
 
-test.serial('protect guards compose down -v; protection survives a plugin restart', async (t) => {
+test.serial('protect guards compose down -v; protection survives a plugin killed with its state file lost', async (t) => {
   const project = join(plugin.root, 'compose-protect');
   await mkdir(project, { recursive: true });
   await writeFile(
@@ -124,7 +124,9 @@ test.serial('protect guards compose down -v; protection survives a plugin restar
     execa('docker-compose', ['-p', 'guarded', ...args], { cwd: project, env: { DOCKER_HOST: dockerd.host }, reject: false });
   t.is((await compose(['up', '--no-color'])).exitCode, 0);
   t.is((await cli(['protect', 'guarded_db'])).stdout, 'guarded_db: protected');
+  // Killed, and its state file lost: the protection comes back from the volume's volume.json.
   await plugin.kill('SIGKILL');
+  await rm(join(plugin.stateDir, 'state.json'));
   await plugin.start();
   const down = await compose(['down', '-v']);
   t.regex(`${down.stdout}${down.stderr}`, /is protected against removal/);

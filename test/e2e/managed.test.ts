@@ -98,7 +98,7 @@ test.serial('make plugin: create + enable from plugin-rootfs; plain and compress
   t.deepEqual(await loopsUnder(state), []);
 });
 
-test.serial('custom-volume finds the managed plugin by name: ls, and protect against docker volume rm', async (t) => {
+test.serial('custom-volume finds the managed plugin by name: ls, protect against docker volume rm, resize', async (t) => {
   const cli = (args: string[]) =>
     execa(process.execPath, [CLI, '--plugin', NAME, ...args], { env: { DOCKER_HOST: dockerd.host }, reject: false, timeout: 60_000 });
   const listed = await cli(['--json', 'ls']);
@@ -108,6 +108,10 @@ test.serial('custom-volume finds the managed plugin by name: ls, and protect aga
   const rm = await dockerd.docker(['volume', 'rm', 'zvol'], { reject: false });
   t.regex(rm.stderr, /volume "zvol": is protected against removal/);
   t.is((await cli(['unprotect', 'zvol'])).exitCode, 0);
+  // Grown inside the plugin's rootfs (resize2fs is there).
+  t.is((await cli(['resize', 'plainvol', '96M'])).stdout, 'plainvol: 64 MiB → 96 MiB');
+  const df = await run(['-v', 'plainvol:/d', TEST_IMAGE, 'sh', '-c', 'df -k /d | tail -1']);
+  t.true(Number(df.stdout.trim().split(/\s+/)[1]) > 80 * 1024, df.stdout);
   const gone = await execa(process.execPath, [CLI, '--plugin', 'nosuchplugin', 'ls'], {
     env: { DOCKER_HOST: dockerd.host },
     reject: false,

@@ -156,3 +156,17 @@ test("a state.json record that disagrees with the volume's volume.json (an old b
   t.not(record?.createdAt, '2020-01-01T00:00:00.000Z');
   t.true(next.logs.some((line) => line.level === WARN && /volume.json wins/.test(line.msg)));
 });
+
+test('a protection that state.json lost (a crash between the two writes, an old backup) comes back from volume.json', async (t) => {
+  const rig = await newRig(t);
+  await rig.service.create('guarded', { size: '32M', protect: 'true' });
+  const file = join(rig.stateDir, STATE_FILE_NAME);
+  const state = JSON.parse(await readFile(file, 'utf8')) as { volumes: Record<string, { protected?: boolean }> };
+  t.true(state.volumes['guarded']!.protected, 'state.json records it');
+  delete state.volumes['guarded']!.protected;
+  await writeFile(file, JSON.stringify(state));
+  const next = await restart(rig);
+  t.deepEqual(next.rebuilt.corrected, ['guarded']);
+  t.true(next.state.get('guarded')?.protected);
+  await t.throwsAsync(next.service.remove('guarded'), { message: /volume "guarded": is protected against removal/ });
+});

@@ -57,6 +57,14 @@ test('a uid beyond 32 bits is refused', refused({ uid: '4294967295' }, /uid="429
 test('a decimal-looking mode is refused', refused({ mode: '755x' }, /mode="755x" is not an octal mode/));
 test('a mode with 8 or 9 is refused', refused({ mode: '0789' }, /is not an octal mode/));
 
+test(
+  'protect on a replicated volume is refused, with why',
+  refused(
+    { type: 'replicated', protect: 'true' },
+    /protect does not apply to type=replicated yet: every pool host's plugin may remove the volume/,
+  ),
+);
+
 test('protect is a boolean option', (t) => {
   t.true(parseProtect('v', { protect: 'true' }));
   t.false(parseProtect('v', { protect: 'false' }));

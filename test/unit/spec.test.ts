@@ -266,7 +266,7 @@ test(
   'unknown options do not list sparse for replicated',
   rejects,
   { type: 'replicated', colour: 'red' },
-  'valid options for type=replicated are: type, size, retain, uid, gid, mode, protect, replicas, arbiter',
+  'valid options for type=replicated are: type, size, retain, uid, gid, mode, replicas, arbiter',
 );
 
 test('a bad keyfile path is not echoed', (t) => {

@@ -110,6 +110,20 @@ export class GlusterBacking implements Backing {
     }
   }
 
+  /** A pool volume's quota grows; a volume of the layout before the pool has no directory quota to change. */
+  async grow(volume: VolumeContext, sizeBytes: number): Promise<void> {
+    if (!inPool(volume.record)) {
+      throw new Error(
+        'it has the layout from before the pool (a GlusterFS volume of its own), which resize does not handle; copy it into a new volume (README: replicated volumes)',
+      );
+    }
+    try {
+      await this.pooled.grow(volume, sizeBytes);
+    } finally {
+      this.catalogue.invalidate(volume.record.id);
+    }
+  }
+
   /** Hosts (or GlusterFS clients) other than this one that have the volume mounted: Remove waits for them. */
   usersElsewhere(volume: VolumeContext): Promise<string[]> {
     return inPool(volume.record) ? this.pooled.usersElsewhere(volume) : this.legacy.usersElsewhere(volume);

@@ -68,7 +68,8 @@ export class PoolVolumes {
     await withUndo(async (undo) => {
       await this.tools.makeNewDirectory(staging, 0o755);
       undo.push('remove the staging directory', () => this.tools.removeTree(staging));
-      await this.tools.makeNewDirectory(join(staging, '_data'), 0o755);
+      const data = join(staging, '_data');
+      await (spec.owner ? this.tools.makeOwnedDirectory(data, spec.owner) : this.tools.makeNewDirectory(data, 0o755));
       await this.tools.makeNewDirectory(join(staging, HOSTS_DIR), 0o700);
       await writeVolumeMeta(staging, { ...record, leases: {} });
       if (spec.quotaBytes !== undefined) {
@@ -141,6 +142,18 @@ export class PoolVolumes {
       }
       await ensureDataDirectory(this.tools, paths, record.spec.owner);
     });
+  }
+
+  /** A new quota on the volume's directory, and its volume.json (what every host lists) says so. */
+  async grow({ record }: VolumeContext, sizeBytes: number): Promise<void> {
+    const spec = replicatedSpec(record);
+    const kind = poolKind(spec);
+    const pool = await this.pools.mounted(kind);
+    const dir = await realDirectory(this.tools, pool, VOLUMES_DIR, record.id);
+    if (dir === undefined)
+      throw new Error(`its directory ${PoolVolumes.relativeDir(record)} is missing from GlusterFS volume ${this.pools.nameOf(kind)}`);
+    await this.gluster.quotaSet(this.pools.nameOf(kind), `/${VOLUMES_DIR}/${record.id}`, sizeBytes);
+    await writeVolumeMeta(dir, { ...record, spec: { ...spec, quotaBytes: sizeBytes }, leases: {} });
   }
 
   async deactivate({ record, paths }: VolumeContext): Promise<void> {

@@ -1,0 +1,129 @@
+import test from 'ava';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { imageBacking } from '../helpers/backing.js';
+import type { VolumeContext } from '../../src/backings/backing.js';
+import { createSystemTools } from '../../src/system/index.js';
+import { volumePaths } from '../../src/volumes/paths.js';
+import { volumeId } from '../../src/volumes/names.js';
+import type { FsType, ImageSpec } from '../../src/state/schema.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp.js';
+import { loopsUnder, mountsUnder, scrubHost } from '../helpers/host.js';
+import { toolsFailingAt } from '../helpers/faults.js';
+
+// The image stack grown in place on real loop devices: image, loop capacity,
+// filesystem (online), and every step undone when a later one fails.
+
+const MiB = 1024 ** 2;
+
+function volumeIn(root: string, name: string, spec: ImageSpec): VolumeContext {
+  const id = volumeId(name);
+  return {
+    record: { name, id, spec, createdAt: new Date().toISOString(), leases: {} },
+    paths: volumePaths({ dataDir: join(root, 'volumes'), mountDir: join(root, 'mounts') }, id),
+  };
+}
+
+async function withRoot(run: (root: string) => Promise<void>): Promise<void> {
+  const root = await makeTempDir('grow');
+  try {
+    await run(root);
+  } finally {
+    await scrubHost(root);
+    await removeTempDir(root);
+  }
+}
+
+const tools = createSystemTools(20_000);
+const capacity = async (volume: VolumeContext) => (await tools.filesystemUsage(volume.paths.mountRoot)).totalBytes;
+const loopBytes = async (device: string) => Number(await readFile(`/sys/block/${device.replace('/dev/', '')}/size`, 'utf8')) * 512;
+
+const SPECS: Array<[string, ImageSpec]> = [
+  ['xfs', { type: 'plain', fs: 'xfs', sizeBytes: 320 * MiB }],
+  ['btrfs', { type: 'plain', fs: 'btrfs' as FsType, sizeBytes: 160 * MiB }],
+  ['compressed', { type: 'compressed', fs: 'btrfs', sizeBytes: 160 * MiB, compression: { algorithm: 'zstd', force: false } }],
+];
+
+for (const [label, spec] of SPECS) {
+  test(`${label}: grown while mounted, the filesystem sees the new size and the data stays`, async (t) => {
+    await withRoot(async (root) => {
+      const backing = imageBacking(tools);
+      const volume = volumeIn(root, `grow-${label}`, spec);
+      await backing.create(volume);
+      await backing.activate(volume);
+      await writeFile(join(volume.paths.mountpoint, 'f'), 'before');
+      const small = await capacity(volume);
+      await backing.grow(volume, spec.sizeBytes * 2);
+      const large = await capacity(volume);
+      t.true(large > small + spec.sizeBytes * 0.8, `${small} → ${large}`);
+      t.is((await stat(volume.paths.image)).size, spec.sizeBytes * 2);
+      t.is(await readFile(join(volume.paths.mountpoint, 'f'), 'utf8'), 'before');
+      await writeFile(join(volume.paths.mountpoint, 'g'), Buffer.alloc(Math.round(spec.sizeBytes * 1.1)));
+      await backing.deactivate(volume);
+      await backing.destroy(volume);
+      t.deepEqual(await loopsUnder(root), []);
+    });
+  });
+}
+
+test('ext4 while mounted: grown where the process may (CAP_SYS_RESOURCE), else refused before anything changes', async (t) => {
+  await withRoot(async (root) => {
+    const backing = imageBacking(tools);
+    const volume = volumeIn(root, 'hot-ext4', { type: 'plain', fs: 'ext4', sizeBytes: 64 * MiB });
+    await backing.create(volume);
+    await backing.activate(volume);
+    await writeFile(join(volume.paths.mountpoint, 'f'), 'before');
+    const small = await capacity(volume);
+    if (await tools.canGrowMountedExt4()) {
+      await backing.grow(volume, 128 * MiB);
+      t.true((await capacity(volume)) > small + 50 * MiB);
+    } else {
+      await t.throwsAsync(backing.grow(volume, 128 * MiB), {
+        message: /growing a mounted ext4 needs CAP_SYS_RESOURCE.*Nothing was changed: stop the containers/,
+      });
+      t.is((await stat(volume.paths.image)).size, 64 * MiB, 'image untouched');
+      t.is(await capacity(volume), small);
+    }
+    t.is(await readFile(join(volume.paths.mountpoint, 'f'), 'utf8'), 'before');
+    await backing.deactivate(volume);
+    await backing.destroy(volume);
+  });
+});
+
+test('ext4 that nobody has mounted is grown offline (e2fsck, resize2fs) and left unmounted', async (t) => {
+  await withRoot(async (root) => {
+    const backing = imageBacking(tools);
+    const volume = volumeIn(root, 'cold', { type: 'plain', fs: 'ext4', sizeBytes: 64 * MiB });
+    await backing.create(volume);
+    await backing.activate(volume);
+    await writeFile(join(volume.paths.mountpoint, 'f'), 'kept');
+    await backing.deactivate(volume);
+    await backing.grow(volume, 128 * MiB);
+    t.deepEqual(await mountsUnder(root), []);
+    t.deepEqual(await loopsUnder(root), []);
+    await backing.activate(volume);
+    t.true((await capacity(volume)) > 100 * MiB);
+    t.is(await readFile(join(volume.paths.mountpoint, 'f'), 'utf8'), 'kept');
+    await backing.deactivate(volume);
+    await backing.destroy(volume);
+  });
+});
+
+test('the filesystem grow fails: image and loop device are back at their size, the volume stays mounted with its data', async (t) => {
+  await withRoot(async (root) => {
+    const faulty = imageBacking(toolsFailingAt('growFilesystem'));
+    const volume = volumeIn(root, 'undo', { type: 'plain', fs: 'btrfs', sizeBytes: 160 * MiB });
+    await faulty.create(volume);
+    await faulty.activate(volume);
+    await writeFile(join(volume.paths.mountpoint, 'f'), 'kept');
+    const [device] = (await loopsUnder(root)).map((entry) => entry.split(' ')[0]!);
+    const before = await capacity(volume);
+    await t.throwsAsync(faulty.grow(volume, 320 * MiB), { message: /injected failure in growFilesystem/ });
+    t.is((await stat(volume.paths.image)).size, 160 * MiB, 'image cut back');
+    t.is(await loopBytes(device!), 160 * MiB, 'loop device back at its size');
+    t.is(await capacity(volume), before);
+    t.is(await readFile(join(volume.paths.mountpoint, 'f'), 'utf8'), 'kept');
+    await faulty.deactivate(volume);
+    await faulty.destroy(volume);
+  });
+});

@@ -138,11 +138,12 @@ export class ImageStackBacking implements Backing {
     const { record, paths } = volume;
     const before = (await this.tools.fileStat(paths.image))?.size;
     if (before === undefined) throw new Error('its image is missing');
-    if (sizeBytes <= before) return;
     const luks = encryption(imageSpec(record));
     await withUndo(async (undo) => {
-      await this.tools.extendImage(paths.image, sizeBytes, imageSpec(record).sparse === false);
-      undo.push('cut the image back', () => this.tools.cutImage(paths.image, before));
+      if (sizeBytes > before) {
+        await this.tools.extendImage(paths.image, sizeBytes, imageSpec(record).sparse === false);
+        undo.push('cut the image back', () => this.tools.cutImage(paths.image, before));
+      }
       // Attached (and opened) after the extension: they see the new size at once.
       const device = await ensureLoop(this.tools, paths.image, undo);
       await this.tools.refreshLoopSize(device); // one left attached from before would not
@@ -157,16 +158,19 @@ export class ImageStackBacking implements Backing {
     const spec = imageSpec(record);
     const before = (await this.tools.fileStat(paths.image))?.size;
     if (before === undefined) throw new Error('its image is missing');
-    if (sizeBytes <= before) return;
     const [device] = await loopsOf(this.tools, paths.image);
     if (device === undefined) throw new Error('its image has no loop device although it is mounted');
     const luks = encryption(spec);
+    // Every step below runs even when the image is already large enough: a
+    // grow that died after extending it is finished by the next one.
     await withUndo(async (undo) => {
-      await this.tools.extendImage(paths.image, sizeBytes, spec.sparse === false);
-      undo.push('cut the image back', async () => {
-        await this.tools.cutImage(paths.image, before);
-        await this.tools.refreshLoopSize(device);
-      });
+      if (sizeBytes > before) {
+        await this.tools.extendImage(paths.image, sizeBytes, spec.sparse === false);
+        undo.push('cut the image back', async () => {
+          await this.tools.cutImage(paths.image, before);
+          await this.tools.refreshLoopSize(device);
+        });
+      }
       await this.tools.refreshLoopSize(device);
       if (luks) {
         const sectors = await this.luks.sectors(record);

@@ -127,3 +127,26 @@ test('the filesystem grow fails: image and loop device are back at their size, t
     await faulty.destroy(volume);
   });
 });
+
+test('a grow that died after extending the image (the plugin SIGKILLed) is finished by the next one', async (t) => {
+  await withRoot(async (root) => {
+    const backing = imageBacking(tools);
+    const hot = volumeIn(root, 'died-hot', { type: 'plain', fs: 'btrfs', sizeBytes: 160 * MiB });
+    const cold = volumeIn(root, 'died-cold', { type: 'plain', fs: 'ext4', sizeBytes: 64 * MiB });
+    for (const volume of [hot, cold]) await backing.create(volume);
+    await backing.activate(hot);
+    const small = await capacity(hot);
+    // What a grow leaves when it dies right after its first step.
+    await tools.extendImage(hot.paths.image, 320 * MiB, false);
+    await tools.extendImage(cold.paths.image, 128 * MiB, false);
+    await backing.grow(hot, 320 * MiB);
+    t.true((await capacity(hot)) > small + 100 * MiB, 'mounted: the filesystem took the space');
+    await backing.grow(cold, 128 * MiB);
+    await backing.activate(cold);
+    t.true((await capacity(cold)) > 100 * MiB, 'unmounted ext4: grown offline');
+    for (const volume of [hot, cold]) {
+      await backing.deactivate(volume);
+      await backing.destroy(volume);
+    }
+  });
+});

@@ -63,9 +63,11 @@ export interface Backing {
   destroy(volume: VolumeContext): Promise<void>;
   /**
    * Grows the volume to `sizeBytes` (larger than now; the caller checked) while
-   * it may be in use, or leaves it as it was. Absent: the type cannot grow.
+   * it may be in use, or leaves it as it was (a larger image at most); resolves
+   * with the size it now has (more, if an interrupted grow had gone further).
+   * Absent: the type cannot grow.
    */
-  grow?(volume: VolumeContext, sizeBytes: number): Promise<void>;
+  grow?(volume: VolumeContext, sizeBytes: number): Promise<number>;
   /** Cheap facts for `docker volume inspect`; must not block. */
   status(volume: VolumeContext): Promise<Record<string, StatusValue>>;
   /** Is the volume's filesystem mounted at its mount root now? */

@@ -48,15 +48,14 @@ const NOT_A_DIRECTORY: Record<Exclude<PathKind, 'directory'>, string> = {
 // whose content anyone with the volume wrote: `_data -> /` would give a
 // container the host's root. It must be a real directory, and it is created
 // exclusively (mkdir -p would follow a symlink there without a word).
-// `owner` (-o uid/gid/mode) is applied once, as this makes it (it appears
-// already owned): afterwards the volume's users own it, and a chmod inside a
-// container is kept.
+// `owner` (-o uid/gid/mode) is applied once, as this makes it: afterwards
+// the volume's users own it, and a chmod inside a container is kept.
 export async function ensureDataDirectory(tools: SystemTools, paths: VolumePaths, owner?: DataOwner): Promise<void> {
   if ((await tools.pathKind(paths.mountpoint)) === 'missing') {
     const make = owner ? tools.makeOwnedDirectory(paths.mountpoint, owner) : tools.makeNewDirectory(paths.mountpoint, 0o755);
     await make.catch((error: unknown) => {
       const { code } = error as NodeJS.ErrnoException;
-      if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw error;
+      if (code !== 'EEXIST') throw error;
     });
   }
   const kind = await tools.pathKind(paths.mountpoint);

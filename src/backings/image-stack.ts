@@ -114,13 +114,10 @@ export class ImageStackBacking implements Backing {
    * mounted: ext4 is grown offline (e2fsck, resize2fs), xfs and btrfs are
    * mounted for the time being (they only grow mounted).
    */
-  async grow(volume: VolumeContext, sizeBytes: number): Promise<void> {
+  async grow(volume: VolumeContext, sizeBytes: number): Promise<number> {
     const spec = imageSpec(volume.record);
     const active = await this.isActive(volume);
-    if (spec.fs === 'ext4' && !active) {
-      await this.growExt4Offline(volume, sizeBytes);
-      return;
-    }
+    if (spec.fs === 'ext4' && !active) return this.growExt4Offline(volume, sizeBytes);
     if (spec.fs === 'ext4' && !(await this.tools.canGrowMountedExt4())) {
       throw new Error(
         "is mounted, and growing a mounted ext4 needs CAP_SYS_RESOURCE, which the plugin's process does not have here (a managed plugin does not ask for it; some hosts withhold it even from root). Nothing was changed: stop the containers using it and resize again (it is then grown offline), or use fs=xfs or btrfs, which grow while mounted",
@@ -128,57 +125,72 @@ export class ImageStackBacking implements Backing {
     }
     if (!active) await this.activate(volume);
     try {
-      await this.growActive(volume, sizeBytes);
+      return await this.growActive(volume, sizeBytes);
     } finally {
       if (!active) await this.deactivate(volume);
     }
   }
 
-  private async growExt4Offline(volume: VolumeContext, sizeBytes: number): Promise<void> {
+  /**
+   * The image first (its undo pushed before: a half-done fallocate is cut
+   * back too), then every loop device on it, the mapping, the filesystem.
+   * Once the filesystem's grow has started nothing is cut back: it may
+   * already use the new space, and a larger image is harmless (the next
+   * resize finishes the job). Resolves with the image's size.
+   */
+  private async growActive({ record, paths }: VolumeContext, sizeBytes: number): Promise<number> {
+    const spec = imageSpec(record);
+    const before = (await this.tools.fileStat(paths.image))?.size;
+    if (before === undefined) throw new Error('its image is missing');
+    const loops = await loopsOf(this.tools, paths.image);
+    const mounted = (await this.tools.listMounts()).find((entry) => entry.target === paths.mountRoot)?.source;
+    const luks = encryption(spec);
+    const device = luks ? this.luks.devicePath(record) : mounted;
+    if (device === undefined || loops.length === 0)
+      throw new Error('its mount or loop device is gone; unmount and mount it again, then resize');
+    let committed = false;
+    await withUndo(async (undo) => {
+      if (sizeBytes > before) {
+        undo.push('cut the image back', async () => {
+          if (committed) return;
+          await this.tools.cutImage(paths.image, before);
+          for (const loop of loops) await this.tools.refreshLoopSize(loop);
+        });
+        await this.tools.extendImage(paths.image, sizeBytes, spec.sparse === false);
+      }
+      // Every step runs even when the image is large enough already: a grow that died after extending it is finished here.
+      for (const loop of loops) await this.tools.refreshLoopSize(loop);
+      // A mapping larger than its filesystem is harmless too: it is not shrunk back.
+      if (luks) await this.luks.resize(record, luks);
+      committed = true;
+      await this.tools.growFilesystem(spec.fs, device, paths.mountRoot);
+    });
+    return Math.max(before, sizeBytes);
+  }
+
+  private async growExt4Offline(volume: VolumeContext, sizeBytes: number): Promise<number> {
     const { record, paths } = volume;
     const before = (await this.tools.fileStat(paths.image))?.size;
     if (before === undefined) throw new Error('its image is missing');
     const luks = encryption(imageSpec(record));
+    let committed = false;
     await withUndo(async (undo) => {
       if (sizeBytes > before) {
+        undo.push('cut the image back', async () => {
+          if (!committed) await this.tools.cutImage(paths.image, before);
+        });
         await this.tools.extendImage(paths.image, sizeBytes, imageSpec(record).sparse === false);
-        undo.push('cut the image back', () => this.tools.cutImage(paths.image, before));
       }
       // Attached (and opened) after the extension: they see the new size at once.
       const device = await ensureLoop(this.tools, paths.image, undo);
       await this.tools.refreshLoopSize(device); // one left attached from before would not
       const top = luks ? await this.luks.ensureOpen(record, luks, device, undo) : device;
       await this.tools.checkExt4(top);
+      committed = true;
       await this.tools.growFilesystem('ext4', top, paths.mountRoot);
     });
     await this.deactivate(volume);
-  }
-
-  private async growActive({ record, paths }: VolumeContext, sizeBytes: number): Promise<void> {
-    const spec = imageSpec(record);
-    const before = (await this.tools.fileStat(paths.image))?.size;
-    if (before === undefined) throw new Error('its image is missing');
-    const [device] = await loopsOf(this.tools, paths.image);
-    if (device === undefined) throw new Error('its image has no loop device although it is mounted');
-    const luks = encryption(spec);
-    // Every step below runs even when the image is already large enough: a
-    // grow that died after extending it is finished by the next one.
-    await withUndo(async (undo) => {
-      if (sizeBytes > before) {
-        await this.tools.extendImage(paths.image, sizeBytes, spec.sparse === false);
-        undo.push('cut the image back', async () => {
-          await this.tools.cutImage(paths.image, before);
-          await this.tools.refreshLoopSize(device);
-        });
-      }
-      await this.tools.refreshLoopSize(device);
-      if (luks) {
-        const sectors = await this.luks.sectors(record);
-        await this.luks.resize(record, luks);
-        if (sectors !== undefined) undo.push('shrink the mapping back', () => this.luks.resize(record, luks, sectors));
-      }
-      await this.tools.growFilesystem(spec.fs, luks ? this.luks.devicePath(record) : device, paths.mountRoot);
-    });
+    return Math.max(before, sizeBytes);
   }
 
   async isActive({ paths }: VolumeContext): Promise<boolean> {

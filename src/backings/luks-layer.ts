@@ -128,18 +128,11 @@ export class LuksLayer {
     }
   }
 
-  /** The open mapping's size in 512-byte sectors, or undefined when it is not open. */
-  async sectors(record: VolumeRecord): Promise<number | undefined> {
-    const status = await this.tools.luksStatus(this.mappingName(record));
-    const size = /^(\d+) sectors$/.exec(status?.['size'] ?? '');
-    return size ? Number(size[1]) : undefined;
-  }
-
-  /** The open mapping takes its device's new size (or `sectors`); the key goes to cryptsetup on stdin. */
-  async resize(record: VolumeRecord, spec: EncryptedSpec, sectors?: number): Promise<void> {
+  /** The open mapping takes its device's new size; the key goes to cryptsetup on stdin. */
+  async resize(record: VolumeRecord, spec: EncryptedSpec): Promise<void> {
     const key = await this.loadKey(record, spec);
     try {
-      await this.tools.luksResize(this.mappingName(record), key, sectors);
+      await this.tools.luksResize(this.mappingName(record), key);
     } finally {
       key.fill(0);
     }

@@ -22,7 +22,8 @@ const program = new Command('custom-volume')
   .exitOverride();
 
 const globals = () => program.opts<GlobalOptions>();
-const ask = async (method: string, body: Record<string, unknown> = {}): Promise<Reply> => call(await findSocket(globals()), method, body);
+const ask = async (method: string, body: Record<string, unknown> = {}, timeoutMs?: number): Promise<Reply> =>
+  call(await findSocket(globals()), method, body, timeoutMs);
 const print = (text: string): void => void process.stdout.write(`${text}\n`);
 
 interface Row {
@@ -101,7 +102,8 @@ program
     'grow a volume online, while containers write to it: image, loop device, LUKS mapping, filesystem (a replicated volume: its quota)',
   )
   .action(async (name: string, size: string) => {
-    const reply = await ask('Custom.Resize', { Name: name, Size: size });
+    // A large ext4 grown offline is checked first (e2fsck): minutes, not seconds.
+    const reply = await ask('Custom.Resize', { Name: name, Size: size }, 3_600_000);
     if (globals().json)
       return print(JSON.stringify({ name, fromBytes: reply['FromBytes'], toBytes: reply['ToBytes'], changed: reply['Changed'] }));
     const mib = (bytes: unknown) => `${Math.round(Number(bytes) / 1024 ** 2)} MiB`;

@@ -1,7 +1,6 @@
 import { constants } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { open, mkdir, readdir, rename, rm, rmdir, stat, statfs } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { lstat, open, mkdir, readdir, rename, rm, rmdir, stat, statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 /** Creates a sparse file of `bytes`; fails if it exists (never clobbers data). */
 export async function createSparseFile(path: string, bytes: number): Promise<void> {
@@ -25,28 +24,28 @@ export async function makeNewDirectory(path: string, mode = 0o700): Promise<void
 }
 
 /**
- * Makes `path` as a directory with this owner and mode, all at once: it is
- * made under a random name beside it, changed through a descriptor opened
- * without following links (someone who can write the parent, a GlusterFS
- * peer say, cannot point the chown or chmod elsewhere), then renamed into
- * place. Fails with EEXIST or ENOTEMPTY when `path` is there already; on any
- * failure nothing is left.
+ * Makes `path` as a directory with this owner and mode. mkdir fails when it
+ * exists (EEXIST: never replaced, another host's say); the new directory
+ * starts 0700 and is changed through a descriptor opened without following
+ * links and checked to be the directory just made, so someone who can write
+ * the parent (a GlusterFS peer) cannot point the chown or chmod elsewhere.
+ * On failure the directory goes again.
  */
 export async function makeOwnedDirectory(path: string, owner: { uid?: number; gid?: number; mode?: number }): Promise<void> {
-  const aside = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}`);
-  await mkdir(aside, { mode: 0o700 });
+  await mkdir(path, { mode: 0o700 });
   try {
-    const handle = await open(aside, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    const made = await lstat(path);
+    const handle = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
     try {
+      const opened = await handle.stat();
+      if (opened.ino !== made.ino || opened.dev !== made.dev) throw new Error(`${path} was replaced while it was being made`);
       if (owner.uid !== undefined || owner.gid !== undefined) await handle.chown(owner.uid ?? -1, owner.gid ?? -1);
       await handle.chmod(owner.mode ?? 0o755);
     } finally {
       await handle.close();
     }
-    if (await pathExists(path)) throw Object.assign(new Error(`${path} exists`), { code: 'EEXIST' });
-    await rename(aside, path);
   } catch (error) {
-    await rm(aside, { recursive: true, force: true });
+    await rmdir(path).catch(() => undefined);
     throw error;
   }
 }

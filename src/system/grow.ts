@@ -12,7 +12,7 @@ export async function extendImage(path: string, bytes: number, allocated: boolea
   else await truncate(path, bytes);
 }
 
-/** Cuts an image back to `bytes` (the undo of extendImage, before anything used the new space). */
+/** Cuts an image back to `bytes` (the undo of extendImage, before the filesystem's grow started). */
 export async function cutImage(path: string, bytes: number): Promise<void> {
   await truncate(path, bytes);
 }
@@ -23,13 +23,11 @@ export async function refreshLoopSize(device: string, timeoutMs: number): Promis
 }
 
 /**
- * A LUKS2 mapping takes its device's new size, or `sectors` (the undo). LUKS2
- * keeps the volume key in the kernel keyring, so cryptsetup asks for the key
- * again: it goes on stdin.
+ * A LUKS2 mapping takes its device's new size. LUKS2 keeps the volume key in
+ * the kernel keyring, so cryptsetup asks for the key again: it goes on stdin.
  */
-export async function luksResize(name: string, key: Uint8Array, timeoutMs: number, sectors?: number): Promise<void> {
-  const size = sectors === undefined ? [] : ['--size', String(sectors)];
-  await runTool('cryptsetup', ['resize', '--key-file=-', ...size, '--', name], { timeoutMs, input: key });
+export async function luksResize(name: string, key: Uint8Array, timeoutMs: number): Promise<void> {
+  await runTool('cryptsetup', ['resize', '--key-file=-', '--', name], { timeoutMs, input: key });
 }
 
 /** The mounted filesystem fills its (grown) device: resize2fs, xfs_growfs or btrfs resize, all online. */

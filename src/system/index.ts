@@ -27,6 +27,9 @@ import { createAllocatedFile } from './fallocate.js';
 import { changing, snapshotCache } from './snapshot-cache.js';
 import { canGrowMountedExt4, checkExt4, cutImage, extendImage, growFilesystem, luksResize, refreshLoopSize } from './grow.js';
 
+/** e2fsck and a filesystem's grow walk the whole filesystem: killing them halfway is worse than waiting. */
+const GROW_TIMEOUT_MS = 3_600_000;
+
 /** How long a mount table or loop list may be shared (our own changes invalidate it at once). */
 const LISTING_TTL_MS = 250;
 
@@ -68,10 +71,11 @@ export function createSystemTools(timeoutMs: number, runtimeDir = '/run') {
     extendImage: (path: string, bytes: number, allocated: boolean) => extendImage(path, bytes, allocated, timeoutMs),
     cutImage,
     canGrowMountedExt4,
-    checkExt4: (device: string) => checkExt4(device, timeoutMs),
+    // Bounded by the filesystem's size, not by a request: an hour at most.
+    checkExt4: (device: string) => checkExt4(device, GROW_TIMEOUT_MS),
     refreshLoopSize: (device: string) => refreshLoopSize(device, timeoutMs),
-    luksResize: (name: string, key: Uint8Array, sectors?: number) => luksResize(name, key, timeoutMs, sectors),
-    growFilesystem: (fs: FilesystemType, device: string, mountRoot: string) => growFilesystem(fs, device, mountRoot, timeoutMs),
+    luksResize: (name: string, key: Uint8Array) => luksResize(name, key, timeoutMs),
+    growFilesystem: (fs: FilesystemType, device: string, mountRoot: string) => growFilesystem(fs, device, mountRoot, GROW_TIMEOUT_MS),
     createAllocatedFile: (path: string, bytes: number) => createAllocatedFile(path, bytes, timeoutMs),
     luksFormat: (device: string, key: Uint8Array, options: FormatOptions) => luksFormat(device, key, options, timeoutMs),
     luksOpen: (device: string, name: string, key: Uint8Array) => luksOpen(device, name, key, timeoutMs),

@@ -4,6 +4,7 @@ import { dirExists } from '../state/volume-dirs.js';
 import { volumeId } from '../state/volume-id.js';
 import { VolumeError } from './errors.js';
 import { formatSize, parseSize } from './size.js';
+import { MAX_SIZE_BYTES } from './spec.js';
 import type { VolumeRecord } from '../state/schema.js';
 import { totalLeases } from './leases.js';
 import type { VolumeInfo, VolumeService } from './service.js';
@@ -131,19 +132,30 @@ export class VolumeOperations {
    */
   async resize(name: string, size: string): Promise<{ fromBytes: number | null; toBytes: number; changed: boolean }> {
     const parsed = parseSize(size);
-    if (parsed === undefined) {
+    if (parsed === undefined || parsed > MAX_SIZE_BYTES) {
       throw new VolumeError(
         'INVALID_OPTION',
         name,
-        `size ${JSON.stringify(size)} is not a size; use a number with an optional unit k, M, G or T (e.g. 20G)`,
+        `size ${JSON.stringify(size)} is not a size up to ${formatSize(MAX_SIZE_BYTES)}; use a number with an optional unit k, M, G or T (e.g. 20G)`,
       );
     }
-    const toBytes = Math.ceil(parsed / 1024 ** 2) * 1024 ** 2;
+    const wanted = Math.ceil(parsed / 1024 ** 2) * 1024 ** 2;
     return this.service.locks.run(volumeId(name), async () => {
       const record = this.service.deps.state.get(name);
-      if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume on this host');
+      if (!record) {
+        throw new VolumeError(
+          'VOLUME_NOT_FOUND',
+          name,
+          'no such volume on this host (a replicated volume of another host: mount it here once, or resize it there)',
+        );
+      }
       const { spec } = record;
-      const fromBytes = spec.type === 'replicated' ? (spec.quotaBytes ?? null) : spec.sizeBytes;
+      const backing = this.service.backingOf(record);
+      // Another host may have grown a replicated volume since this one copied its record.
+      const shared = spec.type === 'replicated' ? await backing.catalogEntry?.(name) : undefined;
+      const sharedQuota = shared?.spec.type === 'replicated' ? shared.spec.quotaBytes : undefined;
+      const local = spec.type === 'replicated' ? spec.quotaBytes : spec.sizeBytes;
+      const fromBytes = Math.max(local ?? 0, sharedQuota ?? 0) || null;
       if (fromBytes === null) {
         throw new VolumeError(
           'INVALID_OPTION',
@@ -151,27 +163,26 @@ export class VolumeOperations {
           'has no size limit (created without -o size); resize only grows a limit it already has',
         );
       }
-      if (toBytes < fromBytes) {
+      if (wanted < fromBytes) {
         throw new VolumeError(
           'INVALID_OPTION',
           name,
-          `is ${formatSize(fromBytes)}; shrinking to ${formatSize(toBytes)} is refused (a filesystem in use cannot be shrunk safely, xfs not at all). Create a smaller volume and copy the data`,
+          `is ${formatSize(fromBytes)}; shrinking to ${formatSize(wanted)} is refused (a filesystem in use cannot be shrunk safely, xfs not at all). Create a smaller volume and copy the data`,
         );
       }
-      if (toBytes === fromBytes) return { fromBytes, toBytes, changed: false };
-      const backing = this.service.backingOf(record);
+      if (wanted === fromBytes && wanted === local) return { fromBytes, toBytes: wanted, changed: false };
       if (!backing.grow) throw new VolumeError('PRECONDITION_FAILED', name, `type=${spec.type} cannot be resized`);
-      await this.service.checkGrowth(record, toBytes - fromBytes);
       const started = performance.now();
-      await this.service.step(name, 'could not be grown (it is as it was)', () => backing.grow!(this.service.context(record), toBytes));
+      const toBytes = await this.service.withGrowth(record, wanted - (local ?? 0), () =>
+        this.service.step(name, 'could not be grown (it is as it was)', () => backing.grow!(this.service.context(record), wanted)),
+      );
       const next = {
         ...record,
         spec: spec.type === 'replicated' ? { ...spec, quotaBytes: toBytes } : { ...spec, sizeBytes: toBytes },
       } as VolumeRecord;
-      await this.record(record, next, 'was grown, but its new size could not be recorded');
+      await this.record(record, next, `was grown to ${formatSize(toBytes)}, but that could not be recorded; run the same resize again`);
       await this.service.claims.remeasure(next);
-      const ms = Math.round(performance.now() - started);
-      this.service.deps.log.info({ volume: name, fromBytes, toBytes, ms }, 'resized');
+      this.service.deps.log.info({ volume: name, fromBytes, toBytes, ms: Math.round(performance.now() - started) }, 'resized');
       return { fromBytes, toBytes, changed: true };
     });
   }

@@ -165,10 +165,22 @@ export class VolumeService {
     });
   }
 
-  /** A resize's growth must fit like a Create of that size would (checked under the same lock). */
-  async checkGrowth(record: VolumeRecord, addedBytes: number): Promise<void> {
-    if (record.spec.type === 'replicated') return;
-    await this.capacityLock.run('', () => this.assertFits(record.name, addedBytes));
+  /**
+   * A resize's growth must fit like a Create of that size would, and counts
+   * as promised until `work` (the grow) ends: a Create meanwhile sees it.
+   */
+  async withGrowth<T>(record: VolumeRecord, addedBytes: number, work: () => Promise<T>): Promise<T> {
+    if (record.spec.type === 'replicated') return work();
+    const key = `${record.id}+grow`;
+    await this.capacityLock.run('', async () => {
+      await this.assertFits(record.name, addedBytes);
+      this.promised.set(key, addedBytes);
+    });
+    try {
+      return await work();
+    } finally {
+      await this.capacityLock.run('', async () => void this.promised.delete(key));
+    }
   }
 
   private async assertFits(name: string, bytes: number): Promise<void> {

@@ -51,7 +51,8 @@ export const DEFAULT_CIPHER = 'aes-xts-plain64';
 // no room for a journal worth having. LUKS2 adds a 16 MiB header.
 const MIN_SIZE: Record<FsType, number> = { ext4: 16 * 1024 ** 2, xfs: 300 * 1024 ** 2, btrfs: 128 * 1024 ** 2 };
 const LUKS_HEADER_BYTES = 16 * 1024 ** 2;
-const MAX_SIZE = 64 * 1024 ** 4;
+export const MAX_SIZE_BYTES = 64 * 1024 ** 4;
+const MAX_SIZE = MAX_SIZE_BYTES;
 
 function invalid(volume: string, detail: string): VolumeError {
   return new VolumeError('INVALID_OPTION', volume, detail);

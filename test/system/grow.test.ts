@@ -109,16 +109,16 @@ test('ext4 that nobody has mounted is grown offline (e2fsck, resize2fs) and left
   });
 });
 
-test('the filesystem grow fails: image and loop device are back at their size, the volume stays mounted with its data', async (t) => {
+test('a step before the filesystem grow fails (the loop refresh): the image is cut back, the volume stays mounted with its data', async (t) => {
   await withRoot(async (root) => {
-    const faulty = imageBacking(toolsFailingAt('growFilesystem'));
+    const faulty = imageBacking(toolsFailingAt('refreshLoopSize'));
     const volume = volumeIn(root, 'undo', { type: 'plain', fs: 'btrfs', sizeBytes: 160 * MiB });
     await faulty.create(volume);
     await faulty.activate(volume);
     await writeFile(join(volume.paths.mountpoint, 'f'), 'kept');
     const [device] = (await loopsUnder(root)).map((entry) => entry.split(' ')[0]!);
     const before = await capacity(volume);
-    await t.throwsAsync(faulty.grow(volume, 320 * MiB), { message: /injected failure in growFilesystem/ });
+    await t.throwsAsync(faulty.grow(volume, 320 * MiB), { message: /injected failure in refreshLoopSize/ });
     t.is((await stat(volume.paths.image)).size, 160 * MiB, 'image cut back');
     t.is(await loopBytes(device!), 160 * MiB, 'loop device back at its size');
     t.is(await capacity(volume), before);
@@ -148,5 +148,30 @@ test('a grow that died after extending the image (the plugin SIGKILLed) is finis
       await backing.deactivate(volume);
       await backing.destroy(volume);
     }
+  });
+});
+
+test('the filesystem grow fails after it took the space: nothing is cut back under it', async (t) => {
+  await withRoot(async (root) => {
+    const real = createSystemTools(20_000);
+    const halfway = {
+      ...real,
+      growFilesystem: async (...args: Parameters<typeof real.growFilesystem>) => {
+        await real.growFilesystem(...args);
+        throw new Error('killed after growing');
+      },
+    };
+    const backing = imageBacking(halfway);
+    const volume = volumeIn(root, 'halfway', { type: 'plain', fs: 'btrfs', sizeBytes: 160 * MiB });
+    await backing.create(volume);
+    await backing.activate(volume);
+    const small = await capacity(volume);
+    await t.throwsAsync(backing.grow(volume, 320 * MiB), { message: /killed after growing/ });
+    t.is((await stat(volume.paths.image)).size, 320 * MiB, 'the image keeps the size the filesystem now uses');
+    t.true((await capacity(volume)) > small + 100 * MiB);
+    await writeFile(join(volume.paths.mountpoint, 'big'), Buffer.alloc(200 * MiB));
+    t.is((await stat(join(volume.paths.mountpoint, 'big'))).size, 200 * MiB);
+    await backing.deactivate(volume);
+    await backing.destroy(volume);
   });
 });

@@ -111,14 +111,14 @@ export class GlusterBacking implements Backing {
   }
 
   /** A pool volume's quota grows; a volume of the layout before the pool has no directory quota to change. */
-  async grow(volume: VolumeContext, sizeBytes: number): Promise<void> {
+  async grow(volume: VolumeContext, sizeBytes: number): Promise<number> {
     if (!inPool(volume.record)) {
       throw new Error(
         'it has the layout from before the pool (a GlusterFS volume of its own), which resize does not handle; copy it into a new volume (README: replicated volumes)',
       );
     }
     try {
-      await this.pooled.grow(volume, sizeBytes);
+      return await this.pooled.grow(volume, sizeBytes);
     } finally {
       this.catalogue.invalidate(volume.record.id);
     }

@@ -145,15 +145,21 @@ export class PoolVolumes {
   }
 
   /** A new quota on the volume's directory, and its volume.json (what every host lists) says so. */
-  async grow({ record }: VolumeContext, sizeBytes: number): Promise<void> {
+  async grow({ record }: VolumeContext, sizeBytes: number): Promise<number> {
     const spec = replicatedSpec(record);
     const kind = poolKind(spec);
     const pool = await this.pools.mounted(kind);
     const dir = await realDirectory(this.tools, pool, VOLUMES_DIR, record.id);
     if (dir === undefined)
       throw new Error(`its directory ${PoolVolumes.relativeDir(record)} is missing from GlusterFS volume ${this.pools.nameOf(kind)}`);
-    await this.gluster.quotaSet(this.pools.nameOf(kind), `/${VOLUMES_DIR}/${record.id}`, sizeBytes);
-    await writeVolumeMeta(dir, { ...record, spec: { ...spec, quotaBytes: sizeBytes }, leases: {} });
+    const path = `/${VOLUMES_DIR}/${record.id}`;
+    await withUndo(async (undo) => {
+      await this.gluster.quotaSet(this.pools.nameOf(kind), path, sizeBytes);
+      if (spec.quotaBytes !== undefined)
+        undo.push('put the quota back', () => this.gluster.quotaSet(this.pools.nameOf(kind), path, spec.quotaBytes!));
+      await writeVolumeMeta(dir, { ...record, spec: { ...spec, quotaBytes: sizeBytes }, leases: {} });
+    });
+    return sizeBytes;
   }
 
   async deactivate({ record, paths }: VolumeContext): Promise<void> {

@@ -1,4 +1,8 @@
 import type { VolumeRecord, VolumeSpec } from '../state/schema.js';
+import type { CopyMethod } from '../system/index.js';
+import type { SnapshotInfo } from './image-snapshots.js';
+
+export type { SnapshotInfo } from './image-snapshots.js';
 
 /** The image file's name inside a volume's directory. */
 export const IMAGE_NAME = 'disk.img';
@@ -68,6 +72,19 @@ export interface Backing {
    * Absent: the type cannot grow.
    */
   grow?(volume: VolumeContext, sizeBytes: number): Promise<number>;
+  /** A crash-consistent point-in-time copy named `name` (absent: the type has no snapshots). */
+  snapshot?(volume: VolumeContext, name: string): Promise<SnapshotInfo>;
+  listSnapshots?(volume: VolumeContext): Promise<SnapshotInfo[]>;
+  /** The volume (not in use) becomes the snapshot again; resolves with its size then. */
+  restoreSnapshot?(volume: VolumeContext, name: string): Promise<number>;
+  removeSnapshot?(volume: VolumeContext, name: string): Promise<void>;
+  /**
+   * Provisions `target` (its spec the source's) as a copy of `source`, or of
+   * its snapshot: a clone, independent from then on. Nothing mounted after.
+   */
+  createFrom?(target: VolumeContext, source: VolumeContext, snapshot: string | undefined): Promise<CopyMethod>;
+  /** Thaws what a dead process left frozen; true when it did. */
+  thawLeftover?(volume: VolumeContext): Promise<boolean>;
   /** Cheap facts for `docker volume inspect`; must not block. */
   status(volume: VolumeContext): Promise<Record<string, StatusValue>>;
   /** Is the volume's filesystem mounted at its mount root now? */

@@ -6,6 +6,8 @@ import { ensureDataDirectory, isMountedAt, mountFilesystem, mountIdentity, unmou
 import { CompressionMeter, compressionMountOption, describeCompression } from './compression.js';
 import type { LuksLayer } from './luks-layer.js';
 import { withUndo } from './undo.js';
+import { ImageSnapshots, snapshotImage, type SnapshotInfo } from './image-snapshots.js';
+import type { CopyMethod } from '../system/index.js';
 
 function encryption(spec: VolumeSpec): EncryptedSpec | undefined {
   return spec.type === 'encrypted' ? spec : undefined;
@@ -16,7 +18,9 @@ function imageSpec(record: VolumeRecord): ImageSpec {
   return record.spec;
 }
 
+// xfs: nouuid, so a clone (the same UUID as its source) mounts beside it, as LVM snapshots of xfs do.
 function mountOptions(spec: ImageSpec): string[] {
+  if (spec.fs === 'xfs') return ['nouuid'];
   return spec.compression ? [compressionMountOption(spec.compression)] : [];
 }
 
@@ -29,12 +33,14 @@ function mountOptions(spec: ImageSpec): string[] {
  */
 export class ImageStackBacking implements Backing {
   private readonly meter: CompressionMeter;
+  private readonly snapshots: ImageSnapshots;
 
   constructor(
     private readonly tools: SystemTools,
     private readonly luks: LuksLayer,
   ) {
     this.meter = new CompressionMeter(tools);
+    this.snapshots = new ImageSnapshots(tools);
   }
 
   async preflight(spec: VolumeSpec): Promise<string | undefined> {
@@ -102,6 +108,8 @@ export class ImageStackBacking implements Backing {
     // Crypto-erase first: once the keyslots are gone the data is unreadable,
     // even if deleting the image fails or the disk keeps old blocks. The
     // image goes before the rest, so volume.json (what a retry needs) goes last.
+    // Each snapshot carries a copy of the header: erased too.
+    if (luks) for (const snapshot of await this.snapshots.images(paths)) await this.tools.luksErase(snapshot);
     if (luks) await this.luks.erase(record, paths.image);
     await this.tools.removeTree(paths.image);
     await this.tools.removeTree(paths.dir);
@@ -191,6 +199,74 @@ export class ImageStackBacking implements Backing {
     });
     await this.deactivate(volume);
     return Math.max(before, sizeBytes);
+  }
+
+  async snapshot(volume: VolumeContext, name: string): Promise<SnapshotInfo> {
+    const active = await this.isActive(volume);
+    return this.snapshots.take(volume.paths, name, active ? volume.paths.mountRoot : undefined);
+  }
+
+  listSnapshots({ paths }: VolumeContext): Promise<SnapshotInfo[]> {
+    return this.snapshots.list(paths);
+  }
+
+  async restoreSnapshot(volume: VolumeContext, name: string): Promise<number> {
+    if (await this.isActive(volume)) throw new Error('is mounted; a snapshot is restored only while no container uses the volume');
+    await this.snapshots.find(volume.paths, name);
+    // A loop device or mapping left from a failed mount would keep the old image open.
+    await this.deactivate(volume);
+    return this.snapshots.restore(volume.paths, name, imageSpec(volume.record).sparse !== false);
+  }
+
+  removeSnapshot({ record, paths }: VolumeContext, name: string): Promise<void> {
+    return this.snapshots.remove(paths, name, encryption(record.spec) !== undefined);
+  }
+
+  async thawLeftover({ paths }: VolumeContext): Promise<boolean> {
+    return this.snapshots.thawLeftover(paths);
+  }
+
+  /**
+   * The source's image (or snapshot) copied, its filesystem frozen meanwhile
+   * when mounted; then the copy gets identities of its own: a new filesystem
+   * UUID (xfs and older kernels' btrfs refuse a second one), and when
+   * encrypted a new LUKS UUID and its own key in place of the source's
+   * keyslot. (The LUKS volume key stays the source's, as with any block copy.)
+   */
+  async createFrom(target: VolumeContext, source: VolumeContext, snapshot: string | undefined): Promise<CopyMethod> {
+    const spec = imageSpec(target.record);
+    const sourceSpec = imageSpec(source.record);
+    if (snapshot !== undefined) await this.snapshots.find(source.paths, snapshot);
+    else if (!(await this.tools.pathExists(source.paths.image))) throw new Error(`the image of ${source.record.name} is missing`);
+    const from = snapshot === undefined ? source.paths.image : snapshotImage(source.paths, snapshot);
+    const live = snapshot === undefined && (await this.isActive(source)) ? source.paths.mountRoot : undefined;
+    return withUndo(async (undo) => {
+      const method = await this.snapshots.copyOut(from, target.paths, spec.sparse !== false, live, source.paths, undo);
+      const luks = encryption(spec);
+      const sourceLuks = encryption(sourceSpec);
+      if (!luks || !sourceLuks) {
+        await this.tools.newFilesystemUuid(spec.fs, target.paths.image);
+        return method;
+      }
+      await this.tools.luksNewUUID(target.paths.image);
+      const key = await this.luks.takeOverCopy(
+        target.record,
+        luks,
+        target.paths.image,
+        await this.luks.loadKey(source.record, sourceLuks),
+        undo,
+      );
+      try {
+        const device = await ensureLoop(this.tools, target.paths.image, undo);
+        const mapper = await this.luks.open(target.record, device, key, undo);
+        await this.tools.newFilesystemUuid(spec.fs, mapper);
+        await this.luks.close(target.record, target.paths.image);
+        await this.tools.detachLoop(device);
+      } finally {
+        key.fill(0);
+      }
+      return method;
+    });
   }
 
   async isActive({ paths }: VolumeContext): Promise<boolean> {

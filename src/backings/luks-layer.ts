@@ -81,6 +81,29 @@ export class LuksLayer {
     return key;
   }
 
+  /**
+   * A copied image becomes the volume `record`'s: a key of its own (generated
+   * and stored) is added and the source's keyslot removed, so the source's key
+   * no longer opens the copy. With a user's key file the key is that file's,
+   * the same as the source's. Takes `sourceKey` (wiped); returns the key now.
+   */
+  async takeOverCopy(record: VolumeRecord, spec: EncryptedSpec, image: string, sourceKey: Buffer, undo: UndoStack): Promise<Buffer> {
+    if (spec.keyfile) return sourceKey;
+    try {
+      const key = await this.newKey(record, spec, undo);
+      try {
+        await this.tools.luksAddKey(image, sourceKey, key);
+        await this.tools.luksRemoveKey(image, sourceKey);
+      } catch (error) {
+        key.fill(0);
+        throw error;
+      }
+      return key;
+    } finally {
+      sourceKey.fill(0);
+    }
+  }
+
   /** The volume's key: opened once, checked on the descriptor, read with a cap and a deadline. */
   async loadKey(record: VolumeRecord, spec: EncryptedSpec): Promise<Buffer> {
     if (!spec.keyfile) return this.keys.load(record.id);

@@ -3,6 +3,8 @@ import { Command, CommanderError } from 'commander';
 import { call, CliError, EXIT, type Reply } from './client.js';
 import { findSocket } from './socket.js';
 import { age, table } from './format.js';
+import { addSnapshotCommands } from './snapshot-commands.js';
+import type { CliContext } from './context.js';
 
 // custom-volume: the operator's CLI. It talks to the running plugin over its
 // socket only (the plugin's /Custom.* endpoints) and never edits state.
@@ -25,6 +27,7 @@ const globals = () => program.opts<GlobalOptions>();
 const ask = async (method: string, body: Record<string, unknown> = {}, timeoutMs?: number): Promise<Reply> =>
   call(await findSocket(globals()), method, body, timeoutMs);
 const print = (text: string): void => void process.stdout.write(`${text}\n`);
+const cli: CliContext = { ask, print, json: () => globals().json === true };
 
 interface Row {
   name: string;
@@ -132,6 +135,8 @@ for (const [command, protect] of [
       print(`${name}: ${protect ? 'protected' : 'not protected'}${changed ? '' : ' (already)'}`);
     });
 }
+
+addSnapshotCommands(program, cli);
 
 try {
   await program.parseAsync();

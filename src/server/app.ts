@@ -3,7 +3,19 @@ import Router from '@koa/router';
 import type { VolumeService } from '../volumes/service.js';
 import type { Logger } from '../log.js';
 import { isVolumeError } from '../volumes/errors.js';
-import { RequestError, decodeCreate, decodeMount, decodeName, decodeProtect, decodeResize, parseBody } from './wire.js';
+import {
+  RequestError,
+  decodeClone,
+  decodeCreate,
+  decodeMount,
+  decodeName,
+  decodeNamedSnapshot,
+  decodeProtect,
+  decodeResize,
+  decodeSnapshot,
+  parseBody,
+} from './wire.js';
+import { SnapshotOperations } from '../volumes/snapshots.js';
 import { VolumeOperations } from '../volumes/operations.js';
 import { readRawBody } from './raw-body.js';
 
@@ -109,6 +121,30 @@ export function createApp(service: VolumeService, log: Logger, scope: Scope = 'l
     const { name, size } = decodeResize(ctx.state.body);
     const result = await operations.resize(name, size);
     ctx.body = { FromBytes: result.fromBytes, ToBytes: result.toBytes, Changed: result.changed, Err: '' };
+  });
+  const snapshots = new SnapshotOperations(service);
+  router.post('/Custom.Snapshot', async (ctx) => {
+    const { name, snapshot } = decodeSnapshot(ctx.state.body);
+    ctx.body = { Snapshot: await snapshots.take(name, snapshot), Err: '' };
+  });
+  router.post('/Custom.Snapshots', async (ctx) => {
+    ctx.body = { Snapshots: await snapshots.list(decodeName(ctx.state.body).name), Err: '' };
+  });
+  router.post('/Custom.Restore', async (ctx) => {
+    const { name, snapshot } = decodeNamedSnapshot(ctx.state.body);
+    ctx.body = { SizeBytes: (await snapshots.restore(name, snapshot)).sizeBytes, Err: '' };
+  });
+  router.post('/Custom.SnapshotRemove', async (ctx) => {
+    const { name, snapshot } = decodeNamedSnapshot(ctx.state.body);
+    await snapshots.remove(name, snapshot);
+    ctx.body = { Err: '' };
+  });
+  // The same as a Create with -o from=NAME[@SNAPSHOT]: Docker lists the clone from then on.
+  router.post('/Custom.Clone', async (ctx) => {
+    const { name, target, snapshot, protect } = decodeClone(ctx.state.body);
+    const from = snapshot === undefined ? name : `${name}@${snapshot}`;
+    await service.create(target, { from, ...(protect ? { protect: 'true' } : {}) }, true);
+    ctx.body = { Err: '' };
   });
 
   app.use(router.routes());

@@ -83,3 +83,25 @@ export function decodeProtect(body: Body): { name: string; protect: boolean } {
 export function decodeResize(body: Body): { name: string; size: string } {
   return { name: stringField(body, 'Name'), size: stringField(body, 'Size') };
 }
+
+function optionalString(body: Body, key: string): string | undefined {
+  return body[key] === undefined ? undefined : stringField(body, key);
+}
+
+/** /Custom.Snapshot: {"Name": "...", "Snapshot"?: "..."}; Restore and SnapshotRemove need the Snapshot. */
+export function decodeSnapshot(body: Body): { name: string; snapshot?: string } {
+  const snapshot = optionalString(body, 'Snapshot');
+  return { name: stringField(body, 'Name'), ...(snapshot === undefined ? {} : { snapshot }) };
+}
+
+export function decodeNamedSnapshot(body: Body): { name: string; snapshot: string } {
+  return { name: stringField(body, 'Name'), snapshot: stringField(body, 'Snapshot') };
+}
+
+/** /Custom.Clone: {"Name": source, "Target": "...", "Snapshot"?: "...", "Protect"?: bool}. */
+export function decodeClone(body: Body): { name: string; target: string; snapshot?: string; protect: boolean } {
+  const protect = body['Protect'] ?? false;
+  if (typeof protect !== 'boolean') throw new RequestError('field Protect must be true or false');
+  const snapshot = optionalString(body, 'Snapshot');
+  return { name: stringField(body, 'Name'), target: stringField(body, 'Target'), protect, ...(snapshot === undefined ? {} : { snapshot }) };
+}

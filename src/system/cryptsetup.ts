@@ -1,4 +1,5 @@
 import { CommandError, runTool } from './run.js';
+import { randomUUID } from 'node:crypto';
 import { withSecretFifo } from './secret-fifo.js';
 
 // cryptsetup wrappers. Key material goes in on stdin (--key-file=-) and never
@@ -117,4 +118,9 @@ export async function luksUUID(device: string, timeoutMs: number): Promise<strin
   const uuid = stdout.trim();
   if (!/^[0-9A-Fa-f-]{32,40}$/.test(uuid)) throw new Error(`cryptsetup luksUUID printed no UUID for ${device}`);
   return uuid;
+}
+
+/** Gives a LUKS header (a copied image's) a new random UUID, so it is never taken for its source's. */
+export async function luksNewUUID(device: string, timeoutMs: number): Promise<void> {
+  await runTool('cryptsetup', ['luksUUID', '--batch-mode', '--uuid', randomUUID(), '--', device], { timeoutMs });
 }

@@ -144,3 +144,24 @@ export async function fileIdentity(path: string): Promise<string | undefined> {
 export async function listDirectory(path: string): Promise<string[]> {
   return orWhenMissing(() => readdir(path), []);
 }
+
+/**
+ * Makes the finished file `from` durable and renames it to `to` (replacing
+ * what is there), then makes the rename durable: after a power cut `to` is
+ * the old file or the whole new one.
+ */
+export async function commitFile(from: string, to: string): Promise<void> {
+  const handle = await open(from, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(from, to);
+  const dir = await open(dirname(to), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}

@@ -12,6 +12,7 @@ import {
   luksRemoveKey,
   luksStatus,
   luksUUID,
+  luksNewUUID,
   type FormatOptions,
 } from './cryptsetup.js';
 import { mappingNamed, mappingsOn, probeDmCrypt } from './device-mapper.js';
@@ -25,6 +26,7 @@ import { scanBindMounts } from './mount-users.js';
 import { readBootId } from './boot-id.js';
 import { createAllocatedFile } from './fallocate.js';
 import { changing, snapshotCache } from './snapshot-cache.js';
+import { copyImage, freezeFilesystem, newFilesystemUuid, thawFilesystem } from './image-copy.js';
 import { canGrowMountedExt4, checkExt4, cutImage, extendImage, growFilesystem, luksResize, refreshLoopSize } from './grow.js';
 
 /** e2fsck and a filesystem's grow walk the whole filesystem: killing them halfway is worse than waiting. */
@@ -42,6 +44,7 @@ export type { FormatOptions, Pbkdf } from './cryptsetup.js';
 export type { Availability, Mapping } from './device-mapper.js';
 export type { PathKind } from './dir-check.js';
 export type { CompressionUsage } from './compsize.js';
+export type { CopyMethod } from './image-copy.js';
 export { CommandError } from './run.js';
 
 /**
@@ -86,6 +89,12 @@ export function createSystemTools(timeoutMs: number, runtimeDir = '/run') {
     luksRemoveKey: (device: string, key: Uint8Array) => luksRemoveKey(device, key, timeoutMs),
     luksErase: (device: string) => luksErase(device, timeoutMs),
     luksUUID: (device: string) => luksUUID(device, timeoutMs),
+    luksNewUUID: (device: string) => luksNewUUID(device, timeoutMs),
+    // A sparse copy reads the whole image: bounded by its size, not by a request.
+    copyImage: (source: string, target: string, sparse: boolean) => copyImage(source, target, sparse, GROW_TIMEOUT_MS),
+    freezeFilesystem: (mountRoot: string) => freezeFilesystem(mountRoot, timeoutMs),
+    thawFilesystem: (mountRoot: string) => thawFilesystem(mountRoot, timeoutMs),
+    newFilesystemUuid: (fs: FilesystemType, target: string) => newFilesystemUuid(fs, target, GROW_TIMEOUT_MS),
     mappingNamed: (name: string) => mappingNamed(name),
     mappingsOn: (device: string) => mappingsOn(device),
     /** O_NOFOLLOW|O_NONBLOCK, checked on the descriptor, bounded in bytes and time. */

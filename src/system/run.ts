@@ -25,8 +25,12 @@ export class CommandError extends Error {
   }
 }
 
+// e2fsprogs open with a banner ("tune2fs 1.47.0 (5-Feb-2023)"): the reason is the line after it.
+const BANNER = /^[\w.-]+ \d+\.\d+[\w.]* \(\d+-\w+-\d+\)$/;
+
 function firstLine(text: string): string {
-  return text.trim().split('\n')[0]?.slice(0, 300) ?? '';
+  const lines = text.trim().split('\n');
+  return (lines.find((line) => line.trim() !== '' && !BANNER.test(line.trim())) ?? lines[0] ?? '').slice(0, 300);
 }
 
 export interface RunResult {

@@ -1,6 +1,5 @@
 import type { DataOwner, VolumeType } from '../state/schema.js';
-import { writeVolumeMeta } from '../state/volume-meta.js';
-import { dirExists } from '../state/volume-dirs.js';
+import { rewriteRecord } from './record-change.js';
 import { volumeId } from '../state/volume-id.js';
 import { VolumeError } from './errors.js';
 import { formatSize, parseSize } from './size.js';
@@ -120,7 +119,7 @@ export class VolumeOperations {
       if ((record.protected === true) === on) return false;
       const { protected: _was, ...rest } = record;
       const next = on ? { ...rest, protected: true as const } : rest;
-      await this.record(record, next, 'could not record the protection');
+      await rewriteRecord(this.service, record, next, 'could not record the protection');
       this.service.deps.log.info({ volume: name, protected: on }, on ? 'protected' : 'unprotected');
       return true;
     });
@@ -180,26 +179,15 @@ export class VolumeOperations {
         ...record,
         spec: spec.type === 'replicated' ? { ...spec, quotaBytes: toBytes } : { ...spec, sizeBytes: toBytes },
       } as VolumeRecord;
-      await this.record(record, next, `was grown to ${formatSize(toBytes)}, but that could not be recorded; run the same resize again`);
+      await rewriteRecord(
+        this.service,
+        record,
+        next,
+        `was grown to ${formatSize(toBytes)}, but that could not be recorded; run the same resize again`,
+      );
       await this.service.claims.remeasure(next);
       this.service.deps.log.info({ volume: name, fromBytes, toBytes, ms: Math.round(performance.now() - started) }, 'resized');
       return { fromBytes, toBytes, changed: true };
-    });
-  }
-
-  /** volume.json first (a state rebuild reads it), put back if state cannot follow. */
-  private async record(record: VolumeRecord, next: VolumeRecord, what: string): Promise<void> {
-    const dir = this.service.context(record).paths.dir;
-    const { name } = record;
-    // A replicated volume adopted from the pool has no directory here: the pool's volume.json is its record.
-    if (next.spec.type === 'replicated' && !(await dirExists(dir))) {
-      await this.service.persist(name, what, () => this.service.deps.state.put(next));
-      return;
-    }
-    await this.service.transaction(name, async (undo) => {
-      await this.service.step(name, `${what}: its volume.json could not be written`, () => writeVolumeMeta(dir, next));
-      undo.push('write the old volume.json back', () => writeVolumeMeta(dir, record));
-      await this.service.persist(name, what, () => this.service.deps.state.put(next));
     });
   }
 }

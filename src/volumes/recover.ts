@@ -64,6 +64,7 @@ export async function recoverHost(service: VolumeService, log: Logger): Promise<
   const candidates = state.all().filter((record) => totalLeases(record.leases) > 0 || live.has(record.id));
   await eachLimited(candidates, PARALLEL, async ({ name, id }) => {
     await service.locks.run(id, async () => {
+      await thawLeftover(service, name, log);
       if (service.touched.has(id)) return;
       try {
         const outcome = await service.leases.reconcile(name, snapshot, 'start', live.has(id));
@@ -82,6 +83,23 @@ export async function recoverHost(service: VolumeService, log: Logger): Promise<
     log.warn({ ids: report.unknown }, 'mounts or loop devices of volumes this plugin does not know are left alone');
   }
   return report;
+}
+
+// A snapshot or clone freezes the filesystem for its copy; a plugin killed
+// meanwhile leaves it frozen, every write in it blocked, until this thaws it.
+async function thawLeftover(service: VolumeService, name: string, log: Logger): Promise<void> {
+  const record = service.deps.state.get(name);
+  const backing = record && service.backingOf(record);
+  if (!record || !backing?.thawLeftover) return;
+  try {
+    if (await backing.thawLeftover(service.context(record)))
+      log.warn({ volume: name }, 'thawed a filesystem left frozen by an interrupted snapshot');
+  } catch (error) {
+    log.error(
+      { volume: name, err: error },
+      'could not thaw a filesystem left frozen by an interrupted snapshot; run fsfreeze --unfreeze on its mount',
+    );
+  }
 }
 
 /** The periodic check: one scan of the host, then each leased or live volume under its lock. */

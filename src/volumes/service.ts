@@ -12,6 +12,7 @@ import { validateName } from './names.js';
 import { volumeId } from '../state/volume-id.js';
 import { volumePaths, volumePathsAt, type PathRoots } from './paths.js';
 import { parseProtect, parseVolumeSpec, type SpecDefaults, type VolumeOptions } from './spec.js';
+import { cloneSpec, parseFrom, type CloneSource } from './from.js';
 import { describeVolume } from './describe.js';
 import { GlobalCatalog } from './catalog.js';
 import { checkCapacity } from './capacity.js';
@@ -86,13 +87,20 @@ export class VolumeService {
     return this.deps.backings[record.spec.type];
   }
 
-  async create(name: string, options: VolumeOptions | null): Promise<void> {
+  /** `exclusive`: an existing volume of this name is an error (the CLI's clone), not a repeated Create. */
+  async create(name: string, options: VolumeOptions | null, exclusive = false): Promise<void> {
     validateName(name);
-    const spec = parseVolumeSpec(name, options, this.deps.specDefaults);
+    const from = parseFrom(name, options);
+    const defaults = this.deps.specDefaults ?? { generatedKeySource: 'generated' };
+    const parsed = from ? undefined : parseVolumeSpec(name, options, defaults);
     const protect = parseProtect(name, options);
     const id = volumeId(name);
     await this.locks.run(id, async () => {
+      const spec = parsed ?? cloneSpec(name, from!, this.deps.state.get(from!.source), options, defaults);
       const existing = this.deps.state.get(name);
+      if (existing && exclusive) {
+        throw new VolumeError('VOLUME_EXISTS', name, 'already exists; pick another name for the copy, or remove it first');
+      }
       if (existing) return confirmSameSpec(existing, spec);
       await this.step(name, 'an interrupted earlier remove of this name could not be finished', () => finishPending(this, id));
       const problem = await this.deps.backings[spec.type].preflight(spec);
@@ -116,7 +124,8 @@ export class VolumeService {
       await this.checkCapacity(record);
       this.touched.add(id);
       try {
-        await this.provision(record, final);
+        if (from) await this.locks.run(volumeId(from.source), () => this.provision(record, final, from));
+        else await this.provision(record, final);
         await this.claims.remeasure(record);
       } finally {
         await this.capacityLock.run('', async () => void this.promised.delete(id));
@@ -127,12 +136,16 @@ export class VolumeService {
   // Built in .creating/, renamed into place when complete (the commit), then
   // recorded. Each step pushes its undo; a crash leaves only a staging
   // directory that the next start (or Create of this name) discards.
-  private async provision(record: VolumeRecord, final: VolumeContext): Promise<void> {
+  // A clone (`from`) runs under its source's lock too, taken after its own:
+  // the source exists and its target does not, so no two Creates wait on each other.
+  private async provision(record: VolumeRecord, final: VolumeContext, from?: CloneSource): Promise<void> {
     const { name } = record;
     const staged = this.contextAt(record, newStagingDir(this.deps.roots.dataDir, record.id));
     const backing = this.backingOf(record);
     await this.transaction(name, async (undo) => {
-      await this.step(name, 'could not provision storage', () => backing.create(staged));
+      await this.step(name, from ? `could not be copied from ${from.source}` : 'could not provision storage', () =>
+        from ? this.copyFrom(staged, from) : backing.create(staged),
+      );
       // Undo deletes what was just made, whatever retain says.
       undo.push('delete the new storage', () => backing.destroy(this.contextAt(withoutRetain(record), staged.paths.dir)));
       await this.checkpoint('create.provisioned');
@@ -151,6 +164,19 @@ export class VolumeService {
       undo.push('forget the record', () => this.deps.state.delete(name));
       await this.checkpoint('create.recorded');
     });
+  }
+
+  private async copyFrom(target: VolumeContext, from: CloneSource): Promise<void> {
+    const source = this.deps.state.get(from.source);
+    if (!source) throw new VolumeError('VOLUME_NOT_FOUND', target.record.name, `from=${from.source}: no such volume on this host`);
+    const backing = this.backingOf(source);
+    if (!backing.createFrom) throw new Error(`type=${source.spec.type} cannot be cloned`);
+    const started = performance.now();
+    const method = await backing.createFrom(target, this.context(source), from.snapshot);
+    this.deps.log.info(
+      { volume: target.record.name, from: from.source, snapshot: from.snapshot, method, ms: Math.round(performance.now() - started) },
+      'cloned',
+    );
   }
 
   // Concurrent Creates (of different names) are checked one at a time, each

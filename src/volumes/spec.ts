@@ -69,7 +69,7 @@ function oneOf<T extends string>(volume: string, key: string, value: string, all
   throw invalid(volume, `${key}=${shown(value)} is not supported; use one of: ${allowed.join(', ')}`);
 }
 
-function parseBoolean(volume: string, key: string, value: string | undefined): boolean {
+export function parseBoolean(volume: string, key: string, value: string | undefined): boolean {
   if (value === undefined) return false;
   if (['true', 'yes', '1', 'on'].includes(value.toLowerCase())) return true;
   if (['false', 'no', '0', 'off'].includes(value.toLowerCase())) return false;

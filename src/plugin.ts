@@ -12,6 +12,7 @@ import { noCheckpoints, pauseAfterTool, pauseAt, type Checkpoint } from './volum
 import { StateStore } from './state/store.js';
 import { loadInstanceTag } from './state/instance-tag.js';
 import { ImageStackBacking } from './backings/image-stack.js';
+import { DataTransfer } from './backings/data-transfer.js';
 import { LuksLayer } from './backings/luks-layer.js';
 import { KeyStore } from './keys/key-store.js';
 import { loadKek } from './keys/kek.js';
@@ -92,7 +93,7 @@ async function wire(config: Config, log: Logger, socket: PluginSocket, baseTools
   });
   // Several peers: every host's plugin sees the same replicated volumes.
   const scope = gluster.peers.length > 1 ? 'global' : 'local';
-  socket.serve(createApp(service, log, scope));
+  socket.serve(createApp(service, log, scope, new DataTransfer(tools)));
   const { server } = socket;
   log.info({ socket: config.socket, volumes: state.all().length, stateFile: state.origin, ...rebuilt, keys: keys.source }, 'listening');
   void checkHost(backings).then((types) => log.info({ types }, 'volume types this host can serve'));

@@ -41,24 +41,10 @@ export function call(socket: string, method: string, body: Record<string, unknow
           ),
         );
         res.on('end', () => {
-          let reply: Reply;
           try {
-            reply = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Reply;
-          } catch {
-            reject(
-              new CliError(
-                `the plugin at ${socket} answered ${method} with something that is not JSON (is it this plugin?)`,
-                EXIT.unreachable,
-              ),
-            );
-            return;
-          }
-          if (res.statusCode === 404) {
-            reject(new CliError(`the plugin at ${socket} has no ${method}: it is older than this CLI; upgrade it`, EXIT.unreachable));
-          } else if (typeof reply['Err'] === 'string' && reply['Err'] !== '') {
-            reject(new CliError(reply['Err'], EXIT.refused));
-          } else {
-            resolve(reply);
+            resolve(parseReply(socket, method, res.statusCode, Buffer.concat(chunks)));
+          } catch (error) {
+            reject(error as Error);
           }
         });
       },
@@ -71,16 +57,31 @@ export function call(socket: string, method: string, body: Record<string, unknow
         ),
       ),
     );
-    req.on('error', (error) =>
-      reject(
-        error instanceof CliError
-          ? error
-          : new CliError(
-              `cannot reach the plugin at ${socket}: ${error.message}; is it running (make run, or docker plugin ls)?`,
-              EXIT.unreachable,
-            ),
-      ),
-    );
+    req.on('error', (error) => reject(unreachable(socket, error)));
     req.end(payload);
   });
+}
+
+/** The plugin's JSON answer, or the CliError it means. */
+export function parseReply(socket: string, method: string, statusCode: number | undefined, body: Buffer): Reply {
+  let reply: Reply;
+  try {
+    reply = JSON.parse(body.toString('utf8')) as Reply;
+  } catch {
+    throw new CliError(`the plugin at ${socket} answered ${method} with something that is not JSON (is it this plugin?)`, EXIT.unreachable);
+  }
+  if (statusCode === 404)
+    throw new CliError(`the plugin at ${socket} has no ${method}: it is older than this CLI; upgrade it`, EXIT.unreachable);
+  if (typeof reply['Err'] === 'string' && reply['Err'] !== '') throw new CliError(reply['Err'], EXIT.refused);
+  return reply;
+}
+
+/** A transport error as the CliError it means. */
+export function unreachable(socket: string, error: Error): CliError {
+  return error instanceof CliError
+    ? error
+    : new CliError(
+        `cannot reach the plugin at ${socket}: ${error.message}; is it running (make run, or docker plugin ls)?`,
+        EXIT.unreachable,
+      );
 }

@@ -3,6 +3,8 @@ import type { Reply } from './client.js';
 /** What every command needs: the plugin, the output, and whether the output is for a script. */
 export interface CliContext {
   ask(method: string, body?: Record<string, unknown>, timeoutMs?: number): Promise<Reply>;
+  /** The plugin's socket, found as for ask (for the streaming commands). */
+  socket(): Promise<string>;
   print(text: string): void;
   json(): boolean;
 }

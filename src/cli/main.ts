@@ -4,6 +4,7 @@ import { call, CliError, EXIT, type Reply } from './client.js';
 import { findSocket } from './socket.js';
 import { age, table } from './format.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
+import { addTransferCommands } from './transfer-commands.js';
 import type { CliContext } from './context.js';
 
 // custom-volume: the operator's CLI. It talks to the running plugin over its
@@ -27,7 +28,7 @@ const globals = () => program.opts<GlobalOptions>();
 const ask = async (method: string, body: Record<string, unknown> = {}, timeoutMs?: number): Promise<Reply> =>
   call(await findSocket(globals()), method, body, timeoutMs);
 const print = (text: string): void => void process.stdout.write(`${text}\n`);
-const cli: CliContext = { ask, print, json: () => globals().json === true };
+const cli: CliContext = { ask, print, json: () => globals().json === true, socket: () => findSocket(globals()) };
 
 interface Row {
   name: string;
@@ -137,6 +138,7 @@ for (const [command, protect] of [
 }
 
 addSnapshotCommands(program, cli);
+addTransferCommands(program, cli);
 
 try {
   await program.parseAsync();

@@ -7,6 +7,8 @@ import {
   RequestError,
   decodeClone,
   decodeCreate,
+  decodeExport,
+  decodeImportQuery,
   decodeMount,
   decodeName,
   decodeNamedSnapshot,
@@ -16,6 +18,10 @@ import {
   parseBody,
 } from './wire.js';
 import { SnapshotOperations } from '../volumes/snapshots.js';
+import { TransferOperations } from '../volumes/transfer.js';
+import type { DataTransfer } from '../backings/data-transfer.js';
+
+const IMPORT_PATH = '/Custom.Import';
 import { VolumeOperations } from '../volumes/operations.js';
 import { readRawBody } from './raw-body.js';
 
@@ -28,14 +34,16 @@ interface RequestState {
 
 // Protocol only: decode, call one service method, encode. Every error becomes
 // {"Err": "..."} with a non-empty message (an empty Err means success to Docker).
-export function createApp(service: VolumeService, log: Logger, scope: Scope = 'local'): Koa {
+/** `transfer`: what export and import stream through (absent: they answer that they are not available). */
+export function createApp(service: VolumeService, log: Logger, scope: Scope = 'local', transfer?: DataTransfer): Koa {
   const app = new Koa<RequestState>();
   const router = new Router<RequestState>();
 
   app.use(async (ctx, next) => {
     const started = performance.now();
     try {
-      ctx.state.body = parseBody(await readRawBody(ctx.req));
+      // An import's body is the stream itself; its volume is named in the query.
+      ctx.state.body = ctx.path === IMPORT_PATH ? decodeImportQuery(ctx.querystring) : parseBody(await readRawBody(ctx.req));
       const name = ctx.state.body['Name'];
       if (typeof name === 'string') ctx.state.volume = name;
       await next();
@@ -145,6 +153,40 @@ export function createApp(service: VolumeService, log: Logger, scope: Scope = 'l
     const from = snapshot === undefined ? name : `${name}@${snapshot}`;
     await service.create(target, { from, ...(protect ? { protect: 'true' } : {}) }, true);
     ctx.body = { Err: '' };
+  });
+
+  const transfers = transfer && new TransferOperations(service, transfer);
+  const transfersOrRefuse = (name: string) => {
+    if (!transfers) throw new RequestError(`volume ${JSON.stringify(name)}: export and import are not available in this plugin`);
+    return transfers;
+  };
+  // The answer is the sealed tar itself (ctx.respond = false once it starts);
+  // an error before that is the usual {"Err"}, after it the connection is cut
+  // so the reader never takes a partial stream for a whole one.
+  router.post('/Custom.Export', async (ctx) => {
+    const { name, plaintext } = decodeExport(ctx.state.body);
+    let streaming = false;
+    try {
+      await transfersOrRefuse(name).export(name, plaintext, (estimate) => {
+        streaming = true;
+        ctx.respond = false;
+        ctx.status = 200;
+        ctx.res.writeHead(200, {
+          'Content-Type': 'application/x-tar',
+          ...(estimate === undefined ? {} : { 'X-Custom-Estimated-Bytes': String(estimate) }),
+        });
+        return ctx.res;
+      });
+    } catch (error) {
+      if (!streaming) throw error;
+      ctx.res.destroy();
+      log.error({ volume: name, err: error }, 'export failed while streaming; the connection was cut');
+    }
+  });
+  router.post(IMPORT_PATH, async (ctx) => {
+    const name = decodeName(ctx.state.body).name;
+    const seal = await transfersOrRefuse(name).import(name, ctx.req);
+    ctx.body = { Bytes: seal.bytes, Sha256: seal.sha256, Err: '' };
   });
 
   app.use(router.routes());

@@ -105,3 +105,17 @@ export function decodeClone(body: Body): { name: string; target: string; snapsho
   const snapshot = optionalString(body, 'Snapshot');
   return { name: stringField(body, 'Name'), target: stringField(body, 'Target'), protect, ...(snapshot === undefined ? {} : { snapshot }) };
 }
+
+/** /Custom.Export: {"Name": "...", "Plaintext"?: bool}. */
+export function decodeExport(body: Body): { name: string; plaintext: boolean } {
+  const plaintext = body['Plaintext'] ?? false;
+  if (typeof plaintext !== 'boolean') throw new RequestError('field Plaintext must be true or false');
+  return { name: stringField(body, 'Name'), plaintext };
+}
+
+/** /Custom.Import?Name=...: the body is the stream, so the name travels in the query. */
+export function decodeImportQuery(query: string): Body {
+  const name = new URLSearchParams(query).get('Name');
+  if (name === null) throw new RequestError('Custom.Import needs ?Name=<volume> in its path');
+  return { Name: name };
+}

@@ -27,10 +27,14 @@ import { readBootId } from './boot-id.js';
 import { createAllocatedFile } from './fallocate.js';
 import { changing, snapshotCache } from './snapshot-cache.js';
 import { copyImage, freezeFilesystem, newFilesystemUuid, thawFilesystem } from './image-copy.js';
+import { packTree, unpackTree } from './tar.js';
 import { canGrowMountedExt4, checkExt4, cutImage, extendImage, growFilesystem, luksResize, refreshLoopSize } from './grow.js';
 
 /** e2fsck and a filesystem's grow walk the whole filesystem: killing them halfway is worse than waiting. */
 const GROW_TIMEOUT_MS = 3_600_000;
+
+/** A tar of a volume's files streams at the pace of its reader: hours for a large one over a slow pipe. */
+const STREAM_TIMEOUT_MS = 6 * 3_600_000;
 
 /** How long a mount table or loop list may be shared (our own changes invalidate it at once). */
 const LISTING_TTL_MS = 250;
@@ -46,6 +50,7 @@ export type { PathKind } from './dir-check.js';
 export type { CompressionUsage } from './compsize.js';
 export type { CopyMethod } from './image-copy.js';
 export { CommandError } from './run.js';
+export type { StreamingTool } from './run.js';
 
 /**
  * Every host operation the backings may perform, with the command timeout
@@ -105,6 +110,8 @@ export function createSystemTools(timeoutMs: number, runtimeDir = '/run') {
     probeFilesystem: (fs: FilesystemType) => probeFilesystem(fs, timeoutMs),
     /** Bounded separately: it walks every file of the volume. */
     measureCompression: (path: string, limitMs: number) => measureCompression(path, Math.min(limitMs, timeoutMs)),
+    packTree: (dir: string) => packTree(dir, STREAM_TIMEOUT_MS),
+    unpackTree: (dir: string) => unpackTree(dir, STREAM_TIMEOUT_MS),
     // Plain file operations need no timeout.
     ...files,
   };

@@ -55,3 +55,42 @@ export async function runTool(command: string, args: readonly string[], options:
   }
   return { stdout: String(result.stdout), stderr: String(result.stderr) };
 }
+
+export interface StreamingTool {
+  /** The tool's input (when asked for): end it, or the tool waits. */
+  readonly stdin: NodeJS.WritableStream | null;
+  /** The tool's output (when asked for): read it, or the tool blocks. */
+  readonly stdout: NodeJS.ReadableStream | null;
+  /** Resolves when the tool succeeded; rejects with a CommandError (its stderr's first line). */
+  readonly done: Promise<void>;
+  /** Stops it (the reader went away). */
+  kill(): void;
+}
+
+/**
+ * Starts a tool whose input or output is a stream (tar): nothing of the
+ * stream is buffered, stderr is kept for the error. Bounded by `timeoutMs`
+ * like every call.
+ */
+export function streamTool(
+  command: string,
+  args: readonly string[],
+  options: { readonly timeoutMs: number; readonly stdin: boolean; readonly stdout: boolean },
+): StreamingTool {
+  const child = execa(command, args, {
+    timeout: options.timeoutMs,
+    forceKillAfterDelay: 2000,
+    reject: false,
+    env: { LC_ALL: 'C' },
+    stdin: options.stdin ? 'pipe' : 'ignore',
+    stdout: options.stdout ? 'pipe' : 'ignore',
+    buffer: { stdout: false, stderr: true },
+  });
+  const done = child.then((result) => {
+    if (!result.failed) return;
+    throw new CommandError(command, args, result.exitCode, String(result.stderr ?? '').trim(), result.timedOut, {
+      cause: result.cause ?? undefined,
+    });
+  });
+  return { stdin: child.stdin, stdout: child.stdout, done, kill: () => void child.kill() };
+}

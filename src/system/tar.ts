@@ -1,0 +1,28 @@
+import { streamTool, type StreamingTool } from './run.js';
+
+// GNU tar for a volume's files: owners as numbers (they mean the same in any
+// container), modes, times, hard links, sparse files, ACLs and extended
+// attributes; never following a symlink out of the tree, never crossing into
+// another mount. Extraction keeps tar's own guards against hostile archives:
+// leading '/' and '..' members are refused, and a symlink that points out of
+// the tree is made last, so nothing is written through it.
+
+const COMMON = ['--numeric-owner', '--xattrs', '--xattrs-include=*', '--acls'];
+
+/** tar of everything under `dir` (its own owner and mode as "./"), on stdout. */
+export function packTree(dir: string, timeoutMs: number): StreamingTool {
+  return streamTool('tar', ['--create', '--file=-', '--directory', dir, ...COMMON, '--sparse', '--one-file-system', '.'], {
+    timeoutMs,
+    stdin: false,
+    stdout: true,
+  });
+}
+
+/** Extracts the tar on stdin into `dir` (which exists), as root keeps owners. */
+export function unpackTree(dir: string, timeoutMs: number): StreamingTool {
+  return streamTool('tar', ['--extract', '--file=-', '--directory', dir, ...COMMON, '--same-owner', '--same-permissions'], {
+    timeoutMs,
+    stdin: true,
+    stdout: false,
+  });
+}

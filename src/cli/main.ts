@@ -5,6 +5,7 @@ import { findSocket } from './socket.js';
 import { age, table } from './format.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
 import { addTransferCommands } from './transfer-commands.js';
+import { addPruneCommand } from './prune-command.js';
 import type { CliContext } from './context.js';
 
 // custom-volume: the operator's CLI. It talks to the running plugin over its
@@ -139,6 +140,7 @@ for (const [command, protect] of [
 
 addSnapshotCommands(program, cli);
 addTransferCommands(program, cli);
+addPruneCommand(program, cli);
 
 try {
   await program.parseAsync();

@@ -1,0 +1,62 @@
+import test from 'ava';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
+import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
+import { runDetached } from '../helpers/containers.js';
+
+// custom-volume prune against a real dockerd: only volumes no container
+// references (running or stopped) go, never a protected one, never without
+// a confirmation.
+
+const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.js');
+
+let dockerd: Dockerd;
+let plugin: PluginProcess;
+
+test.before(async () => {
+  plugin = await startPluginProcess('prune');
+  dockerd = await startDockerd('prune');
+});
+test.after.always(async () => {
+  await dockerd?.stop();
+  await plugin?.stop();
+});
+
+const cli = (args: string[]) =>
+  execa(process.execPath, [CLI, '--socket', plugin.socket, ...args], {
+    reject: false,
+    timeout: 120_000,
+    env: { DOCKER_HOST: dockerd.host },
+    stdin: 'ignore',
+  });
+const create = (name: string, options: string[] = []) =>
+  dockerd.docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=64M', ...options, name]);
+
+test.serial('prune removes only unreferenced volumes: a stopped container keeps its volume, protection holds', async (t) => {
+  for (const name of ['running', 'stopped', 'unused', 'unused2']) await create(name);
+  await create('guarded', ['-o', 'protect=true']);
+  await runDetached(dockerd, ['running:/d'], 'sleep 600');
+  await dockerd.docker(['create', '--network', 'none', '-v', 'stopped:/d', TEST_IMAGE, 'true']);
+
+  const dry = await cli(['--json', 'prune', '--dry-run']);
+  t.is(dry.exitCode, 0, dry.stderr);
+  const planned = JSON.parse(dry.stdout) as { wouldRemove: string[]; kept: Array<{ name: string; why: string }> };
+  t.deepEqual(planned.wouldRemove, ['unused', 'unused2']);
+  t.deepEqual(planned.kept, [
+    { name: 'guarded', why: 'protected' },
+    { name: 'running', why: 'used by a container' },
+    { name: 'stopped', why: 'used by a container' },
+  ]);
+
+  const unconfirmed = await cli(['prune']);
+  t.is(unconfirmed.exitCode, 2);
+  t.regex(unconfirmed.stderr, /prune removes data: confirm on a terminal, or pass --force/);
+
+  const pruned = await cli(['prune', '--force']);
+  t.is(pruned.exitCode, 0, pruned.stderr);
+  t.is(pruned.stdout, 'removed unused\nremoved unused2');
+  const left = (await dockerd.docker(['volume', 'ls', '-q', '--filter', `driver=${plugin.driver}`])).stdout.split('\n').sort();
+  t.deepEqual(left, ['guarded', 'running', 'stopped']);
+  t.is((await cli(['prune', '--force'])).stdout, 'nothing to prune');
+});

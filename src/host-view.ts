@@ -25,6 +25,7 @@ export async function createHostView(tools: SystemTools, residue: HostResidue, d
       return new UsageSnapshot((await tools.scanBindMounts()).mounts);
     },
     liveIds: () => residue.liveIds(),
+    inventory: () => residue.inventory(),
     freeBytes: async () => (await tools.filesystemUsage(dataDir)).availableBytes,
     discardStaging: (id, dir, owns) => residue.discardStaging(id, dir, owns),
   };

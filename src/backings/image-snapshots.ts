@@ -15,7 +15,7 @@ import type { UndoStack } from './undo.js';
 export const SNAPSHOT_DIR = 'snapshots';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** Marks a filesystem frozen by this plugin: a plugin that died meanwhile thaws it at its next start. */
-const FROZEN_MARK = '.frozen';
+export const FROZEN_MARK = '.frozen';
 
 export interface SnapshotInfo {
   readonly name: string;

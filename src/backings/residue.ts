@@ -3,6 +3,24 @@ import type { SystemTools } from '../system/index.js';
 import { IMAGE_NAME } from './backing.js';
 import { detachAll } from './loop-image.js';
 import { closeImageMappings } from './luks-layer.js';
+import { FROZEN_MARK } from './image-snapshots.js';
+
+/** What is attached or mounted under our roots, for `custom-volume doctor`. */
+export interface HostInventory {
+  /** Mounts directly under the mount directory, by volume id. */
+  readonly mounts: ReadonlyArray<{ readonly target: string; readonly id: string }>;
+  /** Loop devices on a volume's image (id) or on any other file under the data directory (id undefined). */
+  readonly loops: ReadonlyArray<{
+    readonly device: string;
+    readonly id: string | undefined;
+    readonly backingFile: string;
+    readonly mappings: readonly string[];
+  }>;
+  /** Volume directories in the data directory (hidden ones left out). */
+  readonly dirs: readonly string[];
+  /** Volumes whose filesystem a snapshot froze and nothing thawed yet (a plugin killed meanwhile). */
+  readonly frozen: readonly string[];
+}
 
 export interface ResidueRoots {
   readonly dataDir: string;
@@ -43,6 +61,28 @@ export class HostResidue {
       if (id) ids.add(id);
     }
     return ids;
+  }
+
+  async inventory(): Promise<HostInventory> {
+    const mounts = (await this.tools.listMounts())
+      .filter((mount) => isDirectChild(this.roots.mountDir, mount.target))
+      .map((mount) => ({ target: mount.target, id: basename(mount.target) }));
+    const dirs = (await this.tools.listDirectory(this.roots.dataDir)).filter((entry) => !entry.startsWith('.'));
+    const owners = new Map<string, string>();
+    for (const id of dirs) {
+      const identity = await this.tools.fileIdentity(join(this.roots.dataDir, id, IMAGE_NAME));
+      if (identity) owners.set(identity, id);
+    }
+    const loops = [];
+    for (const loop of await this.tools.listLoops()) {
+      const id = loop.backingIdentity ? owners.get(loop.backingIdentity) : undefined;
+      if (id === undefined && !loop.backingFile.startsWith(`${this.roots.dataDir}/`)) continue;
+      const mappings = (await this.tools.mappingsOn(loop.device)).map((mapping) => mapping.name);
+      loops.push({ device: loop.device, id, backingFile: loop.backingFile, mappings });
+    }
+    const frozen = [];
+    for (const id of dirs) if (await this.tools.pathExists(join(this.roots.dataDir, id, FROZEN_MARK))) frozen.push(id);
+    return { mounts, loops, dirs, frozen };
   }
 
   // An interrupted create: it never was a volume, and no volume of its id can

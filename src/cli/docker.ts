@@ -9,7 +9,10 @@ const TIMEOUT_MS = 60_000;
 async function docker(args: readonly string[]): Promise<string> {
   const result = await execa('docker', args, { reject: false, timeout: TIMEOUT_MS });
   if (result.exitCode !== 0) {
-    throw new CliError(`docker ${args[0] ?? ''} failed: ${String(result.stderr).trim() || `exit ${result.exitCode}`}; is dockerd running?`, EXIT.unreachable);
+    throw new CliError(
+      `docker ${args[0] ?? ''} failed: ${String(result.stderr).trim() || `exit ${result.exitCode}`}; is dockerd running?`,
+      EXIT.unreachable,
+    );
   }
   return String(result.stdout);
 }
@@ -20,7 +23,12 @@ export async function volumesInUse(): Promise<Set<string>> {
   const names = new Set<string>();
   // A few hundred ids per call keeps the argument list well under the kernel's limit.
   for (let i = 0; i < ids.length; i += 200) {
-    const out = await docker(['inspect', '--format', '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}}{{"\\n"}}{{end}}{{end}}', ...ids.slice(i, i + 200)]);
+    const out = await docker([
+      'inspect',
+      '--format',
+      '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}}{{"\\n"}}{{end}}{{end}}',
+      ...ids.slice(i, i + 200),
+    ]);
     for (const name of out.split('\n')) if (name) names.add(name);
   }
   return names;
@@ -29,5 +37,9 @@ export async function volumesInUse(): Promise<Set<string>> {
 /** docker volume rm: Docker checks its own references, then asks the plugin (which refuses protected volumes). */
 export async function removeVolume(name: string): Promise<string | undefined> {
   const result = await execa('docker', ['volume', 'rm', '--', name], { reject: false, timeout: TIMEOUT_MS });
-  return result.exitCode === 0 ? undefined : String(result.stderr).trim().replace(/^Error response from daemon: /, '');
+  return result.exitCode === 0
+    ? undefined
+    : String(result.stderr)
+        .trim()
+        .replace(/^Error response from daemon: /, '');
 }

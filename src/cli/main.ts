@@ -6,6 +6,7 @@ import { age, table } from './format.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
 import { addTransferCommands } from './transfer-commands.js';
 import { addPruneCommand } from './prune-command.js';
+import { addDoctorCommand } from './doctor-command.js';
 import type { CliContext } from './context.js';
 
 // custom-volume: the operator's CLI. It talks to the running plugin over its
@@ -141,6 +142,7 @@ for (const [command, protect] of [
 addSnapshotCommands(program, cli);
 addTransferCommands(program, cli);
 addPruneCommand(program, cli);
+addDoctorCommand(program, cli);
 
 try {
   await program.parseAsync();

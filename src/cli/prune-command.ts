@@ -29,7 +29,8 @@ function plan(volumes: Row[], used: Set<string>): Plan {
     if (used.has(volume.name)) result.keep.push({ name: volume.name, why: 'used by a container' });
     else if (volume.protected) result.keep.push({ name: volume.name, why: 'protected' });
     // Containers on other hosts are not visible from here.
-    else if (volume.type === 'replicated') result.keep.push({ name: volume.name, why: "replicated: other hosts' containers cannot be seen from here" });
+    else if (volume.type === 'replicated')
+      result.keep.push({ name: volume.name, why: "replicated: other hosts' containers cannot be seen from here" });
     else result.remove.push(volume);
   }
   return result;
@@ -70,7 +71,8 @@ export function addPruneCommand(program: Command, cli: CliContext): void {
         return show();
       }
       if (!options.force) {
-        if (!process.stdin.isTTY) throw new CliError('prune removes data: confirm on a terminal, or pass --force (see --dry-run first)', EXIT.usage);
+        if (!process.stdin.isTTY)
+          throw new CliError('prune removes data: confirm on a terminal, or pass --force (see --dry-run first)', EXIT.usage);
         show();
         if (!(await confirm(todo.remove.length))) throw new CliError('nothing removed', EXIT.refused);
       }

@@ -18,6 +18,7 @@ import {
   parseBody,
 } from './wire.js';
 import { SnapshotOperations } from '../volumes/snapshots.js';
+import { diagnose } from '../volumes/doctor.js';
 import { TransferOperations } from '../volumes/transfer.js';
 import type { DataTransfer } from '../backings/data-transfer.js';
 
@@ -129,6 +130,9 @@ export function createApp(service: VolumeService, log: Logger, scope: Scope = 'l
     const { name, size } = decodeResize(ctx.state.body);
     const result = await operations.resize(name, size);
     ctx.body = { FromBytes: result.fromBytes, ToBytes: result.toBytes, Changed: result.changed, Err: '' };
+  });
+  router.post('/Custom.Doctor', async (ctx) => {
+    ctx.body = { Doctor: await diagnose(service), Err: '' };
   });
   const snapshots = new SnapshotOperations(service);
   router.post('/Custom.Snapshot', async (ctx) => {

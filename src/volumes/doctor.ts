@@ -1,5 +1,7 @@
+import { join } from 'node:path';
 import type { VolumeType } from '../state/schema.js';
-import type { Backings } from './service.js';
+import type { Backings, VolumeService } from './service.js';
+import { formatSize } from './size.js';
 import { parseVolumeSpec } from './spec.js';
 
 /** For each volume type: "available", or "unavailable: <why>". Logged at start-up. */
@@ -14,4 +16,121 @@ export async function checkHost(backings: Backings): Promise<Record<VolumeType, 
     }
   }
   return result;
+}
+
+export interface Finding {
+  /** 'problem': something is wrong (doctor exits non-zero); 'warning': worth knowing. */
+  readonly severity: 'problem' | 'warning';
+  readonly volume?: string;
+  readonly what: string;
+  readonly fix: string;
+}
+
+export interface Diagnosis {
+  readonly types: Record<VolumeType, string>;
+  readonly volumes: number;
+  readonly dataDir: string;
+  readonly freeBytes: number;
+  /** What sparse images may still claim of the data directory's filesystem. */
+  readonly unclaimedBytes: number;
+  readonly findings: readonly Finding[];
+}
+
+/**
+ * The host against the plugin's state: types it cannot serve, devices and
+ * mounts nothing accounts for, state and disk that disagree, leases from an
+ * earlier boot, frozen filesystems, overcommit. Reads only; changes nothing.
+ */
+export async function diagnose(service: VolumeService): Promise<Diagnosis> {
+  const { state, host, backings, roots, policy } = service.deps;
+  const records = state.all();
+  const types = await checkHost(backings);
+  const inventory = await host.inventory();
+  const findings: Finding[] = [];
+  const byId = new Map(records.map((record) => [record.id, record]));
+
+  for (const record of records) {
+    const type = types[record.spec.type];
+    if (type !== 'available') {
+      findings.push({
+        severity: 'problem',
+        volume: record.name,
+        what: `is type=${record.spec.type}, which this host cannot serve now: ${type}`,
+        fix: 'fix the host (see the reason), or move the volume to a host that can serve it (custom-volume export/import)',
+      });
+    }
+    if (record.spec.type !== 'replicated' && !inventory.dirs.includes(record.id)) {
+      findings.push({
+        severity: 'problem',
+        volume: record.name,
+        what: `is recorded, but its storage directory ${service.context(record).paths.dir} is missing`,
+        fix: `restore the directory from a backup, or drop the record: docker volume rm ${record.name}`,
+      });
+    }
+    for (const [id, lease] of Object.entries(record.leases)) {
+      if (lease.boot !== '' && lease.boot !== host.bootId) {
+        findings.push({
+          severity: 'problem',
+          volume: record.name,
+          what: `holds lease ${id} from an earlier boot (${lease.since})`,
+          fix: 'restart the plugin: its start-up check releases leases no container backs',
+        });
+      }
+    }
+  }
+  for (const id of inventory.dirs) {
+    if (!byId.has(id)) {
+      findings.push({
+        severity: 'problem',
+        what: `the directory ${join(roots.dataDir, id)} belongs to no volume in the state`,
+        fix: 'restart the plugin to adopt it (it rebuilds records from volume.json), or move it away if it is not a volume',
+      });
+    }
+  }
+  const mounted = new Set(inventory.mounts.map((mount) => mount.id));
+  for (const mount of inventory.mounts) {
+    if (!byId.has(mount.id)) {
+      findings.push({
+        severity: 'problem',
+        what: `${mount.target} is mounted but belongs to no volume the plugin knows`,
+        fix: `umount ${mount.target}, once you know nothing uses it`,
+      });
+    }
+  }
+  for (const loop of inventory.loops) {
+    const record = loop.id === undefined ? undefined : byId.get(loop.id);
+    const held = loop.mappings.length > 0 ? ` (holding mapping ${loop.mappings.join(', ')})` : '';
+    if (!record) {
+      findings.push({
+        severity: 'problem',
+        what: `loop device ${loop.device} is attached to ${loop.backingFile}, which is no volume's image${held}`,
+        fix: `${loop.mappings.map((m) => `cryptsetup close ${m}; `).join('')}losetup -d ${loop.device}`,
+      });
+    } else if (!mounted.has(record.id)) {
+      findings.push({
+        severity: 'problem',
+        volume: record.name,
+        what: `loop device ${loop.device} is attached to its image, but nothing has the volume mounted${held}`,
+        fix: `${loop.mappings.map((m) => `cryptsetup close ${m}; `).join('')}losetup -d ${loop.device} (the plugin's periodic check also releases it)`,
+      });
+    }
+  }
+  for (const id of inventory.frozen) {
+    findings.push({
+      severity: 'problem',
+      volume: byId.get(id)?.name ?? id,
+      what: 'its filesystem was frozen for a snapshot that never finished: writes to it block',
+      fix: 'restart the plugin (it thaws it at start), or fsfreeze --unfreeze on its mount',
+    });
+  }
+  const freeBytes = await host.freeBytes();
+  const unclaimedBytes = await service.claims.total(records.filter((record) => record.spec.type !== 'replicated'));
+  if (unclaimedBytes > freeBytes) {
+    findings.push({
+      severity: unclaimedBytes > freeBytes * policy.overcommit ? 'problem' : 'warning',
+      what: `sparse images may still claim ${formatSize(unclaimedBytes)}, and ${formatSize(freeBytes)} is free in ${roots.dataDir}: if they fill up, writes in every volume fail`,
+      fix: 'free space on that filesystem, or create volumes with -o sparse=false (preallocated)',
+    });
+  }
+  return { types, volumes: records.length, dataDir: roots.dataDir, freeBytes, unclaimedBytes, findings };
 }

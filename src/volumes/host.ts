@@ -1,4 +1,5 @@
 import type { UsageSnapshot } from './usage.js';
+import type { HostInventory } from '../backings/residue.js';
 
 /**
  * What the service needs to know about the host beyond one volume's backing:
@@ -12,6 +13,8 @@ export interface HostView {
   scanUsers(): Promise<UsageSnapshot>;
   /** Ids of volumes that have a mount or a loop device now. */
   liveIds(): Promise<Set<string>>;
+  /** Mounts, loop devices and mappings under our roots, and the volume directories (for doctor). */
+  inventory(): Promise<HostInventory>;
   /** Free bytes (for an unprivileged writer) in the data directory's filesystem. */
   freeBytes(): Promise<number>;
   /**

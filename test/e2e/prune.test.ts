@@ -1,4 +1,5 @@
 import test from 'ava';
+import { mkdir, readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
@@ -59,4 +60,33 @@ test.serial('prune removes only unreferenced volumes: a stopped container keeps 
   const left = (await dockerd.docker(['volume', 'ls', '-q', '--filter', `driver=${plugin.driver}`])).stdout.split('\n').sort();
   t.deepEqual(left, ['guarded', 'running', 'stopped']);
   t.is((await cli(['prune', '--force'])).stdout, 'nothing to prune');
+});
+
+test.serial('doctor finds a loop device leaked on purpose and a stray directory, exits 1; clean again, exits 0', async (t) => {
+  await create('leaky');
+  const clean = await cli(['doctor']);
+  t.is(clean.exitCode, 0, clean.stdout + clean.stderr);
+  t.regex(clean.stdout, /plain +available/);
+  t.regex(clean.stdout, /no problems found|warning/);
+  const id = (await readdir(join(plugin.stateDir, 'volumes'))).find((entry) => entry.startsWith('leaky-'))!;
+  const image = join(plugin.stateDir, 'volumes', id, 'disk.img');
+  const device = (await execa('losetup', ['--find', '--show', image])).stdout.trim();
+  t.teardown(() => execa('losetup', ['-d', device], { reject: false }).then(() => undefined));
+  await mkdir(join(plugin.stateDir, 'volumes', 'stray-0123456789abcdef'));
+  const found = await cli(['--json', 'doctor']);
+  t.is(found.exitCode, 1);
+  const report = JSON.parse(found.stdout) as { findings: Array<{ severity: string; volume?: string; what: string; fix: string }> };
+  t.like(
+    report.findings.find((f) => f.volume === 'leaky'),
+    {
+      severity: 'problem',
+      what: `loop device ${device} is attached to its image, but nothing has the volume mounted`,
+      fix: `losetup -d ${device} (the plugin's periodic check also releases it)`,
+    },
+  );
+  t.truthy(report.findings.find((f) => /stray-0123456789abcdef belongs to no volume/.test(f.what)));
+  await execa('losetup', ['-d', device]);
+  await rmdir(join(plugin.stateDir, 'volumes', 'stray-0123456789abcdef'));
+  t.is((await cli(['doctor'])).exitCode, 0);
+  await dockerd.docker(['volume', 'rm', 'leaky']);
 });

@@ -1,3 +1,4 @@
+import type { HostInventory } from '../../src/backings/residue.js';
 import { rm } from 'node:fs/promises';
 import type { HostView } from '../../src/volumes/host.js';
 import { UsageSnapshot } from '../../src/volumes/usage.js';
@@ -37,6 +38,11 @@ export class FakeHost implements HostView {
   async liveIds(): Promise<Set<string>> {
     await Promise.resolve();
     return new Set(this.backing.active);
+  }
+
+  async inventory(): Promise<HostInventory> {
+    await Promise.resolve();
+    return { mounts: [...this.backing.active].map((id) => ({ target: `fake:${id}`, id })), loops: [], dirs: [], frozen: [] };
   }
 
   async freeBytes(): Promise<number> {

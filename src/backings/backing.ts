@@ -83,6 +83,8 @@ export interface Backing {
    * its snapshot: a clone, independent from then on. Nothing mounted after.
    */
   createFrom?(target: VolumeContext, source: VolumeContext, snapshot: string | undefined): Promise<CopyMethod>;
+  /** A new key, online; the old key's keyslots destroyed (absent: the type has no key). */
+  rekey?(volume: VolumeContext): Promise<void>;
   /** Thaws what a dead process left frozen; true when it did. */
   thawLeftover?(volume: VolumeContext): Promise<boolean>;
   /** Cheap facts for `docker volume inspect`; must not block. */

@@ -222,6 +222,14 @@ export class ImageStackBacking implements Backing {
     return this.snapshots.remove(paths, name, encryption(record.spec) !== undefined);
   }
 
+  /** The header on the loop device when one is attached (cryptsetup then locks the device), else in the image; every snapshot's too. */
+  async rekey({ record, paths }: VolumeContext): Promise<void> {
+    const luks = encryption(record.spec);
+    if (!luks) throw new Error(`is type=${record.spec.type}: it has no key to rotate`);
+    const loop = (await loopsOf(this.tools, paths.image))[0];
+    await this.luks.rekey(record, luks, [loop ?? paths.image, ...(await this.snapshots.images(paths))]);
+  }
+
   async thawLeftover({ paths }: VolumeContext): Promise<boolean> {
     return this.snapshots.thawLeftover(paths);
   }

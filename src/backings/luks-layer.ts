@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { EncryptedSpec, VolumeRecord } from '../state/schema.js';
-import type { SystemTools } from '../system/index.js';
+import { CommandError, type SystemTools } from '../system/index.js';
 import type { KeyStore } from '../keys/key-store.js';
 import type { StatusValue } from './backing.js';
 import { checkKeyfile, loadKeyfile } from './keyfile.js';
@@ -101,6 +101,76 @@ export class LuksLayer {
       return key;
     } finally {
       sourceKey.fill(0);
+    }
+  }
+
+  /**
+   * A new key for the volume, online: added to the keyslots of every header
+   * in `headers` (the volume's device or image, its snapshots), committed in
+   * the key store, then the old key's keyslots destroyed. The LUKS volume key
+   * (what the data is encrypted with) stays, so an open mapping goes on.
+   * What an interrupted rekey left is finished or undone first.
+   */
+  async rekey(record: VolumeRecord, spec: EncryptedSpec, headers: readonly string[]): Promise<void> {
+    if (spec.keyfile) {
+      throw new Error(
+        `its key is your key file (${spec.keyfile}); the plugin does not rotate it. Use cryptsetup luksChangeKey on the volume's image with the old and the new file, then point the file's path at the new one`,
+      );
+    }
+    await this.finishRekey(record, headers);
+    const old = await this.keys.load(record.id);
+    const next = await this.keys.stageNext(record.id);
+    try {
+      const added: string[] = [];
+      try {
+        for (const header of headers) {
+          await this.tools.luksAddKey(header, old, next);
+          added.push(header);
+        }
+      } catch (error) {
+        for (const header of added) await this.removeKeyslot(header, next);
+        await this.keys.dropStaged(record.id, 'next');
+        throw error;
+      }
+      await this.keys.commitNext(record.id, old);
+      for (const header of headers) await this.removeKeyslot(header, old);
+      await this.keys.dropStaged(record.id, 'retired');
+    } finally {
+      old.fill(0);
+      next.fill(0);
+    }
+  }
+
+  /**
+   * After a crash: a retired key that is not the key (the commit happened)
+   * loses its keyslots; a staged next key that never became the key loses
+   * any keyslot it got. Never the key's own keyslot.
+   */
+  private async finishRekey(record: VolumeRecord, headers: readonly string[]): Promise<void> {
+    const current = await this.keys.load(record.id);
+    try {
+      for (const which of ['retired', 'next'] as const) {
+        const staged = await this.keys.loadStaged(record.id, which);
+        if (!staged) continue;
+        try {
+          if (!staged.equals(current)) for (const header of headers) await this.removeKeyslot(header, staged);
+        } finally {
+          staged.fill(0);
+        }
+        await this.keys.dropStaged(record.id, which);
+      }
+    } finally {
+      current.fill(0);
+    }
+  }
+
+  /** Destroys the keyslot `key` opens, if there is one. */
+  private async removeKeyslot(header: string, key: Buffer): Promise<void> {
+    try {
+      await this.tools.luksRemoveKey(header, key);
+    } catch (error) {
+      if (error instanceof CommandError && /No key available with this passphrase/i.test(error.stderr)) return;
+      throw error;
     }
   }
 

@@ -120,6 +120,18 @@ program
     );
   });
 
+program
+  .command('rekey')
+  .argument('<name>', 'an encrypted volume')
+  .description(
+    "give an encrypted volume a new key while containers use it: the new key is added to its LUKS keyslots (and its snapshots'), stored, and the old key's keyslots destroyed, so the old key opens nothing",
+  )
+  .action(async (name: string) => {
+    await ask('Custom.Rekey', { Name: name }, 600_000);
+    if (globals().json) return print(JSON.stringify({ name, rekeyed: true }));
+    print(`${name}: rekeyed; the old key no longer opens it`);
+  });
+
 for (const [command, protect] of [
   ['protect', true],
   ['unprotect', false],

@@ -36,8 +36,7 @@ export class KeyStore {
       await handle.writeFile(blob);
       await handle.sync();
       await handle.close();
-      const dirHandle = await open(this.dir, 'r');
-      await dirHandle.sync().finally(() => dirHandle.close());
+      await this.syncDir();
     } catch (error) {
       // A half-written key file would block every later create of this name.
       await handle.close().catch(() => undefined);
@@ -49,7 +48,60 @@ export class KeyStore {
   }
 
   async load(volumeId: string): Promise<Buffer> {
-    const blob = await readFile(this.file(volumeId));
+    return this.open(volumeId, await readFile(this.file(volumeId)));
+  }
+
+  // Rekey's files beside <id>.key: <id>.key.next (the new key, before it is
+  // the key) and <id>.key.retired (the old one, until its keyslots are gone).
+  // Each is written durably before the step that needs it, so a crash at any
+  // point leaves what finishing or undoing the rekey needs.
+
+  /** Generates the next key and stores it as <id>.key.next (replacing an earlier one). */
+  async stageNext(volumeId: string): Promise<Buffer> {
+    const key = randomBytes(VOLUME_KEY_BYTES);
+    await this.writeDurably(`${this.file(volumeId)}.next`, this.kek ? sealKey(key, this.kek, volumeId) : key);
+    return key;
+  }
+
+  /** The commit: the old key is kept as <id>.key.retired, then the next key becomes the key. */
+  async commitNext(volumeId: string, old: Uint8Array): Promise<void> {
+    await this.writeDurably(`${this.file(volumeId)}.retired`, this.kek ? sealKey(old, this.kek, volumeId) : Buffer.from(old));
+    await rename(`${this.file(volumeId)}.next`, this.file(volumeId));
+    await this.syncDir();
+  }
+
+  async loadStaged(volumeId: string, which: 'next' | 'retired'): Promise<Buffer | undefined> {
+    const blob = await readFile(`${this.file(volumeId)}.${which}`).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    return blob && this.open(volumeId, blob);
+  }
+
+  async dropStaged(volumeId: string, which: 'next' | 'retired'): Promise<void> {
+    await rm(`${this.file(volumeId)}.${which}`, { force: true });
+  }
+
+  private async writeDurably(path: string, blob: Uint8Array): Promise<void> {
+    const temp = `${path}.tmp`;
+    await rm(temp, { force: true });
+    const handle = await open(temp, 'wx', 0o400);
+    try {
+      await handle.writeFile(blob);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+    await this.syncDir();
+  }
+
+  private async syncDir(): Promise<void> {
+    const dirHandle = await open(this.dir, 'r');
+    await dirHandle.sync().finally(() => dirHandle.close());
+  }
+
+  private open(volumeId: string, blob: Buffer): Buffer {
     if (isSealed(blob)) {
       if (!this.kek) throw new Error('the key is sealed but no key-encryption key is configured (CUSTOM_KEK_FILE)');
       try {
@@ -64,6 +116,7 @@ export class KeyStore {
 
   async remove(volumeId: string): Promise<void> {
     await rm(this.file(volumeId), { force: true });
+    for (const which of ['next', 'retired']) await rm(`${this.file(volumeId)}.${which}`, { force: true });
   }
 
   /** Moves the key next to retained data (`retain=true` volumes). */

@@ -131,6 +131,10 @@ export function createApp(service: VolumeService, log: Logger, scope: Scope = 'l
     const result = await operations.resize(name, size);
     ctx.body = { FromBytes: result.fromBytes, ToBytes: result.toBytes, Changed: result.changed, Err: '' };
   });
+  router.post('/Custom.Rekey', async (ctx) => {
+    await operations.rekey(decodeName(ctx.state.body).name);
+    ctx.body = { Err: '' };
+  });
   router.post('/Custom.Doctor', async (ctx) => {
     ctx.body = { Doctor: await diagnose(service), Err: '' };
   });

@@ -124,3 +124,20 @@ export async function luksUUID(device: string, timeoutMs: number): Promise<strin
 export async function luksNewUUID(device: string, timeoutMs: number): Promise<void> {
   await runTool('cryptsetup', ['luksUUID', '--batch-mode', '--uuid', randomUUID(), '--', device], { timeoutMs });
 }
+
+/** The cryptsetup wrappers; keys travel on stdin (a second one through a FIFO in `runtimeDir`). */
+export function cryptTools(timeoutMs: number, runtimeDir: string) {
+  return {
+    luksFormat: (device: string, key: Uint8Array, options: FormatOptions) => luksFormat(device, key, options, timeoutMs),
+    luksOpen: (device: string, name: string, key: Uint8Array) => luksOpen(device, name, key, timeoutMs),
+    luksClose: (name: string) => luksClose(name, timeoutMs),
+    luksStatus: (name: string) => luksStatus(name, timeoutMs),
+    luksDump: (device: string) => luksDump(device, timeoutMs),
+    luksAddKey: (device: string, existing: Uint8Array, added: Uint8Array) => luksAddKey(device, existing, added, timeoutMs, runtimeDir),
+    luksRemoveKey: (device: string, key: Uint8Array) => luksRemoveKey(device, key, timeoutMs),
+    luksErase: (device: string) => luksErase(device, timeoutMs),
+    luksUUID: (device: string) => luksUUID(device, timeoutMs),
+    luksNewUUID: (device: string) => luksNewUUID(device, timeoutMs),
+    cipherSupported: (cipher: string, keySizeBits: number) => cipherSupported(cipher, keySizeBits, timeoutMs),
+  };
+}

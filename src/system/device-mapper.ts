@@ -100,3 +100,11 @@ export async function mappingsOn(device: string, sysRoot = '/sys'): Promise<Mapp
   const mappings = await Promise.all(holders.map((dm) => mappingAt(sysRoot, dm)));
   return mappings.filter((mapping): mapping is Mapping => mapping !== undefined);
 }
+
+export function mapperTools(timeoutMs: number) {
+  return {
+    mappingNamed: (name: string) => mappingNamed(name),
+    mappingsOn: (device: string) => mappingsOn(device),
+    probeDmCrypt: () => probeDmCrypt(timeoutMs),
+  };
+}

@@ -60,3 +60,16 @@ export async function checkExt4(device: string, timeoutMs: number): Promise<void
     if (!(error instanceof CommandError && error.exitCode === 1)) throw error;
   }
 }
+
+/** Growing, layer by layer; `longMs` bounds e2fsck and the filesystem's grow (they walk the whole filesystem). */
+export function growTools(timeoutMs: number, longMs: number) {
+  return {
+    extendImage: (path: string, bytes: number, allocated: boolean) => extendImage(path, bytes, allocated, timeoutMs),
+    cutImage,
+    canGrowMountedExt4,
+    checkExt4: (device: string) => checkExt4(device, longMs),
+    refreshLoopSize: (device: string) => refreshLoopSize(device, timeoutMs),
+    luksResize: (name: string, key: Uint8Array) => luksResize(name, key, timeoutMs),
+    growFilesystem: (fs: FilesystemType, device: string, mountRoot: string) => growFilesystem(fs, device, mountRoot, longMs),
+  };
+}

@@ -75,3 +75,13 @@ async function checkExt4Fresh(target: string, timeoutMs: number): Promise<void> 
     throw error;
   }
 }
+
+/** Copies and their new identities; `longMs` bounds what reads a whole image. */
+export function copyTools(timeoutMs: number, longMs: number) {
+  return {
+    copyImage: (source: string, target: string, sparse: boolean) => copyImage(source, target, sparse, longMs),
+    freezeFilesystem: (mountRoot: string) => freezeFilesystem(mountRoot, timeoutMs),
+    thawFilesystem: (mountRoot: string) => thawFilesystem(mountRoot, timeoutMs),
+    newFilesystemUuid: (fs: FilesystemType, target: string) => newFilesystemUuid(fs, target, longMs),
+  };
+}

@@ -2,6 +2,7 @@ import { access } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runTool } from './run.js';
+import { changing, LISTING_TTL_MS, snapshotCache } from './snapshot-cache.js';
 
 // losetup wrappers. Devices are attached with direct I/O: the volume's page
 // cache then lives only above the loop device (measured: up to 4x faster
@@ -62,4 +63,14 @@ export async function listLoops(timeoutMs: number): Promise<LoopDevice[]> {
       backingIdentity: majMin && inode ? `${majMin}:${inode}` : undefined,
     };
   });
+}
+
+/** The loop device wrappers, the listing shared for a moment and renewed by our own changes. */
+export function loopTools(timeoutMs: number) {
+  const loops = snapshotCache(() => listLoops(timeoutMs), LISTING_TTL_MS);
+  return {
+    attachLoop: (image: string) => changing(loops, () => attachLoop(image, timeoutMs)),
+    detachLoop: (device: string) => changing(loops, () => detachLoop(device, timeoutMs)),
+    listLoops: () => loops.get(),
+  };
 }

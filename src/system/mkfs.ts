@@ -14,3 +14,7 @@ export async function makeFilesystem(fs: FilesystemType, target: string, timeout
   const [command, ...args] = MKFS_ARGS[fs](target);
   await runTool(command!, args, { timeoutMs });
 }
+
+export function mkfsTools(timeoutMs: number) {
+  return { makeFilesystem: (fs: FilesystemType, target: string) => makeFilesystem(fs, target, timeoutMs) };
+}

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { runTool } from './run.js';
+import { changing, LISTING_TTL_MS, snapshotCache } from './snapshot-cache.js';
 
 export interface MountEntry {
   readonly source: string;
@@ -63,4 +64,19 @@ export function parseMountInfo(text: string): MountEntry[] {
 
 export async function listMounts(): Promise<MountEntry[]> {
   return parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
+}
+
+/** The mount wrappers, the mount table shared for a moment and renewed by our own changes. */
+export function mountTools(timeoutMs: number) {
+  const mounts = snapshotCache(listMounts, LISTING_TTL_MS);
+  return {
+    mount: (device: string, target: string, fsType: string, options: readonly string[]) =>
+      changing(mounts, () => mountDevice(device, target, fsType, options, timeoutMs)),
+    unmount: (target: string) => changing(mounts, () => unmount(target, timeoutMs)),
+    bindMount: (source: string, target: string) => changing(mounts, () => bindMount(source, target, timeoutMs)),
+    detachMount: (target: string) => changing(mounts, () => detachMount(target, timeoutMs)),
+    listMounts: () => mounts.get(),
+    /** For mounts made by other tools (the GlusterFS client): the next listing is read afresh. */
+    forgetMounts: () => mounts.invalidate(),
+  };
 }

@@ -41,3 +41,6 @@ export async function changing<R>(cache: SnapshotCache<unknown>, work: () => Pro
     cache.invalidate();
   }
 }
+
+/** How long a mount table or loop list may be shared (our own changes invalidate it at once). */
+export const LISTING_TTL_MS = 250;

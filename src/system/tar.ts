@@ -26,3 +26,11 @@ export function unpackTree(dir: string, timeoutMs: number): StreamingTool {
     stdout: false,
   });
 }
+
+/** `streamMs` bounds a whole stream, which goes at its reader's pace. */
+export function tarTools(streamMs: number) {
+  return {
+    packTree: (dir: string) => packTree(dir, streamMs),
+    unpackTree: (dir: string) => unpackTree(dir, streamMs),
+  };
+}

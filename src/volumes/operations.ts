@@ -190,4 +190,25 @@ export class VolumeOperations {
       return { fromBytes, toBytes, changed: true };
     });
   }
+
+  /** A new key for an encrypted volume, online (containers keep writing); the old key opens nothing afterwards. */
+  async rekey(name: string): Promise<void> {
+    await this.service.locks.run(volumeId(name), async () => {
+      const record = this.service.deps.state.get(name);
+      if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume on this host');
+      const backing = this.service.backingOf(record);
+      if (record.spec.type !== 'encrypted' || !backing.rekey) {
+        throw new VolumeError(
+          'PRECONDITION_FAILED',
+          name,
+          `is type=${record.spec.type}: it has no key to rotate (only type=encrypted has one)`,
+        );
+      }
+      const started = performance.now();
+      await this.service.step(name, 'could not be rekeyed (the old key still opens it; run rekey again)', () =>
+        backing.rekey!(this.service.context(record)),
+      );
+      this.service.deps.log.info({ volume: name, ms: Math.round(performance.now() - started) }, 'rekeyed');
+    });
+  }
 }

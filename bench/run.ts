@@ -8,6 +8,7 @@ import { dockerLatency, stateLatency } from './latency.js';
 import { bareBtrfs, makeCorpus, volumeCopy, type CopyResult } from './compression.js';
 import { replicatedBench } from './replicated.js';
 import { manyVolumes } from './leases.js';
+import { day2Copies, day2Transfer } from './day2.js';
 import { fmt, ratio, table } from './stats.js';
 
 async function printReplicated(corpus: string): Promise<void> {
@@ -61,12 +62,39 @@ async function printReplicated(corpus: string): Promise<void> {
   console.log('(the layout before the pool: three brick processes per volume, about 55 MiB per volume)');
 }
 
+async function printDay2(root: string, corpus: string): Promise<void> {
+  console.log('\nmeasuring day-2 operations (1 GiB plain ext4 volume holding the 512 MiB corpus)…');
+  const copies = await day2Copies(root, corpus);
+  console.log(
+    `\n${table(
+      ['data directory on', 'method', 'snapshot (mounted) ms', 'clone ms'],
+      copies.map((c) => [c.host, c.method, fmt(c.snapshotMs, 0), fmt(c.cloneMs, 0)]),
+    )}`,
+  );
+  const t = await day2Transfer(root, corpus);
+  console.log(
+    `\n${table(
+      ['transfer', 'MB/s', 'vs tar alone'],
+      [
+        ['custom-volume export (to a file)', fmt(t.exportMBps, 0), ratio(t.exportMBps, t.tarCreateMBps)],
+        ['tar --create (same files)', fmt(t.tarCreateMBps, 0), '1.00x'],
+        ['custom-volume import (from the file)', fmt(t.importMBps, 0), ratio(t.importMBps, t.tarExtractMBps)],
+        ['tar --extract + sync (same files)', fmt(t.tarExtractMBps, 0), '1.00x'],
+      ],
+    )}`,
+  );
+}
+
 async function main(): Promise<void> {
   const root = await makeTempDir('bench');
   try {
     // BENCH_ONLY=replicated: just that section (it takes ~15 min with 1 000 volumes).
     if (process.env['BENCH_ONLY'] === 'replicated') {
       await printReplicated(await makeCorpus(root));
+      return;
+    }
+    if (process.env['BENCH_ONLY'] === 'day2') {
+      await printDay2(root, await makeCorpus(root));
       return;
     }
     console.log('measuring throughput (fio, O_DIRECT, 512 MiB sequential, 5 s 4k random)…');
@@ -148,6 +176,7 @@ async function main(): Promise<void> {
       )}`,
     );
 
+    await printDay2(root, corpus);
     await printReplicated(corpus);
 
     console.log('\nmeasuring docker latency (median of 8, private dockerd)…');

@@ -81,8 +81,13 @@ export interface Backing {
   /**
    * Provisions `target` (its spec the source's) as a copy of `source`, or of
    * its snapshot: a clone, independent from then on. Nothing mounted after.
+   * Resolves with how it copied and the size the copy has.
    */
-  createFrom?(target: VolumeContext, source: VolumeContext, snapshot: string | undefined): Promise<CopyMethod>;
+  createFrom?(
+    target: VolumeContext,
+    source: VolumeContext,
+    snapshot: string | undefined,
+  ): Promise<{ method: CopyMethod; sizeBytes: number }>;
   /** A new key, online; the old key's keyslots destroyed (absent: the type has no key). */
   rekey?(volume: VolumeContext): Promise<void>;
   /** Thaws what a dead process left frozen; true when it did. */

@@ -9,8 +9,9 @@ import type { VolumePaths } from './backing.js';
 // A volume's files as a portable, sealed stream (export-format.ts), for
 // every type alike: what containers see under the mounted volume's _data.
 // An import unpacks into a staging directory beside _data, checks the seal,
-// and only then puts the tree in place of the (empty) _data: a damaged,
-// truncated or refused stream leaves the volume as it was.
+// syncs, and only then renames the tree over the (empty) _data: a damaged,
+// truncated or refused stream, or a client that goes away, leaves the volume
+// as it was.
 
 const STAGING_PREFIX = '.import-';
 
@@ -51,26 +52,29 @@ export class DataTransfer {
     try {
       const reader = new SealReader();
       const tar = this.tools.unpackTree(staging);
-      const fed = pipeline(source, reader, untilClosed(tar.stdin!));
-      // tar's own reason (no space left, a refused member) is the answer at once; the rest of the stream is dropped.
-      await tar.done.catch((error: unknown) => {
-        fed.catch(() => undefined);
-        if (error instanceof CommandError && /Wrote only|No space left/.test(error.stderr)) {
-          throw new Error(
-            'the files do not fit: no space left on device while unpacking. Create a larger volume (or grow this one with custom-volume resize) and import again',
-            { cause: error },
-          );
-        }
-        throw error;
+      const input = untilClosed(tar.stdin!);
+      // The client may go away: tar is stopped then, not left waiting on its input.
+      let clientError: unknown;
+      const feeding = pipeline(source, reader, input).catch((error: unknown) => {
+        clientError = error;
+        tar.kill();
       });
-      await fed;
+      try {
+        await tar.done;
+      } catch (error) {
+        if (clientError !== undefined) throw clientError;
+        // tar's own reason (no space left, a refused member) is the answer at once; the rest of the stream is dropped.
+        throw explainTar(error);
+      }
+      await feeding;
+      if (clientError !== undefined) throw clientError;
       const problem = reader.verdict();
       if (problem) throw new Error(`${problem}; nothing was imported`);
       const seal = readSeal(reader);
-      // The commit: the empty _data gives way to the unpacked tree (a crash
-      // in between leaves no _data, made empty again at the next mount).
-      await this.tools.removeEmptyDirectory(paths.mountpoint);
-      await this.tools.moveDirectory(staging, paths.mountpoint);
+      // Durable before it lands (tar does not fsync); then the commit: rename(2)
+      // puts the tree in place of the empty _data in one step.
+      await this.tools.syncFilesystem(staging);
+      await this.tools.replaceEmptyDirectory(staging, paths.mountpoint);
       return seal;
     } catch (error) {
       await this.tools.removeTree(staging);
@@ -114,6 +118,17 @@ function untilClosed(input: NodeJS.WritableStream): Writable {
       });
     },
   });
+}
+
+/** tar out of space says "Wrote only … bytes" or "No space left on device": that is the answer, in words. */
+function explainTar(error: unknown): unknown {
+  if (error instanceof CommandError && /Wrote only|No space left/.test(error.stderr)) {
+    return new Error(
+      'the files do not fit: no space left on device while unpacking. Create a larger volume (or grow this one with custom-volume resize) and import again',
+      { cause: error },
+    );
+  }
+  return error;
 }
 
 function readSeal(reader: SealReader): StreamSeal {

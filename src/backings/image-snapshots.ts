@@ -71,20 +71,40 @@ export class ImageSnapshots {
     await writeFileDurably(mark, mountRoot);
     try {
       await this.tools.freezeFilesystem(mountRoot);
+    } catch (error) {
+      // Not frozen by us (it may be someone else's freeze: EBUSY): nothing to thaw.
+      await this.tools.removeTree(mark);
+      throw error;
+    }
+    try {
       return await work();
     } finally {
-      await this.tools.thawFilesystem(mountRoot);
+      await this.thaw(mountRoot);
       await this.tools.removeTree(mark);
     }
   }
 
-  /** Thaws a filesystem a dead process left frozen; true when there was a marker. */
+  // A thaw that fails is tried again; if it still fails the marker stays, for the next start and doctor.
+  private async thaw(mountRoot: string): Promise<void> {
+    try {
+      await this.tools.thawFilesystem(mountRoot);
+    } catch {
+      await this.tools.thawFilesystem(mountRoot);
+    }
+  }
+
+  /**
+   * Thaws a filesystem a dead process left frozen; true when there was a
+   * marker. Nothing mounted there any more (a reboot, an unmount): only the
+   * marker goes (a thaw there would reach the filesystem underneath).
+   */
   async thawLeftover(paths: VolumePaths): Promise<boolean> {
     const mark = join(paths.dir, FROZEN_MARK);
     if (!(await this.tools.pathExists(mark))) return false;
-    await this.tools.thawFilesystem(paths.mountRoot);
+    const mounted = (await this.tools.listMounts()).some((entry) => entry.target === paths.mountRoot);
+    if (mounted) await this.thaw(paths.mountRoot);
     await this.tools.removeTree(mark);
-    return true;
+    return mounted;
   }
 
   async take(paths: VolumePaths, name: string, mountRoot: string | undefined): Promise<SnapshotInfo> {
@@ -97,6 +117,7 @@ export class ImageSnapshots {
     const sizeBytes = (await this.tools.fileStat(paths.image))?.size;
     if (sizeBytes === undefined) throw new Error('its image is missing');
     const partial = `${snapshotImage(paths, name)}.partial`;
+    let committed = false;
     try {
       const method = await this.frozen(paths, mountRoot, () => this.tools.copyImage(paths.image, partial, true));
       const meta: SnapshotMeta = {
@@ -107,11 +128,12 @@ export class ImageSnapshots {
         consistency: mountRoot === undefined ? 'unmounted' : 'frozen',
       };
       await writeFileDurably(metaFile(paths, name), JSON.stringify(meta));
-      await this.tools.commitFile(partial, snapshotImage(paths, name));
+      await this.tools.commitFile(partial, snapshotImage(paths, name), () => (committed = true));
       return { ...meta, allocatedBytes: await this.allocated(snapshotImage(paths, name)) };
     } catch (error) {
       await this.tools.removeTree(partial);
-      await this.tools.removeTree(metaFile(paths, name));
+      // Renamed into place (only its directory's fsync failed): the snapshot stays whole, and listed.
+      if (!committed) await this.tools.removeTree(metaFile(paths, name));
       throw error;
     }
   }
@@ -164,10 +186,18 @@ export class ImageSnapshots {
     await this.tools.removeTree(metaFile(paths, name));
   }
 
-  /** Every snapshot image of the volume (for a crypto-erase before the directory goes). */
+  /** Every snapshot image of the volume (their headers are rekeyed with the volume's). */
   async images(paths: VolumePaths): Promise<string[]> {
     const entries = await this.tools.listDirectory(join(paths.dir, SNAPSHOT_DIR));
     return entries.filter((entry) => entry.endsWith('.img')).map((entry) => join(paths.dir, SNAPSHOT_DIR, entry));
+  }
+
+  /** Every copy of the image, whole or partial: each carries a LUKS header, crypto-erased before the directory goes. */
+  async copies(paths: VolumePaths): Promise<string[]> {
+    const entries = await this.tools.listDirectory(join(paths.dir, SNAPSHOT_DIR));
+    const snapshots = entries.filter((entry) => /\.img(\.partial)?$/.test(entry)).map((entry) => join(paths.dir, SNAPSHOT_DIR, entry));
+    const restoring = `${paths.image}.restoring`;
+    return (await this.tools.pathExists(restoring)) ? [...snapshots, restoring] : snapshots;
   }
 
   /** Copies the volume's image (or a snapshot's) to a new volume's directory; undone by deleting it. */

@@ -75,12 +75,16 @@ export class ImageStackBacking implements Backing {
   }
 
   async activate({ record, paths }: VolumeContext): Promise<void> {
+    // A filesystem a killed plugin left frozen would block the mount's own writes.
+    await this.snapshots.thawLeftover(paths);
     if (await isMountedAt(this.tools, paths.mountRoot)) {
       await ensureDataDirectory(this.tools, paths, record.spec.owner);
       return;
     }
     const spec = imageSpec(record);
     const luks = encryption(spec);
+    // An interrupted rekey is finished first: the old key must not keep opening the volume.
+    if (luks && !luks.keyfile) await this.luks.finishRekey(record, [paths.image, ...(await this.snapshots.images(paths))]);
     await withUndo(async (undo) => {
       const device = await ensureLoop(this.tools, paths.image, undo);
       const top = luks ? await this.luks.ensureOpen(record, luks, device, undo) : device;
@@ -89,6 +93,7 @@ export class ImageStackBacking implements Backing {
   }
 
   async deactivate({ record, paths }: VolumeContext): Promise<void> {
+    await this.snapshots.thawLeftover(paths);
     await unmountFilesystem(this.tools, paths);
     if (encryption(record.spec)) await this.luks.close(record, paths.image);
     await detachAll(this.tools, paths.image);
@@ -109,7 +114,7 @@ export class ImageStackBacking implements Backing {
     // even if deleting the image fails or the disk keeps old blocks. The
     // image goes before the rest, so volume.json (what a retry needs) goes last.
     // Each snapshot carries a copy of the header: erased too.
-    if (luks) for (const snapshot of await this.snapshots.images(paths)) await this.tools.luksErase(snapshot);
+    if (luks) for (const copy of await this.snapshots.copies(paths)) await this.eraseCopy(copy);
     if (luks) await this.luks.erase(record, paths.image);
     await this.tools.removeTree(paths.image);
     await this.tools.removeTree(paths.dir);
@@ -201,6 +206,14 @@ export class ImageStackBacking implements Backing {
     return Math.max(before, sizeBytes);
   }
 
+  // A partial copy may end before its header does: erased if it is one, else just deleted with the rest.
+  private async eraseCopy(copy: string): Promise<void> {
+    await this.tools.luksErase(copy).catch(async (error: unknown) => {
+      if (copy.endsWith('.img')) throw error;
+      await this.tools.removeTree(copy);
+    });
+  }
+
   async snapshot(volume: VolumeContext, name: string): Promise<SnapshotInfo> {
     const active = await this.isActive(volume);
     return this.snapshots.take(volume.paths, name, active ? volume.paths.mountRoot : undefined);
@@ -241,14 +254,18 @@ export class ImageStackBacking implements Backing {
    * encrypted a new LUKS UUID and its own key in place of the source's
    * keyslot. (The LUKS volume key stays the source's, as with any block copy.)
    */
-  async createFrom(target: VolumeContext, source: VolumeContext, snapshot: string | undefined): Promise<CopyMethod> {
+  async createFrom(
+    target: VolumeContext,
+    source: VolumeContext,
+    snapshot: string | undefined,
+  ): Promise<{ method: CopyMethod; sizeBytes: number }> {
     const spec = imageSpec(target.record);
     const sourceSpec = imageSpec(source.record);
     if (snapshot !== undefined) await this.snapshots.find(source.paths, snapshot);
     else if (!(await this.tools.pathExists(source.paths.image))) throw new Error(`the image of ${source.record.name} is missing`);
     const from = snapshot === undefined ? source.paths.image : snapshotImage(source.paths, snapshot);
     const live = snapshot === undefined && (await this.isActive(source)) ? source.paths.mountRoot : undefined;
-    return withUndo(async (undo) => {
+    const method = await withUndo(async (undo) => {
       const method = await this.snapshots.copyOut(from, target.paths, spec.sparse !== false, live, source.paths, undo);
       const luks = encryption(spec);
       const sourceLuks = encryption(sourceSpec);
@@ -275,6 +292,9 @@ export class ImageStackBacking implements Backing {
       }
       return method;
     });
+    const sizeBytes = (await this.tools.fileStat(target.paths.image))?.size;
+    if (sizeBytes === undefined) throw new Error('the copied image is missing');
+    return { method, sizeBytes };
   }
 
   async isActive({ paths }: VolumeContext): Promise<boolean> {

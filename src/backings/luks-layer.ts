@@ -119,7 +119,13 @@ export class LuksLayer {
     }
     await this.finishRekey(record, headers);
     const old = await this.keys.load(record.id);
-    const next = await this.keys.stageNext(record.id);
+    let next: Buffer;
+    try {
+      next = await this.keys.stageNext(record.id);
+    } catch (error) {
+      old.fill(0);
+      throw error;
+    }
     try {
       const added: string[] = [];
       try {
@@ -146,7 +152,8 @@ export class LuksLayer {
    * loses its keyslots; a staged next key that never became the key loses
    * any keyslot it got. Never the key's own keyslot.
    */
-  private async finishRekey(record: VolumeRecord, headers: readonly string[]): Promise<void> {
+  async finishRekey(record: VolumeRecord, headers: readonly string[]): Promise<void> {
+    if (!(await this.keys.hasStaged(record.id))) return;
     const current = await this.keys.load(record.id);
     try {
       for (const which of ['retired', 'next'] as const) {

@@ -16,8 +16,10 @@ export interface HostInventory {
     readonly backingFile: string;
     readonly mappings: readonly string[];
   }>;
-  /** Volume directories in the data directory (hidden ones left out). */
+  /** Volume directories in the data directory (hidden ones and lost+found left out). */
   readonly dirs: readonly string[];
+  /** Those of them that hold an image. */
+  readonly imageDirs: readonly string[];
   /** Volumes whose filesystem a snapshot froze and nothing thawed yet (a plugin killed meanwhile). */
   readonly frozen: readonly string[];
 }
@@ -67,7 +69,7 @@ export class HostResidue {
     const mounts = (await this.tools.listMounts())
       .filter((mount) => isDirectChild(this.roots.mountDir, mount.target))
       .map((mount) => ({ target: mount.target, id: basename(mount.target) }));
-    const dirs = (await this.tools.listDirectory(this.roots.dataDir)).filter((entry) => !entry.startsWith('.'));
+    const dirs = (await this.tools.listDirectory(this.roots.dataDir)).filter((entry) => !entry.startsWith('.') && entry !== 'lost+found');
     const owners = new Map<string, string>();
     for (const id of dirs) {
       const identity = await this.tools.fileIdentity(join(this.roots.dataDir, id, IMAGE_NAME));
@@ -76,13 +78,14 @@ export class HostResidue {
     const loops = [];
     for (const loop of await this.tools.listLoops()) {
       const id = loop.backingIdentity ? owners.get(loop.backingIdentity) : undefined;
-      if (id === undefined && !loop.backingFile.startsWith(`${this.roots.dataDir}/`)) continue;
+      // Under .creating/ or .trash/: a create or remove at work, or finished by the next start.
+      if (id === undefined && (!loop.backingFile.startsWith(`${this.roots.dataDir}/`) || loop.backingFile.includes('/.'))) continue;
       const mappings = (await this.tools.mappingsOn(loop.device)).map((mapping) => mapping.name);
       loops.push({ device: loop.device, id, backingFile: loop.backingFile, mappings });
     }
     const frozen = [];
     for (const id of dirs) if (await this.tools.pathExists(join(this.roots.dataDir, id, FROZEN_MARK))) frozen.push(id);
-    return { mounts, loops, dirs, frozen };
+    return { mounts, loops, dirs, imageDirs: [...owners.values()], frozen };
   }
 
   // An interrupted create: it never was a volume, and no volume of its id can

@@ -34,6 +34,17 @@ export async function volumesInUse(): Promise<Set<string>> {
   return names;
 }
 
+/** The volumes this daemon knows, by name, with their driver. */
+export async function knownVolumes(): Promise<Map<string, string>> {
+  const out = await docker(['volume', 'ls', '--format', '{{.Name}}\t{{.Driver}}']);
+  const volumes = new Map<string, string>();
+  for (const line of out.split('\n')) {
+    const tab = line.lastIndexOf('\t');
+    if (tab > 0) volumes.set(line.slice(0, tab), line.slice(tab + 1));
+  }
+  return volumes;
+}
+
 /** docker volume rm: Docker checks its own references, then asks the plugin (which refuses protected volumes). */
 export async function removeVolume(name: string): Promise<string | undefined> {
   const result = await execa('docker', ['volume', 'rm', '--', name], { reject: false, timeout: TIMEOUT_MS });

@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { CliError, EXIT } from './client.js';
 import type { CliContext } from './context.js';
-import { removeVolume, volumesInUse } from './docker.js';
+import { knownVolumes, removeVolume, volumesInUse } from './docker.js';
 import { table } from './format.js';
 
 // prune: what `docker volume prune` skips for plugin volumes. Candidates are
@@ -23,10 +23,19 @@ interface Plan {
   keep: Array<{ name: string; why: string }>;
 }
 
-function plan(volumes: Row[], used: Set<string>): Plan {
+// Only what this daemon knows under a plugin's driver: with DOCKER_HOST or a
+// context pointing at another daemon, every volume would look unused there,
+// and a `docker volume rm` would hit that daemon's volume of the same name.
+function plan(volumes: Row[], used: Set<string>, known: Map<string, string>): Plan {
   const result: Plan = { remove: [], keep: [] };
   for (const volume of volumes) {
-    if (used.has(volume.name)) result.keep.push({ name: volume.name, why: 'used by a container' });
+    const driver = known.get(volume.name);
+    if (driver === undefined || driver === 'local') {
+      result.keep.push({
+        name: volume.name,
+        why: 'not a plugin volume of the Docker daemon asked (DOCKER_HOST or docker context points elsewhere?)',
+      });
+    } else if (used.has(volume.name)) result.keep.push({ name: volume.name, why: 'used by a container' });
     else if (volume.protected) result.keep.push({ name: volume.name, why: 'protected' });
     // Containers on other hosts are not visible from here.
     else if (volume.type === 'replicated')
@@ -56,7 +65,7 @@ export function addPruneCommand(program: Command, cli: CliContext): void {
     )
     .action(async (options: { dryRun?: boolean; force?: boolean }) => {
       const volumes = (await cli.ask('Custom.List'))['Volumes'] as Row[];
-      const todo = plan(volumes, await volumesInUse());
+      const todo = plan(volumes, await volumesInUse(), await knownVolumes());
       const show = () =>
         cli.print(
           todo.remove.length === 0

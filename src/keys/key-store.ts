@@ -65,9 +65,22 @@ export class KeyStore {
 
   /** The commit: the old key is kept as <id>.key.retired, then the next key becomes the key. */
   async commitNext(volumeId: string, old: Uint8Array): Promise<void> {
-    await this.writeDurably(`${this.file(volumeId)}.retired`, this.kek ? sealKey(old, this.kek, volumeId) : Buffer.from(old));
+    const blob = this.kek ? sealKey(old, this.kek, volumeId) : Buffer.from(old);
+    try {
+      await this.writeDurably(`${this.file(volumeId)}.retired`, blob);
+    } finally {
+      blob.fill(0);
+    }
     await rename(`${this.file(volumeId)}.next`, this.file(volumeId));
     await this.syncDir();
+  }
+
+  /** Is a rekey's key file left (an interrupted rekey)? */
+  async hasStaged(volumeId: string): Promise<boolean> {
+    for (const which of ['next', 'retired']) {
+      if (await exists(`${this.file(volumeId)}.${which}`)) return true;
+    }
+    return false;
   }
 
   async loadStaged(volumeId: string, which: 'next' | 'retired'): Promise<Buffer | undefined> {
@@ -87,12 +100,17 @@ export class KeyStore {
     await rm(temp, { force: true });
     const handle = await open(temp, 'wx', 0o400);
     try {
-      await handle.writeFile(blob);
-      await handle.sync();
-    } finally {
-      await handle.close();
+      try {
+        await handle.writeFile(blob);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, path);
+    } catch (error) {
+      await rm(temp, { force: true }); // no key bytes left behind in a temp file
+      throw error;
     }
-    await rename(temp, path);
     await this.syncDir();
   }
 
@@ -116,12 +134,18 @@ export class KeyStore {
 
   async remove(volumeId: string): Promise<void> {
     await rm(this.file(volumeId), { force: true });
-    for (const which of ['next', 'retired']) await rm(`${this.file(volumeId)}.${which}`, { force: true });
+    await this.removeStaged(volumeId);
+  }
+
+  private async removeStaged(volumeId: string): Promise<void> {
+    for (const suffix of ['next', 'retired', 'next.tmp', 'retired.tmp']) await rm(`${this.file(volumeId)}.${suffix}`, { force: true });
   }
 
   /** Moves the key next to retained data (`retain=true` volumes). */
   /** Moves the key next to retained data; done already (a retried Remove) is fine. */
   async moveTo(volumeId: string, destination: string): Promise<void> {
+    // The retained key is the key; a rekey's leftovers are not kept.
+    await this.removeStaged(volumeId);
     try {
       await rename(this.file(volumeId), destination);
     } catch (error) {

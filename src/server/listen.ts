@@ -57,6 +57,9 @@ export async function openSocket(path: string): Promise<PluginSocket> {
       });
   });
   server.keepAliveTimeout = 5000;
+  // Node's default (300 s for a whole request) would cut an import's upload
+  // halfway; every operation here has its own timeout, and the socket is root's.
+  server.requestTimeout = 0;
   const previous = process.umask(0o177);
   try {
     await new Promise<void>((resolve, reject) => {

@@ -150,13 +150,28 @@ export async function listDirectory(path: string): Promise<string[]> {
  * what is there), then makes the rename durable: after a power cut `to` is
  * the old file or the whole new one.
  */
-export async function commitFile(from: string, to: string): Promise<void> {
+export async function commitFile(from: string, to: string, renamed?: () => void): Promise<void> {
   const handle = await open(from, 'r');
   try {
     await handle.sync();
   } finally {
     await handle.close();
   }
+  await rename(from, to);
+  renamed?.();
+  const dir = await open(dirname(to), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+/**
+ * rename(2) of the directory `from` over the empty directory `to`, in one
+ * step (the kernel refuses if `to` holds anything), made durable.
+ */
+export async function replaceEmptyDirectory(from: string, to: string): Promise<void> {
   await rename(from, to);
   const dir = await open(dirname(to), 'r');
   try {

@@ -50,7 +50,7 @@ export function createSystemTools(timeoutMs: number, runtimeDir = '/run') {
     ...mapperTools(timeoutMs),
     ...growTools(timeoutMs, LONG_TIMEOUT_MS),
     ...copyTools(timeoutMs, LONG_TIMEOUT_MS),
-    ...tarTools(STREAM_TIMEOUT_MS),
+    ...tarTools(STREAM_TIMEOUT_MS, LONG_TIMEOUT_MS),
     /** Bind mounts (root not "/") in every mount namespace: who really uses a volume. */
     scanBindMounts: () => scanBindMounts(),
     readBootId,

@@ -48,8 +48,10 @@ export async function diagnose(service: VolumeService): Promise<Diagnosis> {
   const inventory = await host.inventory();
   const findings: Finding[] = [];
   const byId = new Map(records.map((record) => [record.id, record]));
+  // A volume whose lock is held is at work (a create, a grow, a snapshot): its state is not a finding.
+  const busy = (id: string) => service.locks.isLocked(id);
 
-  for (const record of records) {
+  for (const record of records.filter((r) => !busy(r.id))) {
     const type = types[record.spec.type];
     if (type !== 'available') {
       findings.push({
@@ -78,8 +80,9 @@ export async function diagnose(service: VolumeService): Promise<Diagnosis> {
       }
     }
   }
-  for (const id of inventory.dirs) {
-    if (!byId.has(id)) {
+  // Only directories with an image: a replicated volume's local directory may outlive its removal on another host.
+  for (const id of inventory.imageDirs) {
+    if (!byId.has(id) && !busy(id)) {
       findings.push({
         severity: 'problem',
         what: `the directory ${join(roots.dataDir, id)} belongs to no volume in the state`,
@@ -98,6 +101,7 @@ export async function diagnose(service: VolumeService): Promise<Diagnosis> {
     }
   }
   for (const loop of inventory.loops) {
+    if (loop.id !== undefined && busy(loop.id)) continue;
     const record = loop.id === undefined ? undefined : byId.get(loop.id);
     const held = loop.mappings.length > 0 ? ` (holding mapping ${loop.mappings.join(', ')})` : '';
     if (!record) {
@@ -115,7 +119,8 @@ export async function diagnose(service: VolumeService): Promise<Diagnosis> {
       });
     }
   }
-  for (const id of inventory.frozen) {
+  // A marker under a held lock is a snapshot or clone at work.
+  for (const id of inventory.frozen.filter((frozen) => !service.locks.isLocked(frozen))) {
     findings.push({
       severity: 'problem',
       volume: byId.get(id)?.name ?? id,

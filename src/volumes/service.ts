@@ -126,7 +126,7 @@ export class VolumeService {
       try {
         if (from) await this.locks.run(volumeId(from.source), () => this.provision(record, final, from));
         else await this.provision(record, final);
-        await this.claims.remeasure(record);
+        await this.claims.remeasure(this.deps.state.get(name) ?? record);
       } finally {
         await this.capacityLock.run('', async () => void this.promised.delete(id));
       }
@@ -138,14 +138,21 @@ export class VolumeService {
   // directory that the next start (or Create of this name) discards.
   // A clone (`from`) runs under its source's lock too, taken after its own:
   // the source exists and its target does not, so no two Creates wait on each other.
-  private async provision(record: VolumeRecord, final: VolumeContext, from?: CloneSource): Promise<void> {
-    const { name } = record;
-    const staged = this.contextAt(record, newStagingDir(this.deps.roots.dataDir, record.id));
-    const backing = this.backingOf(record);
+  private async provision(planned: VolumeRecord, final: VolumeContext, from?: CloneSource): Promise<void> {
+    const { name } = planned;
+    const staged = this.contextAt(planned, newStagingDir(this.deps.roots.dataDir, planned.id));
+    const backing = this.backingOf(planned);
     await this.transaction(name, async (undo) => {
-      await this.step(name, from ? `could not be copied from ${from.source}` : 'could not provision storage', () =>
-        from ? this.copyFrom(staged, from) : backing.create(staged),
-      );
+      // A clone has the size of what it copied (a snapshot may be smaller than its source is now).
+      let record = planned;
+      if (from) {
+        const sizeBytes = await this.step(name, `could not be copied from ${from.source}`, () => this.copyFrom(staged, from));
+        if (record.spec.type !== 'replicated' && sizeBytes !== record.spec.sizeBytes) {
+          record = { ...record, spec: { ...record.spec, sizeBytes } } as VolumeRecord;
+        }
+      } else {
+        await this.step(name, 'could not provision storage', () => backing.create(staged));
+      }
       // Undo deletes what was just made, whatever retain says.
       undo.push('delete the new storage', () => backing.destroy(this.contextAt(withoutRetain(record), staged.paths.dir)));
       await this.checkpoint('create.provisioned');
@@ -166,17 +173,19 @@ export class VolumeService {
     });
   }
 
-  private async copyFrom(target: VolumeContext, from: CloneSource): Promise<void> {
+  /** Resolves with the copy's size. */
+  private async copyFrom(target: VolumeContext, from: CloneSource): Promise<number> {
     const source = this.deps.state.get(from.source);
     if (!source) throw new VolumeError('VOLUME_NOT_FOUND', target.record.name, `from=${from.source}: no such volume on this host`);
     const backing = this.backingOf(source);
     if (!backing.createFrom) throw new Error(`type=${source.spec.type} cannot be cloned`);
     const started = performance.now();
-    const method = await backing.createFrom(target, this.context(source), from.snapshot);
+    const { method, sizeBytes } = await backing.createFrom(target, this.context(source), from.snapshot);
     this.deps.log.info(
       { volume: target.record.name, from: from.source, snapshot: from.snapshot, method, ms: Math.round(performance.now() - started) },
       'cloned',
     );
+    return sizeBytes;
   }
 
   // Concurrent Creates (of different names) are checked one at a time, each

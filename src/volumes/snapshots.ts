@@ -61,8 +61,12 @@ export class SnapshotOperations {
         );
       }
       const started = performance.now();
-      const sizeBytes = await this.service.step(name, `could not restore snapshot ${snapshot} (the volume is as it was)`, () =>
-        backing.restoreSnapshot(volume, snapshot),
+      // Without reflinks the restore writes a whole copy beside the image before the old one goes: it must fit.
+      const copied = (await backing.listSnapshots(volume)).find((s) => s.name === snapshot)?.allocatedBytes ?? 0;
+      const sizeBytes = await this.service.withGrowth(record, copied, () =>
+        this.service.step(name, `could not restore snapshot ${snapshot} (the volume is as it was)`, () =>
+          backing.restoreSnapshot(volume, snapshot),
+        ),
       );
       if (record.spec.type !== 'replicated' && record.spec.sizeBytes !== sizeBytes) {
         const next = { ...record, spec: { ...record.spec, sizeBytes } } as VolumeRecord;

@@ -112,6 +112,19 @@ test.serial('custom-volume finds the managed plugin by name: ls, protect against
   t.is((await cli(['resize', 'plainvol', '96M'])).stdout, 'plainvol: 64 MiB → 96 MiB');
   const df = await run(['-v', 'plainvol:/d', TEST_IMAGE, 'sh', '-c', 'df -k /d | tail -1']);
   t.true(Number(df.stdout.trim().split(/\s+/)[1]) > 80 * 1024, df.stdout);
+  // Snapshot, clone, export and import with the tools in the plugin's rootfs (cp, fsfreeze, tune2fs, btrfstune, tar).
+  await run(['-v', 'plainvol:/d', TEST_IMAGE, 'sh', '-c', 'echo snapped > /d/s']);
+  t.is((await cli(['snapshot', 'plainvol', 'one'])).exitCode, 0);
+  const cloned = await cli(['clone', 'zvol', 'zcopy']);
+  t.is(cloned.exitCode, 0, cloned.stderr);
+  const file = join(state, 'plainvol.tar');
+  t.is((await cli(['export', 'plainvol', file])).exitCode, 0);
+  await dockerd.docker(['volume', 'create', '-d', NAME, '-o', 'type=compressed', '-o', 'size=200M', 'imported']);
+  const imported = await cli(['import', 'imported', file]);
+  t.is(imported.exitCode, 0, imported.stderr);
+  t.is((await run(['-v', 'imported:/d', TEST_IMAGE, 'cat', '/d/s'])).stdout.trim(), 'snapped');
+  t.is((await cli(['snapshot', 'rm', 'plainvol', 'one'])).exitCode, 0);
+  await dockerd.docker(['volume', 'rm', 'zcopy', 'imported']);
   const gone = await execa(process.execPath, [CLI, '--plugin', 'nosuchplugin', 'ls'], {
     env: { DOCKER_HOST: dockerd.host },
     reject: false,

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdir, readdir, rmdir } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
@@ -73,6 +73,7 @@ test.serial('doctor finds a loop device leaked on purpose and a stray directory,
   const device = (await execa('losetup', ['--find', '--show', image])).stdout.trim();
   t.teardown(() => execa('losetup', ['-d', device], { reject: false }).then(() => undefined));
   await mkdir(join(plugin.stateDir, 'volumes', 'stray-0123456789abcdef'));
+  await writeFile(join(plugin.stateDir, 'volumes', 'stray-0123456789abcdef', 'disk.img'), '');
   const found = await cli(['--json', 'doctor']);
   t.is(found.exitCode, 1);
   const report = JSON.parse(found.stdout) as { findings: Array<{ severity: string; volume?: string; what: string; fix: string }> };
@@ -86,7 +87,7 @@ test.serial('doctor finds a loop device leaked on purpose and a stray directory,
   );
   t.truthy(report.findings.find((f) => /stray-0123456789abcdef belongs to no volume/.test(f.what)));
   await execa('losetup', ['-d', device]);
-  await rmdir(join(plugin.stateDir, 'volumes', 'stray-0123456789abcdef'));
+  await rm(join(plugin.stateDir, 'volumes', 'stray-0123456789abcdef'), { recursive: true });
   t.is((await cli(['doctor'])).exitCode, 0);
   await dockerd.docker(['volume', 'rm', 'leaky']);
 });

@@ -42,7 +42,7 @@ export class FakeHost implements HostView {
 
   async inventory(): Promise<HostInventory> {
     await Promise.resolve();
-    return { mounts: [...this.backing.active].map((id) => ({ target: `fake:${id}`, id })), loops: [], dirs: [], frozen: [] };
+    return { mounts: [...this.backing.active].map((id) => ({ target: `fake:${id}`, id })), loops: [], dirs: [], imageDirs: [], frozen: [] };
   }
 
   async freeBytes(): Promise<number> {

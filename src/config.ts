@@ -19,6 +19,8 @@ export interface Config {
   readonly keyDir: string;
   /** Host key-encryption key that seals generated keys; unset means keys are stored unsealed. */
   readonly kekFile?: string;
+  /** CUSTOM_KEK_PREVIOUS_FILE: the KEK being rotated away from; keys sealed with it still open until `reseal`. */
+  readonly kekPreviousFile?: string;
   /** GlusterFS pool for replicated volumes. */
   readonly gluster: GlusterConfig;
   /** A lease younger than this is never released for lack of a user: its container may be starting. */
@@ -106,6 +108,7 @@ export function loadConfig(env: Env = process.env): Config {
     runtimeDir: absolutePath(env, 'CUSTOM_RUNTIME_DIR', '/run'),
     keyDir: absolutePath(env, 'CUSTOM_KEY_DIR', join(stateDir, 'keys')),
     ...(env['CUSTOM_KEK_FILE'] ? { kekFile: absolutePath(env, 'CUSTOM_KEK_FILE', '') } : {}),
+    ...(env['CUSTOM_KEK_PREVIOUS_FILE'] ? { kekPreviousFile: absolutePath(env, 'CUSTOM_KEK_PREVIOUS_FILE', '') } : {}),
     gluster: glusterConfig(env, stateDir),
     leaseGraceMs: positiveInteger(env, 'CUSTOM_LEASE_GRACE_MS', 30_000),
     leaseCheckMs: positiveInteger(env, 'CUSTOM_LEASE_CHECK_MS', 60_000),

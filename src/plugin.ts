@@ -68,7 +68,9 @@ async function wire(config: Config, log: Logger, socket: PluginSocket, baseTools
   const state = await StateStore.open(config.stateDir);
   const rebuilt = await rebuildFromDisk(state, config.dataDir, log);
   const kek = config.kekFile ? await loadKek(config.kekFile) : undefined;
-  const keys = new KeyStore(config.keyDir, kek);
+  if (config.kekPreviousFile && !kek) throw new Error('CUSTOM_KEK_PREVIOUS_FILE is set without CUSTOM_KEK_FILE: set the new KEK too');
+  const previousKek = config.kekPreviousFile ? await loadKek(config.kekPreviousFile) : undefined;
+  const keys = new KeyStore(config.keyDir, kek, previousKek);
   const images = new ImageStackBacking(tools, new LuksLayer(tools, keys, await loadInstanceTag(config.stateDir)));
   const { gluster } = config;
   const glusterTools = createGlusterTools({ timeoutMs: gluster.timeoutMs, ...(gluster.socket ? { socket: gluster.socket } : {}) });
@@ -93,7 +95,7 @@ async function wire(config: Config, log: Logger, socket: PluginSocket, baseTools
   });
   // Several peers: every host's plugin sees the same replicated volumes.
   const scope = gluster.peers.length > 1 ? 'global' : 'local';
-  socket.serve(createApp(service, log, scope, new DataTransfer(tools)));
+  socket.serve(createApp(service, log, scope, { transfer: new DataTransfer(tools), keys }));
   const { server } = socket;
   log.info({ socket: config.socket, volumes: state.all().length, stateFile: state.origin, ...rebuilt, keys: keys.source }, 'listening');
   void checkHost(backings).then((types) => log.info({ types }, 'volume types this host can serve'));

@@ -4,6 +4,9 @@ import type { SnapshotInfo } from './image-snapshots.js';
 
 export type { SnapshotInfo } from './image-snapshots.js';
 
+/** Told now and then how far a copy is: bytes written of about `totalBytes`. */
+export type CopyProgress = (copiedBytes: number, totalBytes: number) => void;
+
 /** The image file's name inside a volume's directory. */
 export const IMAGE_NAME = 'disk.img';
 
@@ -87,6 +90,7 @@ export interface Backing {
     target: VolumeContext,
     source: VolumeContext,
     snapshot: string | undefined,
+    progress?: CopyProgress,
   ): Promise<{ method: CopyMethod; sizeBytes: number }>;
   /** A new key, online; the old key's keyslots destroyed (absent: the type has no key). */
   rekey?(volume: VolumeContext): Promise<void>;

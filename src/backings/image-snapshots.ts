@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { CopyMethod, SystemTools } from '../system/index.js';
 import { writeFileDurably } from '../state/durable-file.js';
-import type { VolumePaths } from './backing.js';
+import type { CopyProgress, VolumePaths } from './backing.js';
 import type { UndoStack } from './undo.js';
 
 // Snapshots of an image volume: whole-image copies in <volume dir>/snapshots/,
@@ -201,13 +201,42 @@ export class ImageSnapshots {
   }
 
   /** Copies the volume's image (or a snapshot's) to a new volume's directory; undone by deleting it. */
-  async copyOut(from: string, target: VolumePaths, sparse: boolean, mountRoot: string | undefined, source: VolumePaths, undo: UndoStack) {
+  async copyOut(
+    from: string,
+    target: VolumePaths,
+    sparse: boolean,
+    mountRoot: string | undefined,
+    source: VolumePaths,
+    undo: UndoStack,
+    progress?: CopyProgress,
+  ) {
     await this.tools.makeNewDirectory(target.dir);
     undo.push('remove volume directory', () => this.tools.removeTree(target.dir));
     const partial = `${target.image}.partial`;
-    const method = await this.frozen(source, mountRoot, () => this.tools.copyImage(from, partial, sparse));
-    await this.tools.commitFile(partial, target.image);
-    return method;
+    const stop = progress ? await this.watch(from, partial, progress) : () => undefined;
+    try {
+      const method = await this.frozen(source, mountRoot, () => this.tools.copyImage(from, partial, sparse));
+      await this.tools.commitFile(partial, target.image);
+      return method;
+    } finally {
+      stop();
+    }
+  }
+
+  // The copy's allocated bytes against the source's, twice a second (a reflink ends before the first look).
+  private async watch(from: string, partial: string, progress: CopyProgress): Promise<() => void> {
+    const total = await this.allocated(from);
+    let stopped = false;
+    const timer = setInterval(() => {
+      void this.allocated(partial).then((copied) => {
+        if (!stopped) progress(Math.min(copied, total), total);
+      });
+    }, 500);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+      progress(total, total);
+    };
   }
 
   // Under the volume's lock: nothing else is writing here.

@@ -1,4 +1,4 @@
-import type { Backing, MountIdentity, StatusValue, VolumeContext } from './backing.js';
+import type { Backing, CopyProgress, MountIdentity, StatusValue, VolumeContext } from './backing.js';
 import type { EncryptedSpec, ImageSpec, VolumeRecord, VolumeSpec } from '../state/schema.js';
 import type { SystemTools } from '../system/index.js';
 import { detachAll, ensureLoop, loopsOf, provisionImage, retainStorage } from './loop-image.js';
@@ -258,6 +258,7 @@ export class ImageStackBacking implements Backing {
     target: VolumeContext,
     source: VolumeContext,
     snapshot: string | undefined,
+    progress?: CopyProgress,
   ): Promise<{ method: CopyMethod; sizeBytes: number }> {
     const spec = imageSpec(target.record);
     const sourceSpec = imageSpec(source.record);
@@ -266,7 +267,7 @@ export class ImageStackBacking implements Backing {
     const from = snapshot === undefined ? source.paths.image : snapshotImage(source.paths, snapshot);
     const live = snapshot === undefined && (await this.isActive(source)) ? source.paths.mountRoot : undefined;
     const method = await withUndo(async (undo) => {
-      const method = await this.snapshots.copyOut(from, target.paths, spec.sparse !== false, live, source.paths, undo);
+      const method = await this.snapshots.copyOut(from, target.paths, spec.sparse !== false, live, source.paths, undo, progress);
       const luks = encryption(spec);
       const sourceLuks = encryption(sourceSpec);
       if (!luks || !sourceLuks) {

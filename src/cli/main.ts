@@ -132,6 +132,27 @@ program
     print(`${name}: rekeyed; the old key no longer opens it`);
   });
 
+interface ResealReport {
+  resealed: { previous: string[]; unsealed: string[] };
+  current: number;
+  failed: Array<{ volume: string; problem: string }>;
+}
+
+program
+  .command('reseal')
+  .description(
+    'seal every generated key under the current KEK (CUSTOM_KEK_FILE): keys sealed with the previous one (CUSTOM_KEK_PREVIOUS_FILE) or not sealed at all. Rotation: set both, restart the plugin, reseal, drop CUSTOM_KEK_PREVIOUS_FILE',
+  )
+  .action(async () => {
+    const report = (await ask('Custom.Reseal', {}, 600_000))['Reseal'] as ResealReport;
+    if (globals().json) return print(JSON.stringify(report, null, 2));
+    const { previous, unsealed } = report.resealed;
+    print(
+      `resealed ${previous.length + unsealed.length} key(s): ${previous.length} from the previous KEK, ${unsealed.length} not sealed before; ${report.current} already under the current KEK`,
+    );
+    print('every generated key opens with the current KEK alone: CUSTOM_KEK_PREVIOUS_FILE (if set) is no longer needed');
+  });
+
 for (const [command, protect] of [
   ['protect', true],
   ['unprotect', false],

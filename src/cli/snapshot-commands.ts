@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { CliContext } from './context.js';
 import { bytes } from './context.js';
 import { table } from './format.js';
+import { callWithProgress } from './stream-client.js';
 
 // snapshot, snapshots, restore, snapshot rm, clone.
 
@@ -88,7 +89,9 @@ export function addSnapshotCommands(program: Command, cli: CliContext): void {
         ...(at < 0 ? {} : { Snapshot: source.slice(at + 1) }),
         Protect: options.protect === true,
       };
-      await cli.ask('Custom.Clone', body, COPY_TIMEOUT_MS);
+      // A person at a terminal sees the copy's progress; a script gets one answer.
+      if (!cli.json() && process.stderr.isTTY) await callWithProgress(await cli.socket(), 'Custom.Clone', body, `cloning ${source}`);
+      else await cli.ask('Custom.Clone', body, COPY_TIMEOUT_MS);
       if (cli.json()) return cli.print(JSON.stringify({ source, target, created: true }));
       cli.print(`${target}: created from ${source}`);
     });

@@ -119,3 +119,65 @@ export function importVolume(
     });
   });
 }
+
+/**
+ * A call whose answer is NDJSON progress lines ({"CopiedBytes","TotalBytes"})
+ * and then the usual {"Err"} line: the bar follows the lines.
+ */
+export function callWithProgress(socket: string, method: string, body: Record<string, unknown>, label: string): Promise<Reply> {
+  const payload = JSON.stringify({ ...body, Progress: true });
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        socketPath: socket,
+        path: `/${method}`,
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        if (!/ndjson/.test(res.headers['content-type'] ?? '')) {
+          readAll(res)
+            .then((answer) => resolve(parseReply(socket, method, res.statusCode, answer)))
+            .catch(reject);
+          return;
+        }
+        let progress: ReturnType<typeof startProgress> | undefined;
+        let seen = 0;
+        let buffered = '';
+        let last: Buffer | undefined;
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffered += chunk;
+          const lines = buffered.split('\n');
+          buffered = lines.pop() ?? '';
+          for (const text of lines.filter(Boolean)) {
+            const line = JSON.parse(text) as Record<string, unknown>;
+            if (typeof line['CopiedBytes'] !== 'number') {
+              last = Buffer.from(text);
+              continue;
+            }
+            progress ??= startProgress(label, Number(line['TotalBytes']), true);
+            progress.add(line['CopiedBytes'] - seen);
+            seen = line['CopiedBytes'];
+          }
+        });
+        res.on('end', () => {
+          progress?.stop();
+          if (!last) {
+            reject(
+              new CliError(`the plugin at ${socket} ended ${method} without an answer; check with custom-volume inspect`, EXIT.refused),
+            );
+            return;
+          }
+          try {
+            resolve(parseReply(socket, method, res.statusCode, last));
+          } catch (error) {
+            reject(error as Error);
+          }
+        });
+      },
+    );
+    req.on('error', (error) => reject(unreachable(socket, error)));
+    req.end(payload);
+  });
+}

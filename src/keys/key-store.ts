@@ -7,13 +7,18 @@ export const VOLUME_KEY_BYTES = 64;
 
 export type StoredKeySource = 'generated' | 'sealed';
 
+/** How a stored key is kept: under the current KEK, the previous one (being rotated away), none, or unreadable. */
+export type KeySealing = 'current' | 'previous' | 'unsealed' | 'unreadable';
+
 // Per-volume LUKS keys: <stateDir>/keys (0700), one file per volume (0400),
 // sealed with the host KEK when one is configured. Keys live in memory only
 // as long as a cryptsetup call needs them; callers wipe them afterwards.
 export class KeyStore {
+  /** `previous`: a KEK being rotated away from; keys sealed with it still open until resealed. */
   constructor(
     private readonly dir: string,
     private readonly kek: Buffer | undefined,
+    private readonly previous?: Buffer,
   ) {}
 
   /** What a key generated now would be stored as. */
@@ -120,16 +125,69 @@ export class KeyStore {
   }
 
   private open(volumeId: string, blob: Buffer): Buffer {
+    return this.unseal(volumeId, blob).key;
+  }
+
+  private unseal(volumeId: string, blob: Buffer): { key: Buffer; sealing: Exclude<KeySealing, 'unreadable'> } {
     if (isSealed(blob)) {
       if (!this.kek) throw new Error('the key is sealed but no key-encryption key is configured (CUSTOM_KEK_FILE)');
-      try {
-        return unsealKey(blob, this.kek, volumeId);
-      } catch {
-        throw new Error('the sealed key does not open with the configured key-encryption key');
+      for (const [kek, sealing] of [
+        [this.kek, 'current'],
+        [this.previous, 'previous'],
+      ] as const) {
+        if (!kek) continue;
+        try {
+          return { key: unsealKey(blob, kek, volumeId), sealing };
+        } catch {
+          // Not this KEK: the next one, if any.
+        }
       }
+      throw new Error(
+        `the sealed key does not open with the configured key-encryption key${this.previous ? ' (nor with CUSTOM_KEK_PREVIOUS_FILE)' : ''}`,
+      );
     }
     if (blob.length !== VOLUME_KEY_BYTES) throw new Error(`the key file has ${blob.length} bytes, expected ${VOLUME_KEY_BYTES}`);
-    return blob;
+    return { key: blob, sealing: 'unsealed' };
+  }
+
+  /**
+   * Seals the volume's stored keys (the key, and a rekey's staged ones) under
+   * the current KEK when they are not already: sealed with the previous KEK,
+   * or not sealed at all. Each file is replaced atomically, so a crash leaves
+   * every key openable (with either KEK). Resolves with how the key was kept.
+   */
+  async reseal(volumeId: string): Promise<KeySealing> {
+    if (!this.kek) throw new Error('no key-encryption key is configured (CUSTOM_KEK_FILE)');
+    let before: KeySealing = 'current';
+    for (const path of [this.file(volumeId), `${this.file(volumeId)}.next`, `${this.file(volumeId)}.retired`]) {
+      const blob = await readFile(path).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT' && path !== this.file(volumeId)) return undefined;
+        throw error;
+      });
+      if (!blob) continue;
+      const { key, sealing } = this.unseal(volumeId, blob);
+      try {
+        if (path === this.file(volumeId)) before = sealing;
+        if (sealing !== 'current') await this.writeDurably(path, sealKey(key, this.kek, volumeId));
+      } finally {
+        key.fill(0);
+        blob.fill(0);
+      }
+    }
+    return before;
+  }
+
+  /** How the volume's key is kept now (for doctor and the start-up log); never its bytes. */
+  async sealing(volumeId: string): Promise<KeySealing> {
+    try {
+      const blob = await readFile(this.file(volumeId));
+      const { key, sealing } = this.unseal(volumeId, blob);
+      key.fill(0);
+      blob.fill(0);
+      return sealing;
+    } catch {
+      return 'unreadable';
+    }
   }
 
   async remove(volumeId: string): Promise<void> {

@@ -21,6 +21,8 @@ import { SnapshotOperations } from '../volumes/snapshots.js';
 import { diagnose } from '../volumes/doctor.js';
 import { TransferOperations } from '../volumes/transfer.js';
 import type { DataTransfer } from '../backings/data-transfer.js';
+import type { KeyStore } from '../keys/key-store.js';
+import { NO_KEK, resealAll } from '../volumes/reseal.js';
 
 const IMPORT_PATH = '/Custom.Import';
 import { VolumeOperations } from '../volumes/operations.js';
@@ -35,8 +37,16 @@ interface RequestState {
 
 // Protocol only: decode, call one service method, encode. Every error becomes
 // {"Err": "..."} with a non-empty message (an empty Err means success to Docker).
-/** `transfer`: what export and import stream through (absent: they answer that they are not available). */
-export function createApp(service: VolumeService, log: Logger, scope: Scope = 'local', transfer?: DataTransfer): Koa {
+/** What the plugin's own endpoints need beyond the service (absent: they answer that they are not available). */
+export interface AppExtras {
+  /** What export and import stream through. */
+  readonly transfer?: DataTransfer;
+  /** The key store, for reseal. */
+  readonly keys?: KeyStore;
+}
+
+export function createApp(service: VolumeService, log: Logger, scope: Scope = 'local', extras: AppExtras = {}): Koa {
+  const { transfer, keys } = extras;
   const app = new Koa<RequestState>();
   const router = new Router<RequestState>();
 
@@ -135,8 +145,20 @@ export function createApp(service: VolumeService, log: Logger, scope: Scope = 'l
     await operations.rekey(decodeName(ctx.state.body).name);
     ctx.body = { Err: '' };
   });
+  router.post('/Custom.Reseal', async (ctx) => {
+    if (!keys) throw new RequestError('reseal is not available in this plugin');
+    if (keys.source !== 'sealed') throw new RequestError(NO_KEK);
+    const report = await resealAll(service, keys);
+    ctx.body = {
+      Reseal: report,
+      Err:
+        report.failed.length > 0
+          ? `could not reseal ${report.failed.map((f) => `volume ${JSON.stringify(f.volume)}: ${f.problem}`).join('; ')}; the others are sealed under the current KEK, keep CUSTOM_KEK_PREVIOUS_FILE until these are fixed`
+          : '',
+    };
+  });
   router.post('/Custom.Doctor', async (ctx) => {
-    ctx.body = { Doctor: await diagnose(service), Err: '' };
+    ctx.body = { Doctor: await diagnose(service, keys), Err: '' };
   });
   const snapshots = new SnapshotOperations(service);
   router.post('/Custom.Snapshot', async (ctx) => {
@@ -156,11 +178,36 @@ export function createApp(service: VolumeService, log: Logger, scope: Scope = 'l
     ctx.body = { Err: '' };
   });
   // The same as a Create with -o from=NAME[@SNAPSHOT]: Docker lists the clone from then on.
+  // With "Progress": true the answer is NDJSON: {"CopiedBytes","TotalBytes"} lines while the copy
+  // runs, then the usual {"Err": ...} as the last line (a person's progress bar).
   router.post('/Custom.Clone', async (ctx) => {
-    const { name, target, snapshot, protect } = decodeClone(ctx.state.body);
+    const { name, target, snapshot, protect, progress } = decodeClone(ctx.state.body);
     const from = snapshot === undefined ? name : `${name}@${snapshot}`;
-    await service.create(target, { from, ...(protect ? { protect: 'true' } : {}) }, true);
-    ctx.body = { Err: '' };
+    const options = { from, ...(protect ? { protect: 'true' } : {}) };
+    if (!progress) {
+      await service.create(target, options, true);
+      ctx.body = { Err: '' };
+      return;
+    }
+    ctx.respond = false;
+    ctx.status = 200;
+    ctx.res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
+    // Never after the end (a late progress report): a write after end is an error event, and a crash.
+    const line = (value: object) => {
+      if (!ctx.res.writableEnded && !ctx.res.destroyed) ctx.res.write(`${JSON.stringify(value)}\n`);
+    };
+    let err = '';
+    try {
+      await service.create(target, options, true, (copied, total) => line({ CopiedBytes: copied, TotalBytes: total }));
+    } catch (error) {
+      if (!isVolumeError(error)) log.error({ err: error, method: ctx.path }, 'unexpected error');
+      err = isVolumeError(error)
+        ? error.message
+        : `internal error in Custom.Clone for volume ${JSON.stringify(target)}; see the plugin log`;
+    }
+    ctx.res.end(`${JSON.stringify({ Err: err })}\n`);
+    // For the request log.
+    ctx.body = { Err: err };
   });
 
   const transfers = transfer && new TransferOperations(service, transfer);

@@ -99,11 +99,19 @@ export function decodeNamedSnapshot(body: Body): { name: string; snapshot: strin
 }
 
 /** /Custom.Clone: {"Name": source, "Target": "...", "Snapshot"?: "...", "Protect"?: bool}. */
-export function decodeClone(body: Body): { name: string; target: string; snapshot?: string; protect: boolean } {
+export function decodeClone(body: Body): { name: string; target: string; snapshot?: string; protect: boolean; progress: boolean } {
   const protect = body['Protect'] ?? false;
+  const progress = body['Progress'] ?? false;
   if (typeof protect !== 'boolean') throw new RequestError('field Protect must be true or false');
+  if (typeof progress !== 'boolean') throw new RequestError('field Progress must be true or false');
   const snapshot = optionalString(body, 'Snapshot');
-  return { name: stringField(body, 'Name'), target: stringField(body, 'Target'), protect, ...(snapshot === undefined ? {} : { snapshot }) };
+  return {
+    name: stringField(body, 'Name'),
+    target: stringField(body, 'Target'),
+    protect,
+    progress,
+    ...(snapshot === undefined ? {} : { snapshot }),
+  };
 }
 
 /** /Custom.Export: {"Name": "...", "Plaintext"?: bool}. */

@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { CommandError, runTool } from './run.js';
 import type { FilesystemType } from './mkfs.js';
 
@@ -21,7 +22,7 @@ export async function copyImage(source: string, target: string, sparse: boolean,
     // "failed to clone … Operation not supported" (ext4, tmpfs, another filesystem): copy instead.
     if (!(error instanceof CommandError) || !/clone|not supported|cross-device/i.test(error.stderr)) throw error;
   }
-  await runTool('rm', ['-f', '--', target], { timeoutMs });
+  await rm(target, { force: true });
   await runTool('cp', ['--reflink=never', sparse ? '--sparse=always' : '--sparse=never', '--no-target-directory', '--', source, target], {
     timeoutMs,
   });

@@ -19,7 +19,7 @@ export class CommandError extends Error {
     readonly timedOut: boolean,
     options?: { cause?: unknown },
   ) {
-    const why = timedOut ? 'timed out' : `exited with ${exitCode ?? 'a signal'}`;
+    const why = timedOut ? 'timed out' : exitCode === undefined ? 'could not run, or was killed' : `exited with ${exitCode}`;
     super(`${command} ${why}${stderr ? `: ${firstLine(stderr)}` : ''}`, options);
     this.name = 'CommandError';
   }
@@ -31,6 +31,13 @@ const BANNER = /^[\w.-]+ \d+\.\d+[\w.]* \(\d+-\w+-\d+\)$/;
 function firstLine(text: string): string {
   const lines = text.trim().split('\n');
   return (lines.find((line) => line.trim() !== '' && !BANNER.test(line.trim())) ?? lines[0] ?? '').slice(0, 300);
+}
+
+/** A tool that is not there says so (not "killed"): in a managed plugin it is missing from the rootfs. */
+function notFound(cause: unknown): string | undefined {
+  return (cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
+    ? "not found on this host (not installed, or missing from the managed plugin's rootfs)"
+    : undefined;
 }
 
 export interface RunResult {
@@ -50,7 +57,7 @@ export async function runTool(command: string, args: readonly string[], options:
   });
   if (result.failed) {
     // Some tools (the gluster CLI) say why on stdout.
-    const stderr = String(result.stderr ?? '').trim() || String(result.stdout ?? '').trim();
+    const stderr = notFound(result.cause) ?? (String(result.stderr ?? '').trim() || String(result.stdout ?? '').trim());
     throw new CommandError(command, args, result.exitCode, stderr, result.timedOut, { cause: result.cause ?? undefined });
   }
   return { stdout: String(result.stdout), stderr: String(result.stderr) };
@@ -88,7 +95,7 @@ export function streamTool(
   });
   const done = child.then((result) => {
     if (!result.failed) return;
-    throw new CommandError(command, args, result.exitCode, String(result.stderr ?? '').trim(), result.timedOut, {
+    throw new CommandError(command, args, result.exitCode, notFound(result.cause) ?? String(result.stderr ?? '').trim(), result.timedOut, {
       cause: result.cause ?? undefined,
     });
   });

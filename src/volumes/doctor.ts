@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import type { VolumeType } from '../state/schema.js';
+import type { VolumeRecord, VolumeType } from '../state/schema.js';
+import type { KeyStore } from '../keys/key-store.js';
 import type { Backings, VolumeService } from './service.js';
 import { formatSize } from './size.js';
 import { parseVolumeSpec } from './spec.js';
@@ -16,6 +17,38 @@ export async function checkHost(backings: Backings): Promise<Record<VolumeType, 
     }
   }
   return result;
+}
+
+/** Generated keys not sealed under the current KEK (reseal fixes them), or that open with no KEK at hand. */
+async function keyFindings(records: readonly VolumeRecord[], keys: KeyStore): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  for (const record of records) {
+    if (record.spec.type !== 'encrypted' || record.spec.keyfile) continue;
+    const sealing = await keys.sealing(record.id);
+    if (sealing === 'unreadable') {
+      findings.push({
+        severity: 'problem',
+        volume: record.name,
+        what: 'its stored key cannot be read or opened with the configured KEK',
+        fix: 'restore the key file, or configure the KEK it was sealed with (CUSTOM_KEK_FILE, or CUSTOM_KEK_PREVIOUS_FILE while rotating)',
+      });
+    } else if (sealing === 'previous') {
+      findings.push({
+        severity: 'warning',
+        volume: record.name,
+        what: 'its key is sealed with the previous KEK (CUSTOM_KEK_PREVIOUS_FILE)',
+        fix: 'run custom-volume reseal, then drop CUSTOM_KEK_PREVIOUS_FILE',
+      });
+    } else if (sealing === 'unsealed' && keys.source === 'sealed') {
+      findings.push({
+        severity: 'warning',
+        volume: record.name,
+        what: 'its key is stored unsealed although a KEK is configured (made before the KEK was)',
+        fix: 'run custom-volume reseal',
+      });
+    }
+  }
+  return findings;
 }
 
 export interface Finding {
@@ -41,7 +74,7 @@ export interface Diagnosis {
  * mounts nothing accounts for, state and disk that disagree, leases from an
  * earlier boot, frozen filesystems, overcommit. Reads only; changes nothing.
  */
-export async function diagnose(service: VolumeService): Promise<Diagnosis> {
+export async function diagnose(service: VolumeService, keys?: KeyStore): Promise<Diagnosis> {
   const { state, host, backings, roots, policy } = service.deps;
   const records = state.all();
   const types = await checkHost(backings);
@@ -128,6 +161,13 @@ export async function diagnose(service: VolumeService): Promise<Diagnosis> {
       fix: 'restart the plugin (it thaws it at start), or fsfreeze --unfreeze on its mount',
     });
   }
+  if (keys)
+    findings.push(
+      ...(await keyFindings(
+        records.filter((r) => !busy(r.id)),
+        keys,
+      )),
+    );
   const freeBytes = await host.freeBytes();
   const unclaimedBytes = await service.claims.total(records.filter((record) => record.spec.type !== 'replicated'));
   if (unclaimedBytes > freeBytes) {

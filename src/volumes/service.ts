@@ -1,4 +1,4 @@
-import type { Backing, StatusValue, VolumeContext } from '../backings/backing.js';
+import type { Backing, CopyProgress, StatusValue, VolumeContext } from '../backings/backing.js';
 import { RollbackError, withUndo, type UndoStack } from '../backings/undo.js';
 import type { StateStore } from '../state/store.js';
 import type { VolumeRecord, VolumeType } from '../state/schema.js';
@@ -88,7 +88,7 @@ export class VolumeService {
   }
 
   /** `exclusive`: an existing volume of this name is an error (the CLI's clone), not a repeated Create. */
-  async create(name: string, options: VolumeOptions | null, exclusive = false): Promise<void> {
+  async create(name: string, options: VolumeOptions | null, exclusive = false, progress?: CopyProgress): Promise<void> {
     validateName(name);
     const from = parseFrom(name, options);
     const defaults = this.deps.specDefaults ?? { generatedKeySource: 'generated' };
@@ -124,7 +124,7 @@ export class VolumeService {
       await this.checkCapacity(record);
       this.touched.add(id);
       try {
-        if (from) await this.locks.run(volumeId(from.source), () => this.provision(record, final, from));
+        if (from) await this.locks.run(volumeId(from.source), () => this.provision(record, final, from, progress));
         else await this.provision(record, final);
         await this.claims.remeasure(this.deps.state.get(name) ?? record);
       } finally {
@@ -138,7 +138,7 @@ export class VolumeService {
   // directory that the next start (or Create of this name) discards.
   // A clone (`from`) runs under its source's lock too, taken after its own:
   // the source exists and its target does not, so no two Creates wait on each other.
-  private async provision(planned: VolumeRecord, final: VolumeContext, from?: CloneSource): Promise<void> {
+  private async provision(planned: VolumeRecord, final: VolumeContext, from?: CloneSource, progress?: CopyProgress): Promise<void> {
     const { name } = planned;
     const staged = this.contextAt(planned, newStagingDir(this.deps.roots.dataDir, planned.id));
     const backing = this.backingOf(planned);
@@ -146,7 +146,7 @@ export class VolumeService {
       // A clone has the size of what it copied (a snapshot may be smaller than its source is now).
       let record = planned;
       if (from) {
-        const sizeBytes = await this.step(name, `could not be copied from ${from.source}`, () => this.copyFrom(staged, from));
+        const sizeBytes = await this.step(name, `could not be copied from ${from.source}`, () => this.copyFrom(staged, from, progress));
         if (record.spec.type !== 'replicated' && sizeBytes !== record.spec.sizeBytes) {
           record = { ...record, spec: { ...record.spec, sizeBytes } } as VolumeRecord;
         }
@@ -174,13 +174,13 @@ export class VolumeService {
   }
 
   /** Resolves with the copy's size. */
-  private async copyFrom(target: VolumeContext, from: CloneSource): Promise<number> {
+  private async copyFrom(target: VolumeContext, from: CloneSource, progress?: CopyProgress): Promise<number> {
     const source = this.deps.state.get(from.source);
     if (!source) throw new VolumeError('VOLUME_NOT_FOUND', target.record.name, `from=${from.source}: no such volume on this host`);
     const backing = this.backingOf(source);
     if (!backing.createFrom) throw new Error(`type=${source.spec.type} cannot be cloned`);
     const started = performance.now();
-    const { method, sizeBytes } = await backing.createFrom(target, this.context(source), from.snapshot);
+    const { method, sizeBytes } = await backing.createFrom(target, this.context(source), from.snapshot, progress);
     this.deps.log.info(
       { volume: target.record.name, from: from.source, snapshot: from.snapshot, method, ms: Math.round(performance.now() - started) },
       'cloned',

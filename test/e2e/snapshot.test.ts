@@ -6,6 +6,7 @@ import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
 import { loopsUnder, mountsUnder } from '../helpers/host.js';
 import { removeContainer, runDetached, runOnce } from '../helpers/containers.js';
+import { callSocket } from '../helpers/plugin.js';
 
 // Snapshots and clones through the real plugin process and a real dockerd:
 // taken while a container writes, restored once it stopped, cloned by the
@@ -123,6 +124,31 @@ test.serial(
     t.deepEqual(await loopsUnder(plugin.root), []);
   },
 );
+
+test.serial('a clone with Progress: NDJSON lines of bytes copied, then the answer as the last line', async (t) => {
+  await create('big', ['-o', 'size=512M']);
+  await runOnce(dockerd, ['big:/d'], 'head -c 200000000 /dev/urandom > /d/blob');
+  const reply = await callSocket(plugin.socket, 'Custom.Clone', { Name: 'big', Target: 'big-copy', Progress: true });
+  const lines = reply.raw
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  t.deepEqual(lines.at(-1), { Err: '' });
+  const steps = lines.slice(0, -1);
+  t.true(steps.length >= 1, reply.raw);
+  const final = steps.at(-1)!;
+  t.is(final['CopiedBytes'], final['TotalBytes'], 'the last step is the whole copy');
+  t.true(Number(final['TotalBytes']) > 190_000_000);
+  t.true(
+    steps.every((step, i) => i === 0 || Number(step['CopiedBytes']) >= Number(steps[i - 1]!['CopiedBytes'])),
+    'it only grows',
+  );
+  const refused = await callSocket(plugin.socket, 'Custom.Clone', { Name: 'big', Target: 'big-copy', Progress: true });
+  t.deepEqual(JSON.parse(refused.raw.trim().split('\n').at(-1)!), {
+    Err: 'volume "big-copy": already exists; pick another name for the copy, or remove it first',
+  });
+  await dockerd.docker(['volume', 'rm', 'big', 'big-copy']);
+});
 
 test.serial('compose: a service volume made with driver_opts from: another volume', async (t) => {
   await create('seed', ['-o', 'size=64M']);

@@ -1,8 +1,10 @@
 import test from 'ava';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { pino } from 'pino';
+import { startPlugin } from '../../src/plugin.js';
 import { startTestPlugin, type PluginFixture } from '../helpers/plugin.js';
 import { loopsUnder } from '../helpers/host.js';
 import { fileContains, ourMappings } from '../helpers/luks.js';
@@ -146,5 +148,42 @@ test.serial(
     await ok(fx, 'VolumeDriver.Remove', { Name: 'rotating' });
     await ok(fx, 'VolumeDriver.Remove', { Name: 'clear' });
     t.deepEqual(await ourMappings(), []);
+  },
+);
+
+test.serial(
+  'reseal: a KEK rotated while volumes exist; afterwards the new KEK alone opens them and the old one opens nothing',
+  async (t) => {
+    const kekDir = join(process.env['CUSTOM_TEST_TMP'] ?? '/var/tmp', `reseal-${process.pid}`);
+    await execa('mkdir', ['-p', kekDir]);
+    const [oldKek, newKek] = [join(kekDir, 'old'), join(kekDir, 'new')];
+    await writeFile(oldKek, randomBytes(32), { mode: 0o400 });
+    await writeFile(newKek, randomBytes(32), { mode: 0o400 });
+    const fx = await startTestPlugin('day2-reseal', undefined, { kekFile: oldKek });
+    t.teardown(async () => {
+      await fx.close();
+      await execa('rm', ['-rf', kekDir]);
+    });
+    await ok(fx, 'VolumeDriver.Create', { Name: 'sealed', Opts: { type: 'encrypted', size: '64M' } });
+    await writeFile(join(await mount(fx, 'sealed'), 'f'), 'kept across the rotation');
+    await unmount(fx, 'sealed');
+    const restart = async (config: Partial<PluginFixture['config']>) => {
+      await fx.plugin.stop();
+      fx.plugin = await startPlugin({ ...fx.config, ...config }, pino({ level: 'silent' }));
+      await fx.plugin.recovered;
+    };
+    await restart({ kekFile: newKek, kekPreviousFile: oldKek });
+    const doctor = (await ok(fx, 'Custom.Doctor', {}))['Doctor'] as { findings: Array<{ volume?: string; what: string }> };
+    t.truthy(doctor.findings.find((f) => f.volume === 'sealed' && /sealed with the previous KEK/.test(f.what)));
+    const report = (await ok(fx, 'Custom.Reseal', {}))['Reseal'] as { resealed: { previous: string[] }; current: number };
+    t.deepEqual(report.resealed.previous, ['sealed']);
+    await restart({ kekFile: newKek }); // each restart starts from the first config: no previous KEK now
+    t.is(await readFile(join(await mount(fx, 'sealed'), 'f'), 'utf8'), 'kept across the rotation');
+    await unmount(fx, 'sealed');
+    await restart({ kekFile: oldKek });
+    t.regex(String((await fx.call('VolumeDriver.Mount', { Name: 'sealed', ID: A })).body['Err']), /the sealed key does not open/);
+    t.deepEqual(await ourMappings(), []);
+    await restart({ kekFile: newKek });
+    await ok(fx, 'VolumeDriver.Remove', { Name: 'sealed' });
   },
 );

@@ -61,3 +61,30 @@ test('a KEK file is 32 raw bytes or 64 hex digits, readable only by its owner', 
   await writeFile(short, 'too short', { mode: 0o600 });
   await t.throwsAsync(loadKek(short), { message: /32 raw bytes or 64 hex digits/ });
 });
+
+test('KEK rotation: keys open with the new or the previous KEK; reseal moves each under the new one, atomically, staged keys too', async (t) => {
+  const dir = join(await tempDir(t), 'keys');
+  const oldKek = randomBytes(32);
+  const newKek = randomBytes(32);
+  const plainKey = await new KeyStore(dir, undefined).create('made-before-any-kek');
+  const sealedKey = await new KeyStore(dir, oldKek).create('sealed-old');
+  await new KeyStore(dir, oldKek).stageNext('sealed-old');
+  const rotating = new KeyStore(dir, newKek, oldKek);
+  t.deepEqual(await rotating.load('sealed-old'), sealedKey, 'the previous KEK still opens');
+  t.is(await rotating.sealing('sealed-old'), 'previous');
+  t.is(await rotating.sealing('made-before-any-kek'), 'unsealed');
+  t.is(await rotating.reseal('sealed-old'), 'previous');
+  t.is(await rotating.reseal('made-before-any-kek'), 'unsealed');
+  t.is(await rotating.reseal('sealed-old'), 'current', 'a second reseal changes nothing');
+  const after = new KeyStore(dir, newKek);
+  t.deepEqual(await after.load('sealed-old'), sealedKey, 'the new KEK alone opens it');
+  t.deepEqual(await after.load('made-before-any-kek'), plainKey);
+  t.truthy(await after.loadStaged('sealed-old', 'next'), "a rekey's staged key was resealed too");
+  await t.throwsAsync(new KeyStore(dir, oldKek).load('sealed-old'), { message: /does not open with the configured key-encryption key/ });
+  t.false((await readFile(join(dir, 'made-before-any-kek.key'))).includes(plainKey), 'no plaintext left in the file');
+  t.deepEqual(
+    (await readdir(dir)).filter((f) => f.endsWith('.tmp')),
+    [],
+  );
+  t.is(await new KeyStore(dir, randomBytes(32)).sealing('sealed-old'), 'unreadable');
+});

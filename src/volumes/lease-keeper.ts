@@ -17,6 +17,8 @@ export type Reconciled = 'reactivated' | 'released' | 'kept' | 'idle';
 // checked against the host (is the volume bind-mounted anywhere?) before a
 // Remove refuses, after an Unmount, at start-up and at intervals. Every method
 // runs under the volume's lock, taken by the caller.
+const UNMOUNT_SETTLE_MS = 3000;
+
 export class LeaseKeeper {
   constructor(
     private readonly service: VolumeService,
@@ -108,7 +110,11 @@ export class LeaseKeeper {
     const backing = this.service.backingOf(record);
     if (totalLeases(record.leases) === 0 && !hadLease && !(await backing.isActive(volume))) return;
     let seen = await this.usersOf(record);
-    for (let tries = 0; seen.users !== undefined && seen.users > 0 && totalLeases(record.leases) === 0 && tries < 3; tries += 1) {
+    // A stopped container's mount namespace goes a moment after Docker's
+    // Unmount (seconds on a loaded or emulated host, seen in CI): wait for it
+    // up to UNMOUNT_SETTLE_MS before keeping the volume mounted.
+    const deadline = Date.now() + UNMOUNT_SETTLE_MS;
+    while (seen.users !== undefined && seen.users > 0 && totalLeases(record.leases) === 0 && Date.now() < deadline) {
       await sleep(100);
       seen = await this.usersOf(record);
     }

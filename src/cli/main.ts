@@ -150,7 +150,9 @@ program
     print(
       `resealed ${previous.length + unsealed.length} key(s): ${previous.length} from the previous KEK, ${unsealed.length} not sealed before; ${report.current} already under the current KEK`,
     );
-    print('every generated key opens with the current KEK alone: CUSTOM_KEK_PREVIOUS_FILE (if set) is no longer needed');
+    print(
+      "every volume's generated key opens with the current KEK alone. Keys of volumes kept aside by retain=true (under .retained/) are not resealed: keep the previous KEK as long as you may need them",
+    );
   });
 
 for (const [command, protect] of [

@@ -145,14 +145,32 @@ export function callWithProgress(socket: string, method: string, body: Record<st
         let seen = 0;
         let buffered = '';
         let last: Buffer | undefined;
+        let settled = false;
+        const fail = (error: CliError) => {
+          if (settled) return;
+          settled = true;
+          progress?.stop();
+          res.destroy();
+          reject(error);
+        };
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
           buffered += chunk;
           const lines = buffered.split('\n');
           buffered = lines.pop() ?? '';
           for (const text of lines.filter(Boolean)) {
-            const line = JSON.parse(text) as Record<string, unknown>;
-            if (typeof line['CopiedBytes'] !== 'number') {
+            let line: Record<string, unknown>;
+            try {
+              line = JSON.parse(text) as Record<string, unknown>;
+            } catch {
+              return fail(
+                new CliError(
+                  `the plugin at ${socket} answered ${method} with a line that is not JSON (is it this plugin?)`,
+                  EXIT.unreachable,
+                ),
+              );
+            }
+            if (typeof line?.['CopiedBytes'] !== 'number') {
               last = Buffer.from(text);
               continue;
             }
@@ -161,20 +179,27 @@ export function callWithProgress(socket: string, method: string, body: Record<st
             seen = line['CopiedBytes'];
           }
         });
-        res.on('end', () => {
-          progress?.stop();
+        // A connection cut halfway (the plugin restarted) ends without 'end': say so, never hang.
+        res.on('close', () => {
+          if (settled) return;
           if (!last) {
-            reject(
-              new CliError(`the plugin at ${socket} ended ${method} without an answer; check with custom-volume inspect`, EXIT.refused),
+            fail(
+              new CliError(
+                `the connection to the plugin at ${socket} was cut during ${method}; it may or may not have finished: check with custom-volume inspect`,
+                EXIT.refused,
+              ),
             );
             return;
           }
+          settled = true;
+          progress?.stop();
           try {
             resolve(parseReply(socket, method, res.statusCode, last));
           } catch (error) {
             reject(error as Error);
           }
         });
+        res.on('error', () => undefined); // 'close' follows and answers
       },
     );
     req.on('error', (error) => reject(unreachable(socket, error)));

@@ -196,7 +196,8 @@ export class KeyStore {
   }
 
   private async removeStaged(volumeId: string): Promise<void> {
-    for (const suffix of ['next', 'retired', 'next.tmp', 'retired.tmp']) await rm(`${this.file(volumeId)}.${suffix}`, { force: true });
+    for (const suffix of ['tmp', 'next', 'retired', 'next.tmp', 'retired.tmp'])
+      await rm(`${this.file(volumeId)}.${suffix}`, { force: true });
   }
 
   /** Moves the key next to retained data (`retain=true` volumes). */

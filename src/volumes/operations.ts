@@ -1,6 +1,5 @@
 import type { DataOwner, VolumeType } from '../state/schema.js';
 import { rewriteRecord } from './record-change.js';
-import { volumeId } from '../state/volume-id.js';
 import { VolumeError } from './errors.js';
 import { formatSize, parseSize } from './size.js';
 import { MAX_SIZE_BYTES } from './spec.js';
@@ -106,9 +105,7 @@ export class VolumeOperations {
 
   /** Sets or clears the volume's protection against Remove; resolves with whether it changed. */
   async protect(name: string, on: boolean): Promise<boolean> {
-    return this.service.locks.run(volumeId(name), async () => {
-      const record = this.service.deps.state.get(name);
-      if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume on this host');
+    return this.service.withRecord(name, async (record) => {
       if (record.spec.type === 'replicated') {
         throw new VolumeError(
           'PRECONDITION_FAILED',
@@ -139,63 +136,58 @@ export class VolumeOperations {
       );
     }
     const wanted = Math.ceil(parsed / 1024 ** 2) * 1024 ** 2;
-    return this.service.locks.run(volumeId(name), async () => {
-      const record = this.service.deps.state.get(name);
-      if (!record) {
-        throw new VolumeError(
-          'VOLUME_NOT_FOUND',
-          name,
-          'no such volume on this host (a replicated volume of another host: mount it here once, or resize it there)',
+    const missing = 'no such volume on this host (a replicated volume of another host: mount it here once, or resize it there)';
+    return this.service.withRecord(
+      name,
+      async (record) => {
+        const { spec } = record;
+        const backing = this.service.backingOf(record);
+        // Another host may have grown a replicated volume since this one copied its record.
+        const shared = spec.type === 'replicated' ? await backing.catalogEntry?.(name) : undefined;
+        const sharedQuota = shared?.spec.type === 'replicated' ? shared.spec.quotaBytes : undefined;
+        const local = spec.type === 'replicated' ? spec.quotaBytes : spec.sizeBytes;
+        const fromBytes = Math.max(local ?? 0, sharedQuota ?? 0) || null;
+        if (fromBytes === null) {
+          throw new VolumeError(
+            'INVALID_OPTION',
+            name,
+            'has no size limit (created without -o size); resize only grows a limit it already has',
+          );
+        }
+        if (wanted < fromBytes) {
+          throw new VolumeError(
+            'INVALID_OPTION',
+            name,
+            `is ${formatSize(fromBytes)}; shrinking to ${formatSize(wanted)} is refused (a filesystem in use cannot be shrunk safely, xfs not at all). Create a smaller volume and copy the data`,
+          );
+        }
+        if (wanted === fromBytes && wanted === local) return { fromBytes, toBytes: wanted, changed: false };
+        if (!backing.grow) throw new VolumeError('PRECONDITION_FAILED', name, `type=${spec.type} cannot be resized`);
+        const started = performance.now();
+        const toBytes = await this.service.withGrowth(record, wanted - (local ?? 0), () =>
+          this.service.step(name, 'could not be grown (it is as it was)', () => backing.grow!(this.service.context(record), wanted)),
         );
-      }
-      const { spec } = record;
-      const backing = this.service.backingOf(record);
-      // Another host may have grown a replicated volume since this one copied its record.
-      const shared = spec.type === 'replicated' ? await backing.catalogEntry?.(name) : undefined;
-      const sharedQuota = shared?.spec.type === 'replicated' ? shared.spec.quotaBytes : undefined;
-      const local = spec.type === 'replicated' ? spec.quotaBytes : spec.sizeBytes;
-      const fromBytes = Math.max(local ?? 0, sharedQuota ?? 0) || null;
-      if (fromBytes === null) {
-        throw new VolumeError(
-          'INVALID_OPTION',
-          name,
-          'has no size limit (created without -o size); resize only grows a limit it already has',
+        const next = {
+          ...record,
+          spec: spec.type === 'replicated' ? { ...spec, quotaBytes: toBytes } : { ...spec, sizeBytes: toBytes },
+        } as VolumeRecord;
+        await rewriteRecord(
+          this.service,
+          record,
+          next,
+          `was grown to ${formatSize(toBytes)}, but that could not be recorded; run the same resize again`,
         );
-      }
-      if (wanted < fromBytes) {
-        throw new VolumeError(
-          'INVALID_OPTION',
-          name,
-          `is ${formatSize(fromBytes)}; shrinking to ${formatSize(wanted)} is refused (a filesystem in use cannot be shrunk safely, xfs not at all). Create a smaller volume and copy the data`,
-        );
-      }
-      if (wanted === fromBytes && wanted === local) return { fromBytes, toBytes: wanted, changed: false };
-      if (!backing.grow) throw new VolumeError('PRECONDITION_FAILED', name, `type=${spec.type} cannot be resized`);
-      const started = performance.now();
-      const toBytes = await this.service.withGrowth(record, wanted - (local ?? 0), () =>
-        this.service.step(name, 'could not be grown (it is as it was)', () => backing.grow!(this.service.context(record), wanted)),
-      );
-      const next = {
-        ...record,
-        spec: spec.type === 'replicated' ? { ...spec, quotaBytes: toBytes } : { ...spec, sizeBytes: toBytes },
-      } as VolumeRecord;
-      await rewriteRecord(
-        this.service,
-        record,
-        next,
-        `was grown to ${formatSize(toBytes)}, but that could not be recorded; run the same resize again`,
-      );
-      await this.service.claims.remeasure(next);
-      this.service.deps.log.info({ volume: name, fromBytes, toBytes, ms: Math.round(performance.now() - started) }, 'resized');
-      return { fromBytes, toBytes, changed: true };
-    });
+        await this.service.claims.remeasure(next);
+        this.service.deps.log.info({ volume: name, fromBytes, toBytes, ms: Math.round(performance.now() - started) }, 'resized');
+        return { fromBytes, toBytes, changed: true };
+      },
+      missing,
+    );
   }
 
   /** A new key for an encrypted volume, online (containers keep writing); the old key opens nothing afterwards. */
   async rekey(name: string): Promise<void> {
-    await this.service.locks.run(volumeId(name), async () => {
-      const record = this.service.deps.state.get(name);
-      if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume on this host');
+    await this.service.withRecord(name, async (record) => {
       const backing = this.service.backingOf(record);
       if (record.spec.type !== 'encrypted' || !backing.rekey) {
         throw new VolumeError(

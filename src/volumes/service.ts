@@ -347,6 +347,18 @@ export class VolumeService {
     return record;
   }
 
+  /**
+   * The day-2 operations' entry: under the volume's lock, its record in this
+   * host's state, or VOLUME_NOT_FOUND with `missing` as the detail.
+   */
+  async withRecord<T>(name: string, work: (record: VolumeRecord) => Promise<T>, missing = 'no such volume on this host'): Promise<T> {
+    return this.locks.run(volumeId(name), async () => {
+      const record = this.deps.state.get(name);
+      if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, missing);
+      return work(record);
+    });
+  }
+
   /** Runs `work` with an undo stack; a failure unwinds it and stays a VolumeError. */
   async transaction<T>(name: string, work: (undo: UndoStack) => Promise<T>): Promise<T> {
     try {

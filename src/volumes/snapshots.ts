@@ -1,7 +1,6 @@
 import type { Backing, SnapshotInfo, VolumeContext } from '../backings/backing.js';
 import { defaultSnapshotName, snapshotNameProblem } from '../backings/image-snapshots.js';
 import type { VolumeRecord } from '../state/schema.js';
-import { volumeId } from '../state/volume-id.js';
 import { VolumeError } from './errors.js';
 import { totalLeases } from './leases.js';
 import { rewriteRecord } from './record-change.js';
@@ -96,9 +95,7 @@ export class SnapshotOperations {
     name: string,
     work: (record: VolumeRecord, volume: VolumeContext, backing: SnapshotBacking) => Promise<T>,
   ): Promise<T> {
-    return this.service.locks.run(volumeId(name), async () => {
-      const record = this.service.deps.state.get(name);
-      if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume on this host');
+    return this.service.withRecord(name, async (record) => {
       const backing = this.service.backingOf(record);
       if (record.spec.type === 'replicated' || !hasSnapshots(backing)) throw new VolumeError('PRECONDITION_FAILED', name, NO_SNAPSHOTS);
       return work(record, this.service.context(record), backing);

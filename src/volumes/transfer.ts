@@ -3,7 +3,6 @@ import type { VolumeContext } from '../backings/backing.js';
 import type { DataTransfer } from '../backings/data-transfer.js';
 import type { StreamSeal } from '../export-format.js';
 import type { VolumeRecord } from '../state/schema.js';
-import { volumeId } from '../state/volume-id.js';
 import { VolumeError } from './errors.js';
 import { totalLeases } from './leases.js';
 import type { VolumeService } from './service.js';
@@ -71,32 +70,30 @@ export class TransferOperations {
   }
 
   private async withMounted<T>(name: string, work: (record: VolumeRecord, volume: VolumeContext) => Promise<T>): Promise<T> {
-    return this.service.locks.run(volumeId(name), async () => {
-      const record = this.service.deps.state.get(name);
-      if (!record) {
-        throw new VolumeError(
-          'VOLUME_NOT_FOUND',
-          name,
-          'no such volume on this host; create it first (docker volume create -d custom -o type=… -o size=… NAME), then import into it',
-        );
-      }
-      const volume = this.service.context(record);
-      const backing = this.service.backingOf(record);
-      const wasActive = await backing.isActive(volume);
-      if (!wasActive) await this.service.step(name, 'could not be mounted', () => backing.activate(volume));
-      let result: T;
-      try {
-        result = await work(record, volume);
-      } catch (error) {
-        if (!wasActive) {
-          await backing
-            .deactivate(volume)
-            .catch((cause: unknown) => this.service.deps.log.error({ volume: name, err: cause }, 'could not unmount again'));
+    const missing =
+      'no such volume on this host; create it first (docker volume create -d custom -o type=… -o size=… NAME), then import into it';
+    return this.service.withRecord(
+      name,
+      async (record) => {
+        const volume = this.service.context(record);
+        const backing = this.service.backingOf(record);
+        const wasActive = await backing.isActive(volume);
+        if (!wasActive) await this.service.step(name, 'could not be mounted', () => backing.activate(volume));
+        let result: T;
+        try {
+          result = await work(record, volume);
+        } catch (error) {
+          if (!wasActive) {
+            await backing
+              .deactivate(volume)
+              .catch((cause: unknown) => this.service.deps.log.error({ volume: name, err: cause }, 'could not unmount again'));
+          }
+          throw error;
         }
-        throw error;
-      }
-      if (!wasActive) await this.service.step(name, 'could not be unmounted again', () => backing.deactivate(volume));
-      return result;
-    });
+        if (!wasActive) await this.service.step(name, 'could not be unmounted again', () => backing.deactivate(volume));
+        return result;
+      },
+      missing,
+    );
   }
 }

@@ -42,6 +42,12 @@ export interface MountIdentity {
   readonly subtree?: string;
 }
 
+/** Something a type left on this host that belongs to no volume, for `custom-volume doctor`. */
+export interface Leftover {
+  readonly what: string;
+  readonly fix: string;
+}
+
 export interface CatalogRead {
   readonly records: VolumeRecord[];
   /** Entries that failed validation: reported and skipped. */
@@ -113,6 +119,8 @@ export interface Backing {
   catalogEntry?(name: string): Promise<VolumeRecord | undefined>;
   /** Deletes what this host holds of volumes that no longer exist elsewhere. */
   sweep?(): Promise<void>;
+  /** What the sweep would delete, and what only a person may (reads only): doctor's view of the type's leftovers. */
+  leftovers?(): Promise<Leftover[]>;
   /** Other hosts that have the volume mounted (global scope), in words; Remove refuses while there are any. */
   usersElsewhere?(volume: VolumeContext): Promise<string[]>;
 }

@@ -161,6 +161,11 @@ export async function diagnose(service: VolumeService, keys?: KeyStore): Promise
       fix: 'restart the plugin (it thaws it at start), or fsfreeze --unfreeze on its mount',
     });
   }
+  for (const [type, backing] of Object.entries(backings)) {
+    for (const leftover of (await backing.leftovers?.().catch(() => [])) ?? []) {
+      findings.push({ severity: 'problem', what: `${type}: ${leftover.what}`, fix: leftover.fix });
+    }
+  }
   if (keys)
     findings.push(
       ...(await keyFindings(

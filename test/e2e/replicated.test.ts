@@ -1,6 +1,6 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
@@ -30,8 +30,20 @@ test.after.always(async () => {
 });
 
 type Status = Record<string, unknown>;
+
+/** What `custom-volume doctor` says of GlusterFS leftovers on this host. */
+const replicatedFindings = async (plugin: PoolPlugin): Promise<string[]> =>
+  (((await plugin.call('Custom.Doctor', {})).body['Doctor'] as { findings: Array<{ what: string }> }).findings ?? [])
+    .map((finding) => finding.what)
+    .filter((what) => what.startsWith('replicated: '));
 const statusOn = async (plugin: PoolPlugin, name: string): Promise<Status> =>
   ((await plugin.call('VolumeDriver.Get', { Name: name })).body['Volume'] as Record<string, Status> | undefined)?.['Status'] ?? {};
+
+const exists = (path: string): Promise<boolean> =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
 
 /** sha256 of every file of a brick, by path, leaving out Gluster's own .glusterfs. */
 async function brickDigest(dir: string): Promise<Record<string, string>> {
@@ -228,6 +240,17 @@ test.serial(
       // A marker of host C on "live", as if C died with it mounted and then came back.
       const uuidC = await uuidOf(2);
       await writeFile(join(root, 'volumes', volumeId('live'), 'hosts', uuidC), '{"host":"10.77.0.3"}\n');
+      // Doctor names what the sweep will delete (an old create, nothing in flight), and deletes nothing.
+      const past = new Date(Date.now() - 3_600_000);
+      await utimes(join(root, '.creating', staged), past, past);
+      const findings = await replicatedFindings(a);
+      t.true(
+        findings.some((what) =>
+          what.endsWith(`an interrupted create left ${join(pool.hosts[0]!.dir, 'pools', 'cv_pool', '.creating', staged)}`),
+        ),
+        findings.join('\n'),
+      );
+      t.true(await exists(join(root, '.creating', staged)), 'doctor deletes nothing');
       const deadline = Date.now() + 40_000;
       let left: string[] = [];
       while (Date.now() < deadline) {
@@ -241,6 +264,7 @@ test.serial(
         await sleep(1000);
       }
       t.deepEqual(left, [], 'swept');
+      t.deepEqual(await replicatedFindings(a), [], 'doctor finds nothing left once swept');
       t.notRegex(await hostA!.gluster(['volume', 'quota', 'cv_pool', 'list']), /gone-0123456789abcdef/, 'the quota limit went too');
       t.is(await readFile(join(liveMount, 'f'), 'utf8'), 'live\n');
       t.is((await readdir(join(root, 'volumes', volumeId('live'), 'hosts'))).length, 1, "B's live marker stays");
@@ -296,6 +320,15 @@ test.serial(
     t.is((await b.call('VolumeDriver.Unmount', { Name: 'old', ID })).body['Err'], '');
     t.is((await a.call('VolumeDriver.Remove', { Name: 'old' })).body['Err'], '');
     t.notRegex(await hostA!.gluster(['volume', 'list']), new RegExp(name));
+    // Before C sweeps: doctor on C names its brick of the removed volume (made old: the sweep waits 3 s here).
+    const brickC = join(pool.hosts[2]!.brickRoot, id);
+    const past = new Date(Date.now() - 3_600_000);
+    await utimes(brickC, past, past);
+    t.true(
+      (await replicatedFindings(c)).includes(
+        `replicated: brick directory ${brickC} belongs to no GlusterFS volume and no volume of this host`,
+      ),
+    );
     let left: string[][] = [];
     while (Date.now() < deadline + 30_000) {
       for (const plugin of [b, c]) await plugin.call('VolumeDriver.List', {}); // each host sweeps its own bricks
@@ -305,6 +338,7 @@ test.serial(
     }
     t.deepEqual(left, [[], [], []], 'old-layout brick directories left');
     for (const host of pool.hosts) t.true((await readdir(host.brickRoot)).includes('cv_pool'), 'the pool bricks are never swept');
+    t.deepEqual(await replicatedFindings(c), [], "doctor on C: nothing left once C's sweep ran");
   },
 );
 

@@ -98,6 +98,7 @@ function fakePools(pool: string): GlusterPools {
     mounted: async () => pool,
     allowedAddresses: async () => ['10.0.0.1'],
     mountPathOf: () => pool,
+    mountedNow: async () => pool,
   } as unknown as GlusterPools;
 }
 
@@ -106,6 +107,7 @@ interface Rig {
   readonly volumes: PoolVolumes;
   readonly sweeper: GlusterSweeper;
   readonly mountDir: string;
+  readonly brickRoot: string;
 }
 
 /** A real PoolVolumes and a fresh sweeper (one sweep per 10 s per instance) over the scene's pool. */
@@ -128,7 +130,7 @@ async function rig(t: ExecutionContext, { pool }: Scene): Promise<Rig> {
   const hostId = async () => SELF;
   const volumes = new PoolVolumes(tools, gluster.asTools(), pools, hostId, '10.0.0.1', () => new Set());
   const sweeper = new GlusterSweeper(tools, gluster.asTools(), pools, volumes, layout, hostId, () => new Set());
-  return { gluster, volumes, sweeper, mountDir };
+  return { gluster, volumes, sweeper, mountDir, brickRoot };
 }
 
 const VOLUME_ID = volumeId('v');
@@ -401,6 +403,41 @@ test("a sweep removes this host's stale marker on a volume it has not mounted an
   await age();
   await sweeper.sweep();
   t.deepEqual(await readdir(hosts), [OTHER]);
+});
+
+test("doctor's leftovers name what the sweep would delete, and a pool brick no GlusterFS volume uses, and delete nothing", async (t) => {
+  const s = await scene(t);
+  const { sweeper, brickRoot } = await rig(t, s);
+  await mkdir(join(s.pool, '.creating', SELF, 'stale.1', '_data'), { recursive: true });
+  await mkdir(join(s.pool, '.creating', OTHER, 'x.1'), { recursive: true });
+  await mkdir(join(s.pool, '.trash', SELF, 'old.1234', '_data'), { recursive: true });
+  const legacyBrick = join(brickRoot, `${VOLUME_ID}-b1`);
+  await mkdir(legacyBrick);
+  await mkdir(join(brickRoot, 'cv_pool_arbiter-b2'));
+  await mkdir(join(brickRoot, 'not-ours'));
+  await age();
+  const found = (await sweeper.leftovers()).map((leftover) => leftover.what);
+  t.deepEqual(
+    found.sort(),
+    [
+      `an interrupted create left ${join(s.pool, '.creating', SELF, 'stale.1')}`,
+      `an interrupted remove left ${join(s.pool, '.trash', SELF, 'old.1234')}`,
+      `brick directory ${legacyBrick} belongs to no GlusterFS volume and no volume of this host`,
+      `pool brick directories ${join(brickRoot, 'cv_pool_arbiter-b2')} belong to no GlusterFS volume (the pool was deleted, or glusterd lost it)`,
+    ].sort(),
+  );
+  t.true(await exists(join(s.pool, '.creating', SELF, 'stale.1')), 'doctor deletes nothing');
+  t.true(await exists(legacyBrick));
+  await sweeper.sweep();
+  t.false(await exists(legacyBrick), 'the sweep deletes the legacy brick');
+  t.true(await exists(join(brickRoot, 'cv_pool_arbiter-b2')), 'never a pool brick');
+  t.true(await exists(join(brickRoot, 'not-ours')));
+  t.deepEqual(
+    (await sweeper.leftovers()).map((leftover) => leftover.what),
+    [
+      `pool brick directories ${join(brickRoot, 'cv_pool_arbiter-b2')} belong to no GlusterFS volume (the pool was deleted, or glusterd lost it)`,
+    ],
+  );
 });
 
 // markers.ts

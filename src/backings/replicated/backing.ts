@@ -1,4 +1,4 @@
-import type { Backing, CatalogRead, MountIdentity, StatusValue, VolumeContext } from '../backing.js';
+import type { Backing, CatalogRead, Leftover, MountIdentity, StatusValue, VolumeContext } from '../backing.js';
 import type { VolumeRecord, VolumeSpec } from '../../state/schema.js';
 import type { GlusterTools, SystemTools } from '../../system/index.js';
 import { isMountedAt, usageStatus } from '../filesystem.js';
@@ -22,6 +22,7 @@ export class GlusterBacking implements Backing {
   readonly catalog?: () => Promise<CatalogRead>;
   readonly catalogEntry?: (name: string) => Promise<VolumeRecord | undefined>;
   readonly sweep: () => Promise<void>;
+  readonly leftovers: () => Promise<Leftover[]>;
   private readonly pools: GlusterPools;
   private readonly pooled: PoolVolumes;
   private readonly legacy: LegacyVolumes;
@@ -42,6 +43,7 @@ export class GlusterBacking implements Backing {
     this.catalogue = new GlusterCatalogue(tools, gluster, this.pools);
     const sweeper = new GlusterSweeper(tools, gluster, this.pools, this.pooled, layout, hostId, knownIds);
     this.sweep = () => sweeper.sweep();
+    this.leftovers = () => sweeper.leftovers();
     // On one host every replicated volume is in local state already.
     if (this.pools.multiHost) {
       this.catalog = () => this.catalogue.read();

@@ -147,6 +147,12 @@ export class GlusterPools {
     return peerAddresses(this.layout.peers.map((peer) => peer.host));
   }
 
+  /** Where the pool is mounted on this host now, or undefined; never mounts it. */
+  async mountedNow(kind: PoolKind): Promise<string | undefined> {
+    const target = this.mountPathOf(kind);
+    return (await isMountedAt(this.tools, target)) ? target : undefined;
+  }
+
   /**
    * The pool mounted whole on this host (mounted now if it is not, or if its
    * client died). Only a Create makes a pool that does not exist yet.

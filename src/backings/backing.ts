@@ -3,6 +3,8 @@ import type { CopyMethod } from '../system/index.js';
 import type { SnapshotInfo } from './image-snapshots.js';
 
 export type { SnapshotInfo } from './image-snapshots.js';
+// A tool stuck in the kernel: the service marks its volume busy (volumes/hung.ts).
+export { findHung, HungCommandError } from '../system/index.js';
 
 /** Told now and then how far a copy is: bytes written of about `totalBytes`. */
 export type CopyProgress = (copiedBytes: number, totalBytes: number) => void;

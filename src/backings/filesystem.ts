@@ -72,7 +72,7 @@ export async function unmountFilesystem(tools: SystemTools, paths: VolumePaths):
 }
 
 export async function usageStatus(tools: SystemTools, paths: VolumePaths): Promise<Record<string, StatusValue>> {
-  const usage = await tools.filesystemUsage(paths.mountRoot);
+  const usage = await tools.mountUsage(paths.mountRoot);
   return {
     usedBytes: usage.usedBytes,
     availableBytes: usage.availableBytes,

@@ -40,6 +40,68 @@ function notFound(cause: unknown): string | undefined {
     : undefined;
 }
 
+/** execa's SIGTERM at the timeout, then SIGKILL this much later. */
+const KILL_GRACE_MS = 2000;
+/** After the SIGKILL: how long a process may take to go before it counts as unkillable. */
+const EXIT_MARGIN_MS = 1000;
+
+/**
+ * A process that outlived its timeout and its SIGKILL: it sleeps in the kernel
+ * (uninterruptible, state D), waiting on storage that does not answer: a FUSE
+ * server that stopped, a hung GlusterFS or network mount. It may never end;
+ * `exited` settles when it does.
+ */
+export class HungCommandError extends Error {
+  readonly code = 'COMMAND_HUNG';
+  constructor(
+    readonly command: string,
+    readonly args: readonly string[],
+    readonly pid: number | undefined,
+    readonly afterMs: number,
+    readonly exited: Promise<void>,
+  ) {
+    super(
+      `${command} did not end within ${Number((afterMs / 1000).toFixed(1))} s and could not be killed (pid ${pid ?? '?'} sleeps in the kernel, waiting on storage that does not answer)`,
+    );
+    this.name = 'HungCommandError';
+  }
+}
+
+/** The HungCommandError behind `error` (its cause, an undo's original error, …), if any. */
+export function findHung(error: unknown, depth = 0): HungCommandError | undefined {
+  if (error instanceof HungCommandError) return error;
+  if (typeof error !== 'object' || error === null || depth > 8) return undefined;
+  const { cause, original, failures } = error as { cause?: unknown; original?: unknown; failures?: unknown };
+  const undone = Array.isArray(failures) ? failures.map((failure) => (failure as { error?: unknown }).error) : [];
+  for (const inner of [cause, original, ...undone]) {
+    const found = findHung(inner, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * `child` (an execa process, which never rejects here: reject is false), or a
+ * HungCommandError once it has outlived its timeout, the kill and a margin.
+ */
+function unlessHung<T>(
+  child: Promise<T> & { pid?: number | undefined },
+  command: string,
+  args: readonly string[],
+  timeoutMs: number,
+): Promise<T> {
+  const afterMs = timeoutMs + KILL_GRACE_MS + EXIT_MARGIN_MS;
+  let timer: NodeJS.Timeout | undefined;
+  const exited = child.then(
+    () => undefined,
+    () => undefined,
+  );
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new HungCommandError(command, args, child.pid, afterMs, exited)), afterMs);
+  });
+  return Promise.race([child, hung]).finally(() => clearTimeout(timer));
+}
+
 export interface RunResult {
   readonly stdout: string;
   readonly stderr: string;
@@ -47,14 +109,15 @@ export interface RunResult {
 
 /** Runs `command args…`; resolves with its output or rejects with a CommandError. */
 export async function runTool(command: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
-  const result = await execa(command, args, {
+  const child = execa(command, args, {
     timeout: options.timeoutMs,
-    forceKillAfterDelay: 2000,
+    forceKillAfterDelay: KILL_GRACE_MS,
     reject: false,
     stripFinalNewline: true,
     env: { LC_ALL: 'C' },
     ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
   });
+  const result = await unlessHung(child, command, args, options.timeoutMs);
   if (result.failed) {
     // Some tools (the gluster CLI) say why on stdout.
     const stderr = notFound(result.cause) ?? (String(result.stderr ?? '').trim() || String(result.stdout ?? '').trim());
@@ -86,7 +149,7 @@ export function streamTool(
 ): StreamingTool {
   const child = execa(command, args, {
     timeout: options.timeoutMs,
-    forceKillAfterDelay: 2000,
+    forceKillAfterDelay: KILL_GRACE_MS,
     reject: false,
     env: { LC_ALL: 'C' },
     stdin: options.stdin ? 'pipe' : 'ignore',

@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import { formatSize } from './size.js';
 import { totalLeases } from './leases.js';
 import { withDeadline } from './deadline.js';
+import type { StuckStep } from './hung.js';
 
 const STATUS_TIMEOUT_MS = 2000;
 
@@ -10,7 +11,13 @@ const STATUS_TIMEOUT_MS = 2000;
 // state; live facts from the backing, bounded in time: Get must answer even
 // when the storage does not (the daemon treats a failed Get as "no such
 // volume" and drops its own record).
-export async function describeVolume(backing: Backing, volume: VolumeContext, log: Logger): Promise<Record<string, StatusValue>> {
+export async function describeVolume(
+  backing: Backing,
+  volume: VolumeContext,
+  log: Logger,
+  /** `stuck`: a step of it is stuck in the kernel (its storage is not asked); `watch` sees a status read fail, even after the deadline. */
+  live: { readonly stuck?: StuckStep | undefined; readonly watch?: (error: unknown) => void } = {},
+): Promise<Record<string, StatusValue>> {
   const { record } = volume;
   const leases = totalLeases(record.leases);
   const { spec } = record;
@@ -28,8 +35,14 @@ export async function describeVolume(backing: Backing, volume: VolumeContext, lo
   if (spec.owner?.uid !== undefined) status['uid'] = spec.owner.uid;
   if (spec.owner?.gid !== undefined) status['gid'] = spec.owner.gid;
   if (spec.owner?.mode !== undefined) status['mode'] = spec.owner.mode.toString(8).padStart(4, '0');
+  if (live.stuck) {
+    status['busy'] = `${live.stuck.detail} (stuck since ${live.stuck.since})`;
+    return status;
+  }
   try {
-    Object.assign(status, await withDeadline(backing.status(volume), STATUS_TIMEOUT_MS));
+    const reading = backing.status(volume);
+    void reading.catch((error: unknown) => live.watch?.(error));
+    Object.assign(status, await withDeadline(reading, STATUS_TIMEOUT_MS));
     if (typeof status['usedBytes'] === 'number') status['used'] = formatSize(status['usedBytes']);
   } catch (error) {
     log.warn({ volume: record.name, err: error }, 'live status unavailable');

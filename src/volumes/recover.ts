@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import { findHung } from '../backings/backing.js';
 import { totalLeases } from './leases.js';
 import { volumeId } from '../state/volume-id.js';
 import { finishPending } from './pending.js';
@@ -72,6 +73,8 @@ export async function recoverHost(service: VolumeService, log: Logger): Promise<
       } catch (error) {
         report.failed.push(name);
         log.error({ volume: name, err: error }, 'recovery of volume failed');
+        const hung = findHung(error);
+        if (hung) service.markStuck(id, name, `recovering it at start: ${hung.message}`, hung);
       }
     });
   });
@@ -108,15 +111,38 @@ export async function sweepLeases(service: VolumeService, log: Logger): Promise<
   const snapshot = await scanOrNothing(service, log);
   if (!snapshot) return released;
   const live = await service.deps.host.liveIds();
-  const candidates = service.deps.state.all().filter((record) => totalLeases(record.leases) > 0 || live.has(record.id));
+  // A volume marked busy is left alone: checking it could start another stuck process.
+  const candidates = service.deps.state
+    .all()
+    .filter((record) => (totalLeases(record.leases) > 0 || live.has(record.id)) && !service.stuck.get(record.id));
   await eachLimited(candidates, PARALLEL, async ({ name, id }) => {
     await service.locks.run(volumeId(name), async () => {
       try {
         if ((await service.leases.reconcile(name, snapshot, 'sweep', live.has(id))) === 'released') released.push(name);
       } catch (error) {
         log.error({ volume: name, err: error }, 'periodic lease check failed');
+        const hung = findHung(error);
+        if (hung) service.markStuck(id, name, `its periodic check: ${hung.message}`, hung);
       }
     });
   });
   return released;
+}
+
+/** After a stuck process of the volume ended: its leases against the host again, as the periodic check would. */
+export async function recheckVolume(service: VolumeService, log: Logger, name: string): Promise<void> {
+  const snapshot = await scanOrNothing(service, log);
+  if (!snapshot) return;
+  const id = volumeId(name);
+  const live = await service.deps.host.liveIds();
+  await service.locks.run(id, async () => {
+    try {
+      const result = await service.leases.reconcile(name, snapshot, 'sweep', live.has(id));
+      log.info({ volume: name, result }, 'checked again after its stuck process ended');
+    } catch (error) {
+      log.error({ volume: name, err: error }, 'check after a stuck process failed');
+      const hung = findHung(error);
+      if (hung) service.markStuck(id, name, `checking it again: ${hung.message}`, hung);
+    }
+  });
 }

@@ -1,4 +1,11 @@
-import type { Backing, CopyProgress, StatusValue, VolumeContext } from '../backings/backing.js';
+import {
+  findHung,
+  type Backing,
+  type CopyProgress,
+  type HungCommandError,
+  type StatusValue,
+  type VolumeContext,
+} from '../backings/backing.js';
 import { RollbackError, withUndo, type UndoStack } from '../backings/undo.js';
 import type { StateStore } from '../state/store.js';
 import type { VolumeRecord, VolumeType } from '../state/schema.js';
@@ -22,6 +29,8 @@ import { noCheckpoints, type Checkpoint } from './checkpoints.js';
 import type { HostView } from './host.js';
 import { LeaseKeeper, type LeasePolicy } from './lease-keeper.js';
 import { finishPending, removeCommitted } from './pending.js';
+import { StuckVolumes, stuckError } from './hung.js';
+import { recheckVolume } from './recover.js';
 
 export interface VolumeInfo {
   readonly name: string;
@@ -56,6 +65,8 @@ export interface ServiceDeps {
 /** The domain: what each VolumeDriver call means, independent of HTTP. Locks are per volume id. */
 export class VolumeService {
   readonly locks = new KeyedMutex();
+  /** Volumes whose step left a process stuck in the kernel: refused at once until it ends. */
+  readonly stuck = new StuckVolumes();
   /** Ids created, mounted, unmounted or removed since start: start-up recovery leaves them alone. */
   readonly touched = new Set<string>();
   readonly leases: LeaseKeeper;
@@ -95,7 +106,7 @@ export class VolumeService {
     const parsed = from ? undefined : parseVolumeSpec(name, options, defaults);
     const protect = parseProtect(name, options);
     const id = volumeId(name);
-    await this.locks.run(id, async () => {
+    await this.exclusive(name, id, async () => {
       const spec = parsed ?? cloneSpec(name, from!, this.deps.state.get(from!.source), options, defaults);
       const existing = this.deps.state.get(name);
       if (existing && exclusive) {
@@ -124,7 +135,7 @@ export class VolumeService {
       await this.checkCapacity(record);
       this.touched.add(id);
       try {
-        if (from) await this.locks.run(volumeId(from.source), () => this.provision(record, final, from, progress));
+        if (from) await this.exclusive(from.source, volumeId(from.source), () => this.provision(record, final, from, progress));
         else await this.provision(record, final);
         await this.claims.remeasure(this.deps.state.get(name) ?? record);
       } finally {
@@ -230,7 +241,7 @@ export class VolumeService {
 
   async remove(name: string): Promise<void> {
     const id = volumeId(name);
-    await this.locks.run(id, async () => {
+    await this.exclusive(name, id, async () => {
       this.touched.add(id);
       // A Remove that failed halfway (even after its commit) is finished by the next one.
       await this.step(name, 'could not finish deleting its storage', () => finishPending(this, id));
@@ -274,7 +285,7 @@ export class VolumeService {
 
   async mount(name: string, mountId: string): Promise<string> {
     const id = volumeId(name);
-    return this.locks.run(id, async () => {
+    return this.exclusive(name, id, async () => {
       this.touched.add(id);
       const record = await this.find(name, true);
       const volume = this.context(record);
@@ -297,7 +308,7 @@ export class VolumeService {
 
   async unmount(name: string, mountId: string): Promise<void> {
     const id = volumeId(name);
-    await this.locks.run(id, async () => {
+    await this.exclusive(name, id, async () => {
       const record = this.deps.state.get(name);
       if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume');
       this.touched.add(id);
@@ -325,11 +336,17 @@ export class VolumeService {
       throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume (removed on another host)');
     }
     const volume = this.context(record);
+    const stuck = this.stuck.get(record.id);
+    // A status read that gets stuck (statfs of a mount whose storage stopped answering) marks the volume too.
+    const watch = (error: unknown) => {
+      const hung = findHung(error);
+      if (hung) this.markStuck(record.id, record.name, `reading its live status: ${hung.message}`, hung);
+    };
     return {
       name: record.name,
       mountpoint: volume.paths.mountpoint,
       createdAt: record.createdAt,
-      status: await describeVolume(this.backingOf(record), volume, this.deps.log),
+      status: await describeVolume(this.backingOf(record), volume, this.deps.log, { stuck, watch }),
     };
   }
 
@@ -352,10 +369,43 @@ export class VolumeService {
    * host's state, or VOLUME_NOT_FOUND with `missing` as the detail.
    */
   async withRecord<T>(name: string, work: (record: VolumeRecord) => Promise<T>, missing = 'no such volume on this host'): Promise<T> {
-    return this.locks.run(volumeId(name), async () => {
+    return this.exclusive(name, volumeId(name), async () => {
       const record = this.deps.state.get(name);
       if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, missing);
       return work(record);
+    });
+  }
+
+  /**
+   * Every request that changes a volume: under its lock, refused at once while
+   * a step of it is stuck in the kernel. A step that gets stuck marks the
+   * volume (before the lock is let go, so no request queued behind it starts
+   * another stuck process) and answers VOLUME_BUSY.
+   */
+  private async exclusive<T>(name: string, id: string, work: () => Promise<T>): Promise<T> {
+    this.stuck.refuse(id, name);
+    return this.locks.run(id, async () => {
+      this.stuck.refuse(id, name);
+      try {
+        return await work();
+      } catch (error) {
+        const hung = findHung(error);
+        if (!hung || (isVolumeError(error) && error.code === 'VOLUME_BUSY')) throw error;
+        const failed = isVolumeError(error) ? error : new VolumeError('BACKING_FAILED', name, hung.message, { cause: error });
+        this.markStuck(id, name, failed.detail, hung);
+        throw stuckError(name, failed);
+      }
+    });
+  }
+
+  /** Marks the volume busy until the stuck process ends, then checks its real state again. */
+  markStuck(id: string, name: string, detail: string, hung: HungCommandError): void {
+    if (this.stuck.get(id)) return;
+    const { log } = this.deps;
+    log.error({ volume: name, pid: hung.pid, command: hung.command, detail }, 'a step is stuck in the kernel: volume marked busy');
+    this.stuck.mark(id, name, detail, hung, async () => {
+      log.warn({ volume: name, pid: hung.pid, command: hung.command }, 'the stuck process ended: checking the volume again');
+      await recheckVolume(this, log, name);
     });
   }
 

@@ -1,0 +1,103 @@
+import test from 'ava';
+import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { capturingLogger, startTestPlugin } from '../helpers/plugin.js';
+import { mountHungFuse, processState } from '../helpers/hung-fuse.js';
+import { loopsUnder, mountsUnder } from '../helpers/host.js';
+
+// A volume whose storage stops answering: a FUSE filesystem that reads every
+// request and never answers is stacked on the volume's mount root, as a dead
+// GlusterFS or sshfs client would leave it. `umount` then sleeps in the
+// kernel, unkillable. The plugin must answer, mark the volume busy, refuse
+// its requests at once, keep serving the others, and check the volume again
+// once the process ends.
+
+const ID = 'a'.repeat(64);
+const OTHER = 'b'.repeat(64);
+const TIMEOUT_MS = 1500;
+/** runTool's deadline: the timeout, execa's 2 s to SIGKILL, 1 s to go. */
+const HUNG_AFTER_MS = TIMEOUT_MS + 3000;
+
+const errOf = (body: Record<string, unknown>) => String(body['Err']);
+
+test('a step stuck in the kernel answers an Err naming it, marks the volume busy, and the plugin checks it again once the process ends', async (t) => {
+  const logger = capturingLogger();
+  const fx = await startTestPlugin('hung', undefined, { commandTimeoutMs: TIMEOUT_MS, leaseGraceMs: 100 }, logger.log);
+  let release = async () => {};
+  t.teardown(async () => {
+    await release();
+    await fx.close();
+  });
+  t.is(errOf((await fx.call('VolumeDriver.Create', { Name: 'stuck', Opts: { size: '32M' } })).body), '');
+  const mountpoint = String((await fx.call('VolumeDriver.Mount', { Name: 'stuck', ID })).body['Mountpoint']);
+  const mountRoot = dirname(mountpoint);
+  const mounted = async () => (await mountsUnder(fx.root)).includes(mountRoot);
+  const fuse = await mountHungFuse(mountRoot);
+  release = () => fuse.release();
+
+  // The Unmount's umount hangs: the request is answered after the deadline, not never.
+  let started = Date.now();
+  const unmounted = errOf((await fx.call('VolumeDriver.Unmount', { Name: 'stuck', ID })).body);
+  const tookMs = Date.now() - started;
+  t.regex(
+    unmounted,
+    /^volume "stuck": could not be unmounted: umount did not end within 4\.5 s and could not be killed \(pid (\d+) sleeps in the kernel, waiting on storage that does not answer\); the volume is marked busy until that process ends\. Fix: bring back the storage/,
+  );
+  t.true(tookMs >= HUNG_AFTER_MS - 100 && tookMs < HUNG_AFTER_MS + 3000, `answered after ${tookMs} ms`);
+  const pid = Number(/pid (\d+)/.exec(unmounted)![1]);
+  t.is(await processState(pid), 'D', 'the umount sleeps in the kernel');
+
+  // Every later request for it is refused at once, naming what is stuck.
+  for (const [method, body] of [
+    ['VolumeDriver.Mount', { Name: 'stuck', ID }],
+    ['VolumeDriver.Unmount', { Name: 'stuck', ID }],
+    ['VolumeDriver.Remove', { Name: 'stuck' }],
+    ['Custom.Snapshot', { Name: 'stuck' }],
+  ] as const) {
+    started = Date.now();
+    const err = errOf((await fx.call(method, body)).body);
+    t.regex(
+      err,
+      /^volume "stuck": is busy: could not be unmounted: umount did not end within 4\.5 s .* \(stuck since \S+\); nothing else is done to it/,
+      method,
+    );
+    t.true(Date.now() - started < 1000, `${method} answered at once`);
+  }
+  // Get and List answer from state, without asking the storage.
+  started = Date.now();
+  const status = ((await fx.call('VolumeDriver.Get', { Name: 'stuck' })).body['Volume'] as { Status: Record<string, unknown> }).Status;
+  t.regex(String(status['busy']), /^could not be unmounted: umount did not end/);
+  t.true(((await fx.call('VolumeDriver.List', {})).body['Volumes'] as Array<{ Name: string }>).some((v) => v.Name === 'stuck'));
+  t.true(Date.now() - started < 1000, 'Get and List answer at once');
+  // Doctor names it.
+  const findings = ((await fx.call('Custom.Doctor', {})).body['Doctor'] as { findings: Array<{ volume?: string; what: string }> }).findings;
+  t.true(findings.some((f) => f.volume === 'stuck' && f.what.startsWith('is busy: could not be unmounted')));
+
+  // The plugin is not wedged: another volume goes through its whole life meanwhile.
+  t.is(errOf((await fx.call('VolumeDriver.Create', { Name: 'other', Opts: { size: '32M' } })).body), '');
+  t.is(errOf((await fx.call('VolumeDriver.Mount', { Name: 'other', ID: OTHER })).body), '');
+  t.is(errOf((await fx.call('VolumeDriver.Unmount', { Name: 'other', ID: OTHER })).body), '');
+  t.is(errOf((await fx.call('VolumeDriver.Remove', { Name: 'other' })).body), '');
+
+  // The storage comes back (the FUSE connection is aborted): the umount ends,
+  // the mark goes, and the plugin checks the volume again: no lease, no user, so it is released.
+  await fuse.release();
+  const deadline = Date.now() + 15_000;
+  let busy: unknown = 'still';
+  while (Date.now() < deadline) {
+    busy = ((await fx.call('VolumeDriver.Get', { Name: 'stuck' })).body['Volume'] as { Status: Record<string, unknown> }).Status['busy'];
+    if (busy === undefined && !(await mounted())) break;
+    await sleep(200);
+  }
+  t.is(busy, undefined, 'no longer busy');
+  t.is(await processState(pid), undefined, 'the umount ended');
+  t.false(await mounted(), 'checked again and released');
+  t.regex(logger.text(), /checked again after its stuck process ended/);
+
+  // Usable again, and removed without leftovers.
+  t.is(errOf((await fx.call('VolumeDriver.Mount', { Name: 'stuck', ID })).body), '');
+  t.is(errOf((await fx.call('VolumeDriver.Unmount', { Name: 'stuck', ID })).body), '');
+  t.is(errOf((await fx.call('VolumeDriver.Remove', { Name: 'stuck' })).body), '');
+  t.deepEqual(await mountsUnder(fx.root), []);
+  t.deepEqual(await loopsUnder(fx.root), []);
+});

@@ -16,7 +16,7 @@ STAGE=${STAGE:-/var/cache/custom-plugin-build/stage-$SUITE}
 PACKAGES=cryptsetup-bin,dmsetup,btrfs-progs,btrfs-compsize,e2fsprogs,xfsprogs,util-linux,mount,coreutils,glusterfs-client,glusterfs-cli,attr
 # What the plugin executes (src/system/): nothing else goes in.
 TOOLS=(losetup mount umount mke2fs mkfs.xfs mkfs.btrfs cryptsetup dmsetup compsize mkfifo fallocate
-  resize2fs e2fsck xfs_growfs btrfs cp fsfreeze tune2fs btrfstune tar sync
+  resize2fs e2fsck xfs_growfs btrfs cp fsfreeze tune2fs btrfstune tar sync prlimit stat
   gluster glusterfs mount.glusterfs
   # what mount.glusterfs (a shell script) runs
   sh getfattr grep cut sed stat cat ls id awk uname mountpoint basename wc mv head tail tr sleep mkdir rm dirname expr readlink)

@@ -20,6 +20,10 @@ REGISTRY=${REGISTRY:-127.0.0.1:5000}
 LOCAL=$NAME:latest
 REMOTE=$REGISTRY/$NAME:$TAG
 STATE_SOURCE=${STATE_SOURCE:-/var/lib/custom-volume-plugin}
+# The KEK's directory (the kek mount, read-only inside): apart from the state.
+KEK_SOURCE=${KEK_SOURCE:-/etc/custom-volume}
+# Docker refuses to start a plugin whose mount source is missing.
+make_sources() { mkdir -p "$STATE_SOURCE"; mkdir -p -m 0700 "$KEK_SOURCE"; }
 
 exists() { "$DOCKER" plugin inspect "$1" >/dev/null 2>&1; }
 
@@ -47,10 +51,10 @@ remove() { if exists "$1"; then "$DOCKER" plugin disable -f "$1" >/dev/null 2>&1
 
 case ${1:-} in
   create)
-    mkdir -p "$STATE_SOURCE"
+    make_sources
     remove "$LOCAL"
     create_from_bundle "$LOCAL"
-    "$DOCKER" plugin set "$LOCAL" state.source="$STATE_SOURCE"
+    "$DOCKER" plugin set "$LOCAL" state.source="$STATE_SOURCE" kek.source="$KEK_SOURCE"
     "$DOCKER" plugin enable "$LOCAL"
     echo "managed plugin $LOCAL enabled: docker volume create -d $NAME …"
     ;;
@@ -78,9 +82,9 @@ YAML
     echo "pushed $REMOTE"
     ;;
   install)
-    mkdir -p "$STATE_SOURCE"
+    make_sources
     remove "$LOCAL"
-    "$DOCKER" plugin install --grant-all-permissions --alias "$LOCAL" "$REMOTE" state.source="$STATE_SOURCE"
+    "$DOCKER" plugin install --grant-all-permissions --alias "$LOCAL" "$REMOTE" state.source="$STATE_SOURCE" kek.source="$KEK_SOURCE"
     echo "installed $REMOTE as $LOCAL"
     ;;
   upgrade)
@@ -89,12 +93,16 @@ YAML
     # no volumes and the daemon made `local` ones in their place). Carry the
     # state mount and the settable environment over explicitly.
     source=$("$DOCKER" plugin inspect -f '{{range .Settings.Mounts}}{{if eq .Name "state"}}{{.Source}}{{end}}{{end}}' "$LOCAL")
-    mapfile -t env < <("$DOCKER" plugin inspect -f '{{range .Settings.Env}}{{println .}}{{end}}' "$LOCAL" | grep -E '^(CUSTOM_LOG_LEVEL|CUSTOM_KEK_FILE|CUSTOM_COMMAND_TIMEOUT_MS|DM_DISABLE_UDEV)=')
+    # A plugin from before the kek mount has none: the new one gets KEK_SOURCE.
+    kek=$("$DOCKER" plugin inspect -f '{{range .Settings.Mounts}}{{if eq .Name "kek"}}{{.Source}}{{end}}{{end}}' "$LOCAL")
+    kek=${kek:-$KEK_SOURCE}
+    mkdir -p -m 0700 "$kek"
+    mapfile -t env < <("$DOCKER" plugin inspect -f '{{range .Settings.Env}}{{println .}}{{end}}' "$LOCAL" | grep -E '^(CUSTOM_LOG_LEVEL|CUSTOM_KEK_FILE|CUSTOM_KEK_PREVIOUS_FILE|CUSTOM_COMMAND_TIMEOUT_MS|CUSTOM_LEASE_GRACE_MS|CUSTOM_LEASE_CHECK_MS|CUSTOM_OVERCOMMIT|CUSTOM_GLUSTER_[A-Z_]+|DM_DISABLE_UDEV)=')
     "$DOCKER" plugin disable -f "$LOCAL"
     # The user names the new tag; Docker would otherwise ask on the terminal
     # whenever the reference differs from the one installed.
     "$DOCKER" plugin upgrade --grant-all-permissions --skip-remote-check "$LOCAL" "$REMOTE" </dev/null
-    "$DOCKER" plugin set "$LOCAL" state.source="$source" "${env[@]}"
+    "$DOCKER" plugin set "$LOCAL" state.source="$source" kek.source="$kek" "${env[@]}"
     "$DOCKER" plugin enable "$LOCAL"
     echo "upgraded $LOCAL to $REMOTE"
     ;;

@@ -16,6 +16,7 @@ import { DataTransfer } from './backings/data-transfer.js';
 import { LuksLayer } from './backings/luks-layer.js';
 import { KeyStore } from './keys/key-store.js';
 import { loadKek } from './keys/kek.js';
+import { kekFindings, sealingCounts, type KekPlacement } from './keys/custody.js';
 import { checkHost } from './volumes/doctor.js';
 import { HostResidue } from './backings/residue.js';
 import { createGlusterTools, createSystemTools, type SystemTools } from './system/index.js';
@@ -64,6 +65,8 @@ export async function startPlugin(config: Config, log: Logger, options: StartOpt
 async function wire(config: Config, log: Logger, socket: PluginSocket, baseTools: SystemTools): Promise<RunningPlugin> {
   const checkpoint = testCheckpoint(config, log);
   const tools = config.testPauseAt?.startsWith('tool:') ? pauseAfterTool(baseTools, config.testPauseAt.slice(5), checkpoint) : baseTools;
+  // Before any key is read.
+  await tools.disableCoreDumps().catch((error: unknown) => log.warn({ err: error }, 'could not disable core dumps (prlimit)'));
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const state = await StateStore.open(config.stateDir);
   const rebuilt = await rebuildFromDisk(state, config.dataDir, log);
@@ -71,6 +74,12 @@ async function wire(config: Config, log: Logger, socket: PluginSocket, baseTools
   if (config.kekPreviousFile && !kek) throw new Error('CUSTOM_KEK_PREVIOUS_FILE is set without CUSTOM_KEK_FILE: set the new KEK too');
   const previousKek = config.kekPreviousFile ? await loadKek(config.kekPreviousFile) : undefined;
   const keys = new KeyStore(config.keyDir, kek, previousKek);
+  const custody: KekPlacement = {
+    kekFile: config.kekFile,
+    kekPreviousFile: config.kekPreviousFile,
+    stateDir: config.stateDir,
+    keyDir: config.keyDir,
+  };
   const images = new ImageStackBacking(tools, new LuksLayer(tools, keys, await loadInstanceTag(config.stateDir)));
   const { gluster } = config;
   const glusterTools = createGlusterTools({ timeoutMs: gluster.timeoutMs, ...(gluster.socket ? { socket: gluster.socket } : {}) });
@@ -95,7 +104,7 @@ async function wire(config: Config, log: Logger, socket: PluginSocket, baseTools
   });
   // Several peers: every host's plugin sees the same replicated volumes.
   const scope = gluster.peers.length > 1 ? 'global' : 'local';
-  socket.serve(createApp(service, log, scope, { transfer: new DataTransfer(tools), keys }));
+  socket.serve(createApp(service, log, scope, { transfer: new DataTransfer(tools), keys, custody }));
   const { server } = socket;
   log.info({ socket: config.socket, volumes: state.all().length, stateFile: state.origin, ...rebuilt, keys: keys.source }, 'listening');
   void checkHost(backings).then((types) => log.info({ types }, 'volume types this host can serve'));
@@ -103,6 +112,9 @@ async function wire(config: Config, log: Logger, socket: PluginSocket, baseTools
   const recovered = recoverHost(service, log).then(
     async (report) => {
       log.info(report, 'recovery finished');
+      // Which keys are sealed, by count (current: under CUSTOM_KEK_FILE); where the KEK lies against them.
+      log.info({ keys: await sealingCounts(state.all(), keys) }, 'volume keys');
+      for (const finding of await kekFindings(custody)) log.warn({ fix: finding.fix }, finding.what);
       // Measured once now, so the first Create does not pay for every image.
       await service.claims.total(state.all()).catch((error: unknown) => log.warn({ err: error }, "could not measure the images' claims"));
       return report;
@@ -143,6 +155,7 @@ async function wire(config: Config, log: Logger, socket: PluginSocket, baseTools
         await sweeping?.catch(() => undefined);
         await state.flush();
         await replicated.detach().catch((error: unknown) => log.warn({ err: error }, 'could not unmount the GlusterFS pools'));
+        keys.wipe();
       })();
       return stopped;
     },

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { isSealed, sealKey, unsealKey } from './seal.js';
 
 export const VOLUME_KEY_BYTES = 64;
@@ -20,6 +20,12 @@ export class KeyStore {
     private readonly kek: Buffer | undefined,
     private readonly previous?: Buffer,
   ) {}
+
+  /** At shutdown: the KEKs are zeroed; the store opens nothing from then on. */
+  wipe(): void {
+    this.kek?.fill(0);
+    this.previous?.fill(0);
+  }
 
   /** What a key generated now would be stored as. */
   get source(): StoredKeySource {
@@ -100,7 +106,8 @@ export class KeyStore {
     await rm(`${this.file(volumeId)}.${which}`, { force: true });
   }
 
-  private async writeDurably(path: string, blob: Uint8Array): Promise<void> {
+  /** `path` replaced atomically by `blob` (0400), made durable with its directory `dir`. */
+  private async writeDurably(path: string, blob: Uint8Array, dir = this.dir): Promise<void> {
     const temp = `${path}.tmp`;
     await rm(temp, { force: true });
     const handle = await open(temp, 'wx', 0o400);
@@ -116,12 +123,11 @@ export class KeyStore {
       await rm(temp, { force: true }); // no key bytes left behind in a temp file
       throw error;
     }
-    await this.syncDir();
+    await syncDirectory(dir);
   }
 
   private async syncDir(): Promise<void> {
-    const dirHandle = await open(this.dir, 'r');
-    await dirHandle.sync().finally(() => dirHandle.close());
+    await syncDirectory(this.dir);
   }
 
   private open(volumeId: string, blob: Buffer): Buffer {
@@ -200,17 +206,44 @@ export class KeyStore {
       await rm(`${this.file(volumeId)}.${suffix}`, { force: true });
   }
 
-  /** Moves the key next to retained data (`retain=true` volumes). */
-  /** Moves the key next to retained data; done already (a retried Remove) is fine. */
+  /**
+   * Moves the key next to retained data (`retain=true` volumes); done already
+   * (a retried Remove) is fine. Across filesystems (EXDEV: a key store
+   * elsewhere than the data) it is copied durably, then unlinked: a crash in
+   * between leaves both, and the retry copies again and finishes.
+   */
   async moveTo(volumeId: string, destination: string): Promise<void> {
     // The retained key is the key; a rekey's leftovers are not kept.
     await this.removeStaged(volumeId);
+    const source = this.file(volumeId);
     try {
-      await rename(this.file(volumeId), destination);
+      await rename(source, destination);
+      await syncDirectory(dirname(destination));
+      return;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !(await exists(destination))) throw error;
+      const { code } = error as NodeJS.ErrnoException;
+      if (code === 'ENOENT' && (await exists(destination))) return;
+      if (code !== 'EXDEV') throw error;
     }
+    // rename(2) says EXDEV before it looks for the source: a key moved already is found missing here.
+    const blob = await readFile(source).catch(async (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT' && (await exists(destination))) return undefined;
+      throw error;
+    });
+    if (!blob) return;
+    try {
+      await this.writeDurably(destination, blob, dirname(destination));
+    } finally {
+      blob.fill(0);
+    }
+    await rm(source);
+    await this.syncDir();
   }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  await handle.sync().finally(() => handle.close());
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -26,5 +26,14 @@ export function unsealKey(blob: Uint8Array, kek: Uint8Array, volumeId: string): 
   const decipher = createDecipheriv('aes-256-gcm', kek, iv);
   decipher.setAAD(Buffer.from(volumeId, 'utf8'));
   decipher.setAuthTag(tag);
-  return Buffer.concat([decipher.update(data.subarray(4 + IV_BYTES + TAG_BYTES)), decipher.final()]);
+  // The plaintext comes in two parts; only their concatenation leaves here, the parts are zeroed.
+  const head = decipher.update(data.subarray(4 + IV_BYTES + TAG_BYTES));
+  try {
+    const tail = decipher.final();
+    const key = Buffer.concat([head, tail]);
+    tail.fill(0);
+    return key;
+  } finally {
+    head.fill(0);
+  }
 }

@@ -22,6 +22,7 @@ import { diagnose } from '../volumes/doctor.js';
 import { TransferOperations } from '../volumes/transfer.js';
 import type { DataTransfer } from '../backings/data-transfer.js';
 import type { KeyStore } from '../keys/key-store.js';
+import type { KekPlacement } from '../keys/custody.js';
 import { NO_KEK, resealAll } from '../volumes/reseal.js';
 
 const IMPORT_PATH = '/Custom.Import';
@@ -43,10 +44,12 @@ export interface AppExtras {
   readonly transfer?: DataTransfer;
   /** The key store, for reseal. */
   readonly keys?: KeyStore;
+  /** Where the KEK lies against the key store, for doctor. */
+  readonly custody?: KekPlacement;
 }
 
 export function createApp(service: VolumeService, log: Logger, scope: Scope = 'local', extras: AppExtras = {}): Koa {
-  const { transfer, keys } = extras;
+  const { transfer, keys, custody } = extras;
   const app = new Koa<RequestState>();
   const router = new Router<RequestState>();
 
@@ -158,7 +161,7 @@ export function createApp(service: VolumeService, log: Logger, scope: Scope = 'l
     };
   });
   router.post('/Custom.Doctor', async (ctx) => {
-    ctx.body = { Doctor: await diagnose(service, keys), Err: '' };
+    ctx.body = { Doctor: await diagnose(service, keys, custody), Err: '' };
   });
   const snapshots = new SnapshotOperations(service);
   router.post('/Custom.Snapshot', async (ctx) => {

@@ -15,6 +15,8 @@ import { createAllocatedFile } from './fallocate.js';
 import { copyTools } from './image-copy.js';
 import { tarTools } from './tar.js';
 import { growTools } from './grow.js';
+import { mountUsage } from './mount-usage.js';
+import { disableCoreDumps } from './core-limit.js';
 
 /** e2fsck, a filesystem's grow and a whole-image copy walk everything: killing them halfway is worse than waiting. */
 const LONG_TIMEOUT_MS = 3_600_000;
@@ -32,7 +34,7 @@ export type { Availability, Mapping } from './device-mapper.js';
 export type { PathKind } from './dir-check.js';
 export type { CompressionUsage } from './compsize.js';
 export type { CopyMethod } from './image-copy.js';
-export { CommandError } from './run.js';
+export { CommandError, findHung, HungCommandError } from './run.js';
 export type { StreamingTool } from './run.js';
 
 /**
@@ -54,10 +56,14 @@ export function createSystemTools(timeoutMs: number, runtimeDir = '/run') {
     /** Bind mounts (root not "/") in every mount namespace: who really uses a volume. */
     scanBindMounts: () => scanBindMounts(),
     readBootId,
+    /** RLIMIT_CORE 0 for this process: keys in memory never reach a core file. */
+    disableCoreDumps: () => disableCoreDumps(timeoutMs),
     createAllocatedFile: (path: string, bytes: number) => createAllocatedFile(path, bytes, timeoutMs),
     /** O_NOFOLLOW|O_NONBLOCK, checked on the descriptor, bounded in bytes and time. */
     readKeyFile: (path: string) => readKeyFile(path),
     pathKind,
+    /** statfs of a volume's mount, in a child process: a mount whose storage hangs cannot stall the plugin. */
+    mountUsage: (path: string) => mountUsage(path, timeoutMs),
     probeFilesystem: (fs: FilesystemType) => probeFilesystem(fs, timeoutMs),
     /** Bounded separately: it walks every file of the volume. */
     measureCompression: (path: string, limitMs: number) => measureCompression(path, Math.min(limitMs, timeoutMs)),

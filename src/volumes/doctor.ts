@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { VolumeRecord, VolumeType } from '../state/schema.js';
 import type { KeyStore } from '../keys/key-store.js';
+import { kekFindings, type KekPlacement } from '../keys/custody.js';
 import type { Backings, VolumeService } from './service.js';
 import { formatSize } from './size.js';
 import { parseVolumeSpec } from './spec.js';
@@ -74,7 +75,7 @@ export interface Diagnosis {
  * mounts nothing accounts for, state and disk that disagree, leases from an
  * earlier boot, frozen filesystems, overcommit. Reads only; changes nothing.
  */
-export async function diagnose(service: VolumeService, keys?: KeyStore): Promise<Diagnosis> {
+export async function diagnose(service: VolumeService, keys?: KeyStore, custody?: KekPlacement): Promise<Diagnosis> {
   const { state, host, backings, roots, policy } = service.deps;
   const records = state.all();
   const types = await checkHost(backings);
@@ -161,6 +162,14 @@ export async function diagnose(service: VolumeService, keys?: KeyStore): Promise
       fix: 'restart the plugin (it thaws it at start), or fsfreeze --unfreeze on its mount',
     });
   }
+  for (const stuck of service.stuck.all()) {
+    findings.push({
+      severity: 'problem',
+      volume: stuck.name,
+      what: `is busy: ${stuck.detail} (since ${stuck.since}); its requests are refused until that process ends`,
+      fix: 'bring back the storage it waits on (a FUSE server, GlusterFS bricks, a network mount), or reboot; the plugin checks the volume again once the process ends',
+    });
+  }
   for (const [type, backing] of Object.entries(backings)) {
     for (const leftover of (await backing.leftovers?.().catch(() => [])) ?? []) {
       findings.push({ severity: 'problem', what: `${type}: ${leftover.what}`, fix: leftover.fix });
@@ -173,6 +182,7 @@ export async function diagnose(service: VolumeService, keys?: KeyStore): Promise
         keys,
       )),
     );
+  if (custody) findings.push(...(await kekFindings(custody)));
   const freeBytes = await host.freeBytes();
   const unclaimedBytes = await service.claims.total(records.filter((record) => record.spec.type !== 'replicated'));
   if (unclaimedBytes > freeBytes) {

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
@@ -30,6 +30,7 @@ test.before(async () => {
   pool = await startGlusterPool(3);
   a = await pool.startPlugin(pool.hosts[0]!);
   state = await makeTempDir('managed-gluster-state');
+  await mkdir(`${state}-kek`, { mode: 0o700 }); // the kek mount's source must exist
   dockerd = await startDockerd('managed-gluster');
   registry = await startRegistry();
 });
@@ -43,6 +44,7 @@ test.after.always(async () => {
   if (state) {
     await scrubHost(state);
     await removeTempDir(state);
+    await rm(`${state}-kek`, { recursive: true, force: true });
   }
 });
 
@@ -67,6 +69,7 @@ test.serial('installed from the registry, the managed plugin mounts a replicated
     `${NAME}:latest`,
     `${registry.address}/${NAME}:latest`,
     `state.source=${state}`,
+    `kek.source=${state}-kek`,
     `glusterd.source=${join(hostA!.dir, 'run')}`,
     `CUSTOM_GLUSTER_HOST=${self}`,
     `CUSTOM_GLUSTER_PEERS=${peers}`,

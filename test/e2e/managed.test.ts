@@ -9,7 +9,13 @@ import { startRegistry, type Registry } from '../helpers/registry.js';
 import { loopsUnder, mountsUnder, scrubHost, volumeFiles } from '../helpers/host.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp.js';
 import { callSocket } from '../helpers/plugin.js';
-import { killManagedPlugin, managedScript, propagatedMount as propagatedMountOf, requireBundle } from '../helpers/managed-plugin.js';
+import {
+  killManagedPlugin,
+  managedPluginPids,
+  managedScript,
+  propagatedMount as propagatedMountOf,
+  requireBundle,
+} from '../helpers/managed-plugin.js';
 
 // The plugin as users meet it, driven through the same script as make
 // plugin/push/install/upgrade: create + enable from plugin-rootfs, push to and
@@ -21,10 +27,12 @@ const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.js');
 let dockerd: Dockerd;
 let registry: Registry;
 let state: string;
+let kek: string;
 
 test.before(async () => {
   requireBundle();
   state = await makeTempDir('managed-state');
+  kek = await makeTempDir('managed-kek');
   dockerd = await startDockerd('managed');
   registry = await startRegistry();
 });
@@ -40,9 +48,14 @@ test.after.always(async () => {
     await scrubHost(state);
     await removeTempDir(state);
   }
+  if (kek) {
+    await execa('umount', [kek], { reject: false });
+    await removeTempDir(kek);
+  }
 });
 
-const script = (command: string, tag = 'latest') => managedScript(dockerd, command, { name: NAME, tag, registry: registry.address, state });
+const script = (command: string, tag = 'latest') =>
+  managedScript(dockerd, command, { name: NAME, tag, registry: registry.address, state, kek });
 
 const run = (args: string[]) => dockerd.docker(['run', '--rm', '--network', 'none', ...args]);
 const statusOf = async (volume: string) =>
@@ -131,6 +144,41 @@ test.serial('custom-volume finds the managed plugin by name: ls, protect against
   });
   t.is(gone.exitCode, 3);
   t.regex(gone.stderr, /no managed plugin named "nosuchplugin"/);
+});
+
+test.serial('the KEK comes from its own read-only mount; doctor warns when it shares the state filesystem; no core dumps', async (t) => {
+  const cli = (args: string[]) =>
+    execa(process.execPath, [CLI, '--plugin', NAME, ...args], { env: { DOCKER_HOST: dockerd.host }, reject: false, timeout: 60_000 });
+  const kekFindings = async () => {
+    const doctor = await cli(['--json', 'doctor']);
+    if (doctor.stdout === '') throw new Error(`doctor printed nothing (exit ${doctor.exitCode}): ${doctor.stderr}`);
+    return (JSON.parse(doctor.stdout) as { findings: Array<{ what: string }> }).findings.map((f) => f.what).filter((w) => /KEK/.test(w));
+  };
+  const reconfigure = async (settings: string[]) => {
+    await dockerd.docker(['plugin', 'disable', '-f', NAME]);
+    await dockerd.docker(['plugin', 'set', NAME, ...settings]);
+    await dockerd.docker(['plugin', 'enable', NAME]);
+  };
+  // The KEK on its own filesystem (a tmpfs here, as one filled at boot would be).
+  await execa('mount', ['-t', 'tmpfs', '-o', 'size=1M,mode=0700', 'kek', kek]);
+  await execa('sh', ['-c', `head -c 32 /dev/urandom > ${kek}/kek && chmod 0400 ${kek}/kek`]);
+  await reconfigure([`kek.source=${kek}`, 'CUSTOM_KEK_FILE=/etc/custom-volume/kek']);
+  t.deepEqual(await kekFindings(), [], 'apart from the state: nothing to say');
+  const [pid] = await managedPluginPids(dockerd);
+  t.regex(await readFile(`/proc/${pid}/limits`, 'utf8'), /^Max core file size\s+0\s+0\s+bytes/m, 'the plugin cannot dump core');
+  const write = await execa('nsenter', ['-t', String(pid), '-m', 'sh', '-c', 'echo x > /etc/custom-volume/x'], { reject: false });
+  t.regex(write.stderr, /Read-only file system/, 'the plugin cannot write where its KEK is');
+  // The KEK on the state's filesystem (a directory beside it): doctor warns.
+  const beside = join(state, '..', `${NAME}-kek-beside`);
+  await execa('mkdir', ['-p', '-m', '0700', beside]);
+  await execa('cp', [join(kek, 'kek'), join(beside, 'kek')]);
+  try {
+    await reconfigure([`kek.source=${beside}`]);
+    t.deepEqual(await kekFindings(), ['CUSTOM_KEK_FILE is on the same filesystem as the key store (/data/keys)']);
+  } finally {
+    await reconfigure([`kek.source=${kek}`]);
+    await execa('rm', ['-rf', beside]);
+  }
 });
 
 test.serial('SIGKILLed, the plugin is restarted by the daemon; containers keep their data; stop unmounts cleanly', async (t) => {

@@ -9,6 +9,7 @@ import { fileContains, ourMappings } from '../helpers/luks.js';
 import { toolsFailingAt, type ToolName } from '../helpers/faults.js';
 import { volumeId } from '../../src/volumes/names.js';
 import { STATE_FILE_NAME } from '../../src/state/store.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp.js';
 
 // Runs inside a guest with a stock Debian kernel (dm-crypt); see test/vm.
 const A = 'a'.repeat(64);
@@ -257,6 +258,28 @@ test.serial('retain=true keeps image and key aside on remove; the name can be us
   t.is(ok.exitCode, 0, 'the retained key opens the retained image');
   t.is((await fx.call('VolumeDriver.Create', { Name: 'kept', Opts: enc() })).body['Err'], '');
   await fx.call('VolumeDriver.Remove', { Name: 'kept' });
+});
+
+test.serial('retain=true with the key store on another filesystem (EXDEV): the key is copied, made durable and unlinked', async (t) => {
+  const keys = await makeTempDir('luks-retain-keys');
+  await execa('mount', ['-t', 'tmpfs', '-o', 'size=1M,mode=0700', 'retain-keys', keys]);
+  const fx = await startTestPlugin('luks-retain-exdev', undefined, { keyDir: join(keys, 'keys') });
+  t.teardown(async () => {
+    await fx.close();
+    await execa('umount', [keys], { reject: false });
+    await removeTempDir(keys);
+  });
+  t.not((await stat(keys)).dev, (await stat(fx.config.dataDir)).dev, 'the key store is on another filesystem');
+  t.is((await fx.call('VolumeDriver.Create', { Name: 'apart', Opts: enc({ retain: 'true' }) })).body['Err'], '');
+  t.is((await fx.call('VolumeDriver.Remove', { Name: 'apart' })).body['Err'], '');
+  const [dir] = await readdir(join(fx.config.dataDir, '.retained'));
+  const kept = join(fx.config.dataDir, '.retained', dir!);
+  const opened = await execa('cryptsetup', ['open', '--test-passphrase', '--key-file=-', join(kept, 'disk.img')], {
+    input: await readFile(join(kept, 'volume.key')),
+    reject: false,
+  });
+  t.is(opened.exitCode, 0, 'the retained key opens the retained image');
+  t.deepEqual(await readdir(fx.config.keyDir), [], 'nothing left in the key store');
 });
 
 test.serial('after a reboot (mapping, loop and mount gone) a leased encrypted volume is reopened', async (t) => {

@@ -24,6 +24,8 @@ export interface ScriptOptions {
   readonly registry?: string;
   /** Host directory for state, keys and images (the plugin's state mount). */
   readonly state?: string;
+  /** Host directory holding the KEK (the plugin's kek mount; default /etc/custom-volume). */
+  readonly kek?: string;
   /** Where the script stages a bundle (a hard-linked copy when on the bundle's filesystem). */
   readonly stageDir?: string;
 }
@@ -33,6 +35,7 @@ export async function managedScript(dockerd: Dockerd, command: string, options: 
   const env: Record<string, string> = { DOCKER_HOST: dockerd.host, PLUGIN_NAME: options.name, PLUGIN_TAG: options.tag ?? 'latest' };
   if (options.registry !== undefined) env['REGISTRY'] = options.registry;
   if (options.state !== undefined) env['STATE_SOURCE'] = options.state;
+  if (options.kek !== undefined) env['KEK_SOURCE'] = options.kek;
   if (options.stageDir !== undefined) env['TMPDIR'] = options.stageDir;
   const result = await execa(join(PROJECT, 'scripts', 'managed-plugin.sh'), [command], {
     env,

@@ -23,6 +23,8 @@ export interface PluginProcess {
   /** Sends `signal` and resolves with the exit code (null when killed by a signal). */
   kill(signal: NodeJS.Signals): Promise<number | null>;
   logs(): string;
+  /** The running process's PID (undefined before a start). */
+  pid(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -69,6 +71,7 @@ export async function startPluginProcess(prefix: string, baseEnv: Readonly<Recor
       return exited;
     },
     logs: () => output,
+    pid: () => child?.pid,
     async stop() {
       child?.kill('SIGTERM');
       await exited;

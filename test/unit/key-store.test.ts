@@ -60,6 +60,26 @@ test('a KEK file is 32 raw bytes or 64 hex digits, readable only by its owner', 
   const short = join(dir, 'short');
   await writeFile(short, 'too short', { mode: 0o600 });
   await t.throwsAsync(loadKek(short), { message: /32 raw bytes or 64 hex digits/ });
+  // Hex in either case, with whitespace around it, decoded without a string; one non-hex digit refuses it.
+  const mixed = join(dir, 'mixed');
+  const bytes = randomBytes(32);
+  await writeFile(mixed, `  ${bytes.toString('hex').toUpperCase().slice(0, 20)}${bytes.toString('hex').slice(20)}\r\n`, { mode: 0o400 });
+  t.deepEqual(await loadKek(mixed), bytes);
+  const bad = join(dir, 'bad');
+  await writeFile(bad, `${'ab'.repeat(31)}ag`, { mode: 0o400 });
+  await t.throwsAsync(loadKek(bad), { message: /32 raw bytes or 64 hex digits/ });
+});
+
+test('wipe zeroes the KEKs the store holds: nothing sealed opens after it', async (t) => {
+  const dir = join(await tempDir(t), 'keys');
+  const kek = randomBytes(32);
+  const previous = randomBytes(32);
+  const store = new KeyStore(dir, kek, previous);
+  await store.create('v');
+  store.wipe();
+  t.deepEqual(kek, Buffer.alloc(32));
+  t.deepEqual(previous, Buffer.alloc(32));
+  await t.throwsAsync(store.load('v'), { message: /does not open with the configured key-encryption key/ });
 });
 
 test('KEK rotation: keys open with the new or the previous KEK; reseal moves each under the new one, atomically, staged keys too', async (t) => {

@@ -113,7 +113,14 @@ async function wire(config: Config, log: Logger, socket: PluginSocket, baseTools
     async (report) => {
       log.info(report, 'recovery finished');
       // Which keys are sealed, by count (current: under CUSTOM_KEK_FILE); where the KEK lies against them.
-      log.info({ keys: await sealingCounts(state.all(), keys) }, 'volume keys');
+      const counts = await sealingCounts(state.all(), keys);
+      log.info({ keys: counts }, 'volume keys');
+      if (keys.source === 'sealed' && counts.unsealed + counts.previous > 0) {
+        log.warn(
+          { unsealed: counts.unsealed, previous: counts.previous },
+          'some keys are not sealed under CUSTOM_KEK_FILE (made before it, or under the previous KEK): run custom-volume reseal',
+        );
+      }
       for (const finding of await kekFindings(custody)) log.warn({ fix: finding.fix }, finding.what);
       // Measured once now, so the first Create does not pay for every image.
       await service.claims.total(state.all()).catch((error: unknown) => log.warn({ err: error }, "could not measure the images' claims"));

@@ -3,9 +3,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { pino } from 'pino';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startPlugin } from '../../src/plugin.js';
-import { startTestPlugin, type PluginFixture } from '../helpers/plugin.js';
+import { capturingLogger, startTestPlugin, type PluginFixture } from '../helpers/plugin.js';
 import { loopsUnder } from '../helpers/host.js';
 import { fileContains, ourMappings } from '../helpers/luks.js';
 
@@ -167,17 +167,35 @@ test.serial(
     await ok(fx, 'VolumeDriver.Create', { Name: 'sealed', Opts: { type: 'encrypted', size: '64M' } });
     await writeFile(join(await mount(fx, 'sealed'), 'f'), 'kept across the rotation');
     await unmount(fx, 'sealed');
+    let logs = () => '';
     const restart = async (config: Partial<PluginFixture['config']>) => {
       await fx.plugin.stop();
-      fx.plugin = await startPlugin({ ...fx.config, ...config }, pino({ level: 'silent' }));
+      const logger = capturingLogger();
+      logs = logger.text;
+      fx.plugin = await startPlugin({ ...fx.config, ...config }, logger.log);
       await fx.plugin.recovered;
     };
+    // The start-up log counts keys by how they are sealed, never showing one.
+    const counted = async () => {
+      const deadline = Date.now() + 10_000;
+      while (!/"msg":"volume keys"/.test(logs()) && Date.now() < deadline) await sleep(100);
+      return (
+        JSON.parse(
+          logs()
+            .split('\n')
+            .find((line) => line.includes('"msg":"volume keys"'))!,
+        ) as { keys: unknown }
+      ).keys;
+    };
     await restart({ kekFile: newKek, kekPreviousFile: oldKek });
+    t.like(await counted(), { current: 0, previous: 1, unsealed: 0, unreadable: 0 });
+    t.regex(logs(), /some keys are not sealed under CUSTOM_KEK_FILE/);
     const doctor = (await ok(fx, 'Custom.Doctor', {}))['Doctor'] as { findings: Array<{ volume?: string; what: string }> };
     t.truthy(doctor.findings.find((f) => f.volume === 'sealed' && /sealed with the previous KEK/.test(f.what)));
     const report = (await ok(fx, 'Custom.Reseal', {}))['Reseal'] as { resealed: { previous: string[] }; current: number };
     t.deepEqual(report.resealed.previous, ['sealed']);
     await restart({ kekFile: newKek }); // each restart starts from the first config: no previous KEK now
+    t.like(await counted(), { current: 1, previous: 0, unsealed: 0, unreadable: 0 });
     t.is(await readFile(join(await mount(fx, 'sealed'), 'f'), 'utf8'), 'kept across the rotation');
     await unmount(fx, 'sealed');
     await restart({ kekFile: oldKek });

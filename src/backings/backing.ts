@@ -46,6 +46,8 @@ export interface MountIdentity {
 
 /** Something a type left on this host that belongs to no volume, for `custom-volume doctor`. */
 export interface Leftover {
+  /** 'warning': the plugin removes it by itself; 'problem': only a person can. */
+  readonly severity: 'problem' | 'warning';
   readonly what: string;
   readonly fix: string;
 }

@@ -114,7 +114,7 @@ export class LuksLayer {
   async rekey(record: VolumeRecord, spec: EncryptedSpec, headers: readonly string[]): Promise<void> {
     if (spec.keyfile) {
       throw new Error(
-        `its key is your key file (${spec.keyfile}); the plugin does not rotate it. Use cryptsetup luksChangeKey on the volume's image with the old and the new file, then point the file's path at the new one`,
+        "its key is your own key file (the keyfile= option; its path is never repeated in an error); the plugin does not rotate it. Use cryptsetup luksChangeKey on the volume's image with the old and the new file, then point the file's path at the new one",
       );
     }
     await this.finishRekey(record, headers);

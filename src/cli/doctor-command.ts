@@ -1,14 +1,15 @@
 import type { Command } from 'commander';
-import { getDiskInfo } from 'node-disk-info';
+import { diskReport } from './disk-report.js';
 import { EXIT } from './client.js';
 import type { CliContext } from './context.js';
 import { bytes } from './context.js';
 import { table } from './format.js';
 
 // doctor: the plugin's view of the host (/Custom.Doctor) and this host's
-// disks. The disk report uses node-disk-info here, in the CLI process only:
-// it runs a synchronous `df` over every mount, which a hung NFS or FUSE mount
-// would block; in the daemon that would stall every volume request.
+// disks. The disk report uses node-disk-info on the CLI's side only, in a
+// child process with a deadline (disk-report.ts): it runs a synchronous `df`
+// over every mount, which a hung NFS or FUSE mount blocks for ever; in the
+// daemon that would stall every volume request.
 
 interface Finding {
   severity: 'problem' | 'warning';
@@ -26,27 +27,7 @@ interface Diagnosis {
   findings: Finding[];
 }
 
-interface Disk {
-  filesystem: string;
-  mounted: string;
-  capacity: string;
-  availableBytes: number;
-}
-
 const FULL_PERCENT = 90;
-
-async function disks(): Promise<Disk[] | string> {
-  try {
-    return (await getDiskInfo()).map((drive) => ({
-      filesystem: drive.filesystem,
-      mounted: drive.mounted,
-      capacity: drive.capacity,
-      availableBytes: drive.available * 1024,
-    }));
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  }
-}
 
 export function addDoctorCommand(program: Command, cli: CliContext): void {
   program
@@ -56,7 +37,7 @@ export function addDoctorCommand(program: Command, cli: CliContext): void {
     )
     .action(async () => {
       const diagnosis = (await cli.ask('Custom.Doctor', {}, 300_000))['Doctor'] as Diagnosis;
-      const host = await disks();
+      const host = await diskReport();
       const findings = [...diagnosis.findings];
       if (typeof host !== 'string') {
         for (const disk of host) {

@@ -1,5 +1,5 @@
-import { stat } from 'node:fs/promises';
-import { relative, isAbsolute } from 'node:path';
+import { realpath, stat } from 'node:fs/promises';
+import { isAbsolute, relative, sep } from 'node:path';
 import type { VolumeRecord } from '../state/schema.js';
 import type { KeyStore, KeySealing } from './key-store.js';
 
@@ -21,7 +21,12 @@ export interface CustodyFinding {
 
 function inside(parent: string, path: string): boolean {
   const rel = relative(parent, path);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+}
+
+/** The path with its symbolic links resolved (as far as it exists). */
+async function resolved(path: string): Promise<string> {
+  return realpath(path).catch(() => path);
 }
 
 async function deviceOf(path: string): Promise<number | undefined> {
@@ -51,7 +56,8 @@ export async function kekFindings(placement: KekPlacement): Promise<CustodyFindi
     ['CUSTOM_KEK_PREVIOUS_FILE', placement.kekPreviousFile],
   ] as const) {
     if (!file) continue;
-    if (inside(placement.stateDir, file) || inside(placement.keyDir, file)) {
+    const [real, state, keys] = await Promise.all([resolved(file), resolved(placement.stateDir), resolved(placement.keyDir)]);
+    if (inside(state, real) || inside(keys, real)) {
       findings.push({
         severity: 'problem',
         what: `${setting} lies inside the plugin's state directory, with the keys it seals`,

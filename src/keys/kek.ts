@@ -7,6 +7,9 @@ import { readFile, stat } from 'node:fs/promises';
 export async function loadKek(path: string): Promise<Buffer> {
   const info = await stat(path);
   if (!info.isFile()) throw new Error(`KEK file ${path} is not a regular file`);
+  // The plugin runs as root: a KEK file another user owns could be replaced by that user.
+  if (info.uid !== (process.getuid?.() ?? 0))
+    throw new Error(`KEK file ${path} must be owned by root (the plugin's user), not uid ${info.uid}`);
   if ((info.mode & 0o077) !== 0)
     throw new Error(`KEK file ${path} must not be readable by group or others (mode ${(info.mode & 0o777).toString(8)})`);
   const raw = await readFile(path);

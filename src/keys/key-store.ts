@@ -25,6 +25,14 @@ export class KeyStore {
   wipe(): void {
     this.kek?.fill(0);
     this.previous?.fill(0);
+    this.wiped = true;
+  }
+
+  private wiped = false;
+
+  /** After wipe() the zeroed KEK must never seal or open anything. */
+  private usable(): void {
+    if (this.wiped) throw new Error('the key store was closed (the plugin is stopping)');
   }
 
   /** What a key generated now would be stored as. */
@@ -38,6 +46,7 @@ export class KeyStore {
 
   /** Generates and durably stores a new random key; fails if one exists. */
   async create(volumeId: string): Promise<Buffer> {
+    this.usable();
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     await chmod(this.dir, 0o700);
     const key = randomBytes(VOLUME_KEY_BYTES);
@@ -69,13 +78,20 @@ export class KeyStore {
 
   /** Generates the next key and stores it as <id>.key.next (replacing an earlier one). */
   async stageNext(volumeId: string): Promise<Buffer> {
+    this.usable();
     const key = randomBytes(VOLUME_KEY_BYTES);
-    await this.writeDurably(`${this.file(volumeId)}.next`, this.kek ? sealKey(key, this.kek, volumeId) : key);
+    try {
+      await this.writeDurably(`${this.file(volumeId)}.next`, this.kek ? sealKey(key, this.kek, volumeId) : key);
+    } catch (error) {
+      key.fill(0);
+      throw error;
+    }
     return key;
   }
 
   /** The commit: the old key is kept as <id>.key.retired, then the next key becomes the key. */
   async commitNext(volumeId: string, old: Uint8Array): Promise<void> {
+    this.usable();
     const blob = this.kek ? sealKey(old, this.kek, volumeId) : Buffer.from(old);
     try {
       await this.writeDurably(`${this.file(volumeId)}.retired`, blob);
@@ -135,6 +151,7 @@ export class KeyStore {
   }
 
   private unseal(volumeId: string, blob: Buffer): { key: Buffer; sealing: Exclude<KeySealing, 'unreadable'> } {
+    this.usable();
     if (isSealed(blob)) {
       if (!this.kek) throw new Error('the key is sealed but no key-encryption key is configured (CUSTOM_KEK_FILE)');
       for (const [kek, sealing] of [
@@ -163,6 +180,7 @@ export class KeyStore {
    * every key openable (with either KEK). Resolves with how the key was kept.
    */
   async reseal(volumeId: string): Promise<KeySealing> {
+    this.usable();
     if (!this.kek) throw new Error('no key-encryption key is configured (CUSTOM_KEK_FILE)');
     let before: KeySealing = 'current';
     for (const path of [this.file(volumeId), `${this.file(volumeId)}.next`, `${this.file(volumeId)}.retired`]) {

@@ -59,9 +59,14 @@ export class HungCommandError extends Error {
     readonly pid: number | undefined,
     readonly afterMs: number,
     readonly exited: Promise<void>,
+    /** The tool itself ended, but a process it started still holds its output (mount → mount.glusterfs → stat). */
+    readonly descendant = false,
   ) {
+    const within = `within ${Number((afterMs / 1000).toFixed(1))} s`;
     super(
-      `${command} did not end within ${Number((afterMs / 1000).toFixed(1))} s and could not be killed (pid ${pid ?? '?'} sleeps in the kernel, waiting on storage that does not answer)`,
+      descendant
+        ? `${command} (pid ${pid ?? '?'}) was killed, but a process it started did not end ${within} and could not be killed (it sleeps in the kernel, waiting on storage that does not answer)`
+        : `${command} did not end ${within} and could not be killed (pid ${pid ?? '?'} sleeps in the kernel, waiting on storage that does not answer)`,
     );
     this.name = 'HungCommandError';
   }
@@ -84,12 +89,9 @@ export function findHung(error: unknown, depth = 0): HungCommandError | undefine
  * `child` (an execa process, which never rejects here: reject is false), or a
  * HungCommandError once it has outlived its timeout, the kill and a margin.
  */
-function unlessHung<T>(
-  child: Promise<T> & { pid?: number | undefined },
-  command: string,
-  args: readonly string[],
-  timeoutMs: number,
-): Promise<T> {
+type Child<T> = Promise<T> & { readonly pid?: number | undefined; readonly exitCode: number | null; readonly signalCode: string | null };
+
+function unlessHung<T>(child: Child<T>, command: string, args: readonly string[], timeoutMs: number): Promise<T> {
   const afterMs = timeoutMs + KILL_GRACE_MS + EXIT_MARGIN_MS;
   let timer: NodeJS.Timeout | undefined;
   const exited = child.then(
@@ -97,7 +99,11 @@ function unlessHung<T>(
     () => undefined,
   );
   const hung = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new HungCommandError(command, args, child.pid, afterMs, exited)), afterMs);
+    timer = setTimeout(() => {
+      // execa settles once the child has exited and its output pipes have closed: a grandchild may hold them.
+      const descendant = child.exitCode !== null || child.signalCode !== null;
+      reject(new HungCommandError(command, args, child.pid, afterMs, exited, descendant));
+    }, afterMs);
   });
   return Promise.race([child, hung]).finally(() => clearTimeout(timer));
 }
@@ -156,7 +162,7 @@ export function streamTool(
     stdout: options.stdout ? 'pipe' : 'ignore',
     buffer: { stdout: false, stderr: true },
   });
-  const done = child.then((result) => {
+  const done = unlessHung(child, command, args, options.timeoutMs).then((result) => {
     if (!result.failed) return;
     throw new CommandError(command, args, result.exitCode, notFound(result.cause) ?? String(result.stderr ?? '').trim(), result.timedOut, {
       cause: result.cause ?? undefined,

@@ -15,8 +15,11 @@ export async function describeVolume(
   backing: Backing,
   volume: VolumeContext,
   log: Logger,
-  /** `stuck`: a step of it is stuck in the kernel (its storage is not asked); `watch` sees a status read fail, even after the deadline. */
-  live: { readonly stuck?: StuckStep | undefined; readonly watch?: (error: unknown) => void } = {},
+  /**
+   * `stuck`: a step of it is stuck in the kernel; `reading`: an earlier read has not ended. Either way
+   * its storage is not asked. `settled` hears when this read ends, with its error, even after the deadline.
+   */
+  live: { readonly stuck?: StuckStep | undefined; readonly reading?: boolean; readonly settled?: (error?: unknown) => void } = {},
 ): Promise<Record<string, StatusValue>> {
   const { record } = volume;
   const leases = totalLeases(record.leases);
@@ -39,9 +42,16 @@ export async function describeVolume(
     status['busy'] = `${live.stuck.detail} (stuck since ${live.stuck.since})`;
     return status;
   }
+  if (live.reading) {
+    status['statusError'] = 'an earlier read of its live status has not ended (its storage may not answer); see the plugin log';
+    return status;
+  }
   try {
     const reading = backing.status(volume);
-    void reading.catch((error: unknown) => live.watch?.(error));
+    void reading.then(
+      () => live.settled?.(),
+      (error: unknown) => live.settled?.(error),
+    );
     Object.assign(status, await withDeadline(reading, STATUS_TIMEOUT_MS));
     if (typeof status['usedBytes'] === 'number') status['used'] = formatSize(status['usedBytes']);
   } catch (error) {

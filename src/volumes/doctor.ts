@@ -172,7 +172,7 @@ export async function diagnose(service: VolumeService, keys?: KeyStore, custody?
   }
   for (const [type, backing] of Object.entries(backings)) {
     for (const leftover of (await backing.leftovers?.().catch(() => [])) ?? []) {
-      findings.push({ severity: 'problem', what: `${type}: ${leftover.what}`, fix: leftover.fix });
+      findings.push({ severity: leftover.severity, what: `${type}: ${leftover.what}`, fix: leftover.fix });
     }
   }
   if (keys)

@@ -22,33 +22,41 @@ const FIX =
  * service checks the volume's real state again) and the mark goes.
  */
 export class StuckVolumes {
-  private readonly stuck = new Map<string, StuckStep>();
+  private readonly stuck = new Map<string, { readonly step: StuckStep; readonly pending: Set<Promise<void>> }>();
 
   get(id: string): StuckStep | undefined {
-    return this.stuck.get(id);
+    return this.stuck.get(id)?.step;
   }
 
   all(): StuckStep[] {
-    return [...this.stuck.values()];
+    return [...this.stuck.values()].map((entry) => entry.step);
   }
 
-  /** Marks the volume (once per stuck process) and arranges for its end. */
-  mark(id: string, name: string, detail: string, hung: HungCommandError, onEnd: () => Promise<void>): StuckStep {
+  /**
+   * Marks the volume, or adds a process to its mark (an undo step or a
+   * status read that got stuck too). The mark goes when the last one ends;
+   * then `onEnd` runs. Says whether the volume was newly marked, the process
+   * added to its mark, or already known.
+   */
+  mark(id: string, name: string, detail: string, hung: HungCommandError, onEnd: () => Promise<void>): 'marked' | 'added' | 'known' {
     const existing = this.stuck.get(id);
-    if (existing) return existing;
-    const step: StuckStep = { name, detail, since: new Date().toISOString(), pid: hung.pid };
-    this.stuck.set(id, step);
+    const entry = existing ?? { step: { name, detail, since: new Date().toISOString(), pid: hung.pid }, pending: new Set<Promise<void>>() };
+    if (entry.pending.has(hung.exited)) return 'known';
+    entry.pending.add(hung.exited);
+    this.stuck.set(id, entry);
     void hung.exited.then(() => {
-      if (this.stuck.get(id) === step) this.stuck.delete(id);
+      entry.pending.delete(hung.exited);
+      if (entry.pending.size > 0 || this.stuck.get(id) !== entry) return;
+      this.stuck.delete(id);
       return onEnd().catch(() => undefined); // onEnd logs its own failures
     });
-    return step;
+    return existing === undefined ? 'marked' : 'added';
   }
 
   /** Throws VOLUME_BUSY when the volume is marked. */
   refuse(id: string, name: string): void {
-    const step = this.stuck.get(id);
-    if (step) throw busyError(name, step);
+    const entry = this.stuck.get(id);
+    if (entry) throw busyError(name, entry.step);
   }
 }
 

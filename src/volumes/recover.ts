@@ -65,6 +65,7 @@ export async function recoverHost(service: VolumeService, log: Logger): Promise<
   const candidates = state.all().filter((record) => totalLeases(record.leases) > 0 || live.has(record.id));
   await eachLimited(candidates, PARALLEL, async ({ name, id }) => {
     await service.locks.run(id, async () => {
+      if (service.stuck.get(id)) return; // marked while this waited for the lock
       await thawLeftover(service, name, log);
       if (service.touched.has(id)) return;
       try {
@@ -117,6 +118,7 @@ export async function sweepLeases(service: VolumeService, log: Logger): Promise<
     .filter((record) => (totalLeases(record.leases) > 0 || live.has(record.id)) && !service.stuck.get(record.id));
   await eachLimited(candidates, PARALLEL, async ({ name, id }) => {
     await service.locks.run(volumeId(name), async () => {
+      if (service.stuck.get(id)) return; // marked while this waited for the lock
       try {
         if ((await service.leases.reconcile(name, snapshot, 'sweep', live.has(id))) === 'released') released.push(name);
       } catch (error) {

@@ -67,6 +67,8 @@ export class VolumeService {
   readonly locks = new KeyedMutex();
   /** Volumes whose step left a process stuck in the kernel: refused at once until it ends. */
   readonly stuck = new StuckVolumes();
+  /** Volumes whose live status is being read (Get): at most one read each. */
+  private readonly readingStatus = new Set<string>();
   /** Ids created, mounted, unmounted or removed since start: start-up recovery leaves them alone. */
   readonly touched = new Set<string>();
   readonly leases: LeaseKeeper;
@@ -135,8 +137,15 @@ export class VolumeService {
       await this.checkCapacity(record);
       this.touched.add(id);
       try {
-        if (from) await this.exclusive(from.source, volumeId(from.source), () => this.provision(record, final, from, progress));
-        else await this.provision(record, final);
+        // The source's lock without its marking: a step that gets stuck here is the new volume's (marked by the outer exclusive).
+        if (from) {
+          const sourceId = volumeId(from.source);
+          this.stuck.refuse(sourceId, from.source);
+          await this.locks.run(sourceId, () => {
+            this.stuck.refuse(sourceId, from.source);
+            return this.provision(record, final, from, progress);
+          });
+        } else await this.provision(record, final);
         await this.claims.remeasure(this.deps.state.get(name) ?? record);
       } finally {
         await this.capacityLock.run('', async () => void this.promised.delete(id));
@@ -337,16 +346,24 @@ export class VolumeService {
     }
     const volume = this.context(record);
     const stuck = this.stuck.get(record.id);
-    // A status read that gets stuck (statfs of a mount whose storage stopped answering) marks the volume too.
-    const watch = (error: unknown) => {
-      const hung = findHung(error);
+    // One live status read per volume at a time: one that has not ended (a mount whose storage stopped
+    // answering) is not joined by another; if it gets stuck, it marks the volume.
+    const reading = !stuck && this.readingStatus.has(record.id);
+    if (!stuck && !reading) this.readingStatus.add(record.id);
+    const settled = (error?: unknown) => {
+      this.readingStatus.delete(record.id);
+      const hung = error === undefined ? undefined : findHung(error);
       if (hung) this.markStuck(record.id, record.name, `reading its live status: ${hung.message}`, hung);
     };
     return {
       name: record.name,
       mountpoint: volume.paths.mountpoint,
       createdAt: record.createdAt,
-      status: await describeVolume(this.backingOf(record), volume, this.deps.log, { stuck, watch }),
+      status: await describeVolume(this.backingOf(record), volume, this.deps.log, {
+        stuck,
+        reading,
+        ...(stuck || reading ? {} : { settled }),
+      }),
     };
   }
 
@@ -400,13 +417,16 @@ export class VolumeService {
 
   /** Marks the volume busy until the stuck process ends, then checks its real state again. */
   markStuck(id: string, name: string, detail: string, hung: HungCommandError): void {
-    if (this.stuck.get(id)) return;
     const { log } = this.deps;
-    log.error({ volume: name, pid: hung.pid, command: hung.command, detail }, 'a step is stuck in the kernel: volume marked busy');
-    this.stuck.mark(id, name, detail, hung, async () => {
-      log.warn({ volume: name, pid: hung.pid, command: hung.command }, 'the stuck process ended: checking the volume again');
+    const outcome = this.stuck.mark(id, name, detail, hung, async () => {
+      log.warn({ volume: name }, 'its stuck processes ended: checking the volume again');
       await recheckVolume(this, log, name);
     });
+    if (outcome === 'known') return;
+    log.error(
+      { volume: name, pid: hung.pid, command: hung.command, detail },
+      outcome === 'marked' ? 'a step is stuck in the kernel: volume marked busy' : 'another process of this volume is stuck in the kernel',
+    );
   }
 
   /** Runs `work` with an undo stack; a failure unwinds it and stays a VolumeError. */

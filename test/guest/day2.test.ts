@@ -159,14 +159,13 @@ test.serial(
     const [oldKek, newKek] = [join(kekDir, 'old'), join(kekDir, 'new')];
     await writeFile(oldKek, randomBytes(32), { mode: 0o400 });
     await writeFile(newKek, randomBytes(32), { mode: 0o400 });
-    const fx = await startTestPlugin('day2-reseal', undefined, { kekFile: oldKek });
+    // A volume made before any KEK: its key is stored unsealed.
+    const fx = await startTestPlugin('day2-reseal');
     t.teardown(async () => {
       await fx.close();
       await execa('rm', ['-rf', kekDir]);
     });
-    await ok(fx, 'VolumeDriver.Create', { Name: 'sealed', Opts: { type: 'encrypted', size: '64M' } });
-    await writeFile(join(await mount(fx, 'sealed'), 'f'), 'kept across the rotation');
-    await unmount(fx, 'sealed');
+    await ok(fx, 'VolumeDriver.Create', { Name: 'early', Opts: { type: 'encrypted', size: '64M' } });
     let logs = () => '';
     const restart = async (config: Partial<PluginFixture['config']>) => {
       await fx.plugin.stop();
@@ -187,15 +186,31 @@ test.serial(
         ) as { keys: unknown }
       ).keys;
     };
+    await restart({ kekFile: oldKek });
+    t.like(await counted(), { current: 0, previous: 0, unsealed: 1, unreadable: 0 });
+    const unsealed = (await ok(fx, 'Custom.Doctor', {}))['Doctor'] as { findings: Array<{ volume?: string; what: string }> };
+    t.truthy(unsealed.findings.find((f) => f.volume === 'early' && /stored unsealed although a KEK is configured/.test(f.what)));
+    await ok(fx, 'VolumeDriver.Create', { Name: 'sealed', Opts: { type: 'encrypted', size: '64M' } });
+    await writeFile(join(await mount(fx, 'sealed'), 'f'), 'kept across the rotation');
+    await unmount(fx, 'sealed');
     await restart({ kekFile: newKek, kekPreviousFile: oldKek });
-    t.like(await counted(), { current: 0, previous: 1, unsealed: 0, unreadable: 0 });
+    t.like(await counted(), { current: 0, previous: 1, unsealed: 1, unreadable: 0 });
     t.regex(logs(), /some keys are not sealed under CUSTOM_KEK_FILE/);
     const doctor = (await ok(fx, 'Custom.Doctor', {}))['Doctor'] as { findings: Array<{ volume?: string; what: string }> };
     t.truthy(doctor.findings.find((f) => f.volume === 'sealed' && /sealed with the previous KEK/.test(f.what)));
-    const report = (await ok(fx, 'Custom.Reseal', {}))['Reseal'] as { resealed: { previous: string[] }; current: number };
-    t.deepEqual(report.resealed.previous, ['sealed']);
+    const report = (await ok(fx, 'Custom.Reseal', {}))['Reseal'] as {
+      resealed: { previous: string[]; unsealed: string[] };
+      current: number;
+    };
+    t.deepEqual(report.resealed, { previous: ['sealed'], unsealed: ['early'] });
     await restart({ kekFile: newKek }); // each restart starts from the first config: no previous KEK now
-    t.like(await counted(), { current: 1, previous: 0, unsealed: 0, unreadable: 0 });
+    t.like(await counted(), { current: 2, previous: 0, unsealed: 0, unreadable: 0 });
+    const clean = (await ok(fx, 'Custom.Doctor', {}))['Doctor'] as { findings: Array<{ volume?: string }> };
+    t.deepEqual(
+      clean.findings.filter((f) => f.volume === 'early' || f.volume === 'sealed'),
+      [],
+      'reseal fixed both',
+    );
     t.is(await readFile(join(await mount(fx, 'sealed'), 'f'), 'utf8'), 'kept across the rotation');
     await unmount(fx, 'sealed');
     await restart({ kekFile: oldKek });
@@ -203,5 +218,6 @@ test.serial(
     t.deepEqual(await ourMappings(), []);
     await restart({ kekFile: newKek });
     await ok(fx, 'VolumeDriver.Remove', { Name: 'sealed' });
+    await ok(fx, 'VolumeDriver.Remove', { Name: 'early' });
   },
 );

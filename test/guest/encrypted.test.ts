@@ -103,11 +103,17 @@ test.serial('remove crypto-erases: keyslots gone, key deleted; key files are 040
   // A second name for the image keeps its blocks readable after the plugin deletes it.
   const witness = join(fx.root, 'witness.img');
   await link(join(fx.config.dataDir, volumeId('gone'), 'disk.img'), witness);
-  const before = await execa('cryptsetup', ['open', '--test-passphrase', '--key-file=-', witness], { input: key, reject: false });
-  t.is(before.exitCode, 0, 'the key opened the volume before remove');
+  // A snapshot carries a copy of the header: it is erased too, before its file goes.
+  t.is((await fx.call('Custom.Snapshot', { Name: 'gone', Snapshot: 'snap' })).body['Err'], '');
+  const snapshotWitness = join(fx.root, 'witness-snapshot.img');
+  await link(join(fx.config.dataDir, volumeId('gone'), 'snapshots', 'snap.img'), snapshotWitness);
+  const opens = async (image: string) =>
+    (await execa('cryptsetup', ['open', '--test-passphrase', '--key-file=-', image], { input: key, reject: false })).exitCode === 0;
+  t.true(await opens(witness), 'the key opened the volume before remove');
+  t.true(await opens(snapshotWitness), 'and its snapshot');
   t.is((await fx.call('VolumeDriver.Remove', { Name: 'gone' })).body['Err'], '');
-  const after = await execa('cryptsetup', ['open', '--test-passphrase', '--key-file=-', witness], { input: key, reject: false });
-  t.not(after.exitCode, 0, 'the key still opens the erased volume');
+  t.false(await opens(witness), 'the key still opens the erased volume');
+  t.false(await opens(snapshotWitness), "the key still opens the erased volume's snapshot");
   t.notRegex((await execa('cryptsetup', ['luksDump', witness], { reject: false })).stdout, /^\s+\d+: luks2$/m);
   await nothingLeft(t, fx);
 });
@@ -179,6 +185,10 @@ test.serial("keyfile: the user's key (argon2id) opens the volume; bad key files 
   const mountpoint = String((await fx.call('VolumeDriver.Mount', { Name: 'mine', ID: A })).body['Mountpoint']);
   await writeFile(join(mountpoint, 'f'), 'x');
   await fx.call('VolumeDriver.Unmount', { Name: 'mine', ID: A });
+  // Rekey leaves the user's key to the user, and says so without the key file's path.
+  const rekeyErr = String((await fx.call('Custom.Rekey', { Name: 'mine' })).body['Err']);
+  t.regex(rekeyErr, /^volume "mine": .*its key is your own key file \(the keyfile= option; its path is never repeated in an error\)/);
+  t.false(rekeyErr.includes('user.key'));
   t.is((await fx.call('VolumeDriver.Remove', { Name: 'mine' })).body['Err'], '');
 
   const readable = join(fx.root, 'readable.key');

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { execa } from 'execa';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { capturingLogger, startTestPlugin } from '../helpers/plugin.js';
 import { mountHungFuse, processState } from '../helpers/hung-fuse.js';
@@ -17,6 +18,8 @@ const OTHER = 'b'.repeat(64);
 const TIMEOUT_MS = 1500;
 /** runTool's deadline: the timeout, execa's 2 s to SIGKILL, 1 s to go. */
 const HUNG_AFTER_MS = TIMEOUT_MS + 3000;
+
+const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.js');
 
 const errOf = (body: Record<string, unknown>) => String(body['Err']);
 
@@ -73,6 +76,15 @@ test('a step stuck in the kernel answers an Err naming it, marks the volume busy
   const findings = ((await fx.call('Custom.Doctor', {})).body['Doctor'] as { findings: Array<{ volume?: string; what: string }> }).findings;
   t.true(findings.some((f) => f.volume === 'stuck' && f.what.startsWith('is busy: could not be unmounted')));
 
+  // custom-volume doctor answers too: its disk report (node-disk-info's df, which this mount hangs) is given up after 10 s.
+  started = Date.now();
+  const cli = await execa(process.execPath, [CLI, '--socket', fx.config.socket, '--json', 'doctor'], { reject: false, timeout: 60_000 });
+  t.is(cli.exitCode, 1, cli.stderr);
+  const report = JSON.parse(cli.stdout) as { disks: unknown; findings: Array<{ volume?: string }> };
+  t.is(report.disks, 'df did not answer within 10 s (a hung network or FUSE mount?)');
+  t.true(report.findings.some((f) => f.volume === 'stuck'));
+  t.true(Date.now() - started < 20_000, `doctor answered after ${Date.now() - started} ms`);
+
   // The plugin is not wedged: another volume goes through its whole life meanwhile.
   t.is(errOf((await fx.call('VolumeDriver.Create', { Name: 'other', Opts: { size: '32M' } })).body), '');
   t.is(errOf((await fx.call('VolumeDriver.Mount', { Name: 'other', ID: OTHER })).body), '');
@@ -98,6 +110,58 @@ test('a step stuck in the kernel answers an Err naming it, marks the volume busy
   t.is(errOf((await fx.call('VolumeDriver.Mount', { Name: 'stuck', ID })).body), '');
   t.is(errOf((await fx.call('VolumeDriver.Unmount', { Name: 'stuck', ID })).body), '');
   t.is(errOf((await fx.call('VolumeDriver.Remove', { Name: 'stuck' })).body), '');
+  t.deepEqual(await mountsUnder(fx.root), []);
+  t.deepEqual(await loopsUnder(fx.root), []);
+});
+
+test('a live status read that gets stuck: Get answers without it, never starts a second one, and the volume is marked busy until it ends', async (t) => {
+  const fx = await startTestPlugin('hung-status', undefined, { commandTimeoutMs: TIMEOUT_MS });
+  let release = async () => {};
+  t.teardown(async () => {
+    await release();
+    await fx.close();
+  });
+  const get = async () => {
+    const started = Date.now();
+    const status = ((await fx.call('VolumeDriver.Get', { Name: 'slow' })).body['Volume'] as { Status: Record<string, unknown> }).Status;
+    return { status, ms: Date.now() - started };
+  };
+  t.is(errOf((await fx.call('VolumeDriver.Create', { Name: 'slow', Opts: { size: '32M' } })).body), '');
+  const mountpoint = String((await fx.call('VolumeDriver.Mount', { Name: 'slow', ID })).body['Mountpoint']);
+  t.like((await get()).status, { mounted: true });
+  const fuse = await mountHungFuse(dirname(mountpoint));
+  release = () => fuse.release();
+
+  const first = await get();
+  t.true(first.ms < 3000, `Get answered after ${first.ms} ms`);
+  t.is(first.status['statusError'], 'live status unavailable; see the plugin log');
+  const second = await get();
+  t.true(second.ms < 1000, 'at once');
+  t.regex(String(second.status['statusError']), /^an earlier read of its live status has not ended/);
+
+  // Once the read outlives its deadline, the volume is marked busy.
+  const deadline = Date.now() + HUNG_AFTER_MS + 5000;
+  let busy: unknown;
+  while (Date.now() < deadline && busy === undefined) {
+    busy = (await get()).status['busy'];
+    if (busy === undefined) await sleep(200);
+  }
+  t.regex(String(busy), /^reading its live status: stat did not end within 4\.5 s and could not be killed \(pid \d+ sleeps in the kernel/);
+  t.regex(
+    errOf((await fx.call('VolumeDriver.Mount', { Name: 'slow', ID: OTHER })).body),
+    /^volume "slow": is busy: reading its live status/,
+  );
+
+  // The storage comes back: the mark goes, the volume is still leased and stays mounted, and goes as usual.
+  await fuse.release();
+  const back = Date.now() + 15_000;
+  while (Date.now() < back && (await get()).status['busy'] !== undefined) await sleep(200);
+  const after = (await get()).status;
+  t.is(after['busy'], undefined);
+  t.like(after, { mounted: true, leases: 1 });
+  t.is(typeof after['usedBytes'], 'number', 'the live status reads again');
+  t.is(errOf((await fx.call('VolumeDriver.Unmount', { Name: 'slow', ID })).body), '');
+  t.is(errOf((await fx.call('VolumeDriver.Remove', { Name: 'slow' })).body), '');
   t.deepEqual(await mountsUnder(fx.root), []);
   t.deepEqual(await loopsUnder(fx.root), []);
 });

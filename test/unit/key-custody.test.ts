@@ -1,6 +1,6 @@
 import test from 'ava';
 import { execa } from 'execa';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { kekFindings, sealingCounts } from '../../src/keys/custody.js';
@@ -46,6 +46,12 @@ test('a KEK on its own filesystem is fine; beside the key store a warning; insid
     ],
   );
   t.deepEqual(await kekFindings({ stateDir, keyDir }), [], 'no KEK: nothing to place');
+  // A link outside that leads inside is inside; a file named "..kek" in the state directory is inside too.
+  await symlink(join(stateDir, 'kek'), join(apart, 'link'));
+  await writeFile(join(stateDir, '..kek'), randomBytes(32), { mode: 0o400 });
+  for (const kekFile of [join(apart, 'link'), join(stateDir, '..kek')]) {
+    t.is((await kekFindings({ kekFile, stateDir, keyDir }))[0]?.severity, 'problem', kekFile);
+  }
 });
 
 test('the start-up counts say how each generated key is kept, never what it is', async (t) => {

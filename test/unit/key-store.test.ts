@@ -1,5 +1,5 @@
 import test from 'ava';
-import { readFile, readdir, rename, stat, writeFile, chmod } from 'node:fs/promises';
+import { readFile, readdir, rename, stat, writeFile, chmod, chown } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { KeyStore, VOLUME_KEY_BYTES } from '../../src/keys/key-store.js';
@@ -57,6 +57,10 @@ test('a KEK file is 32 raw bytes or 64 hex digits, readable only by its owner', 
   await writeFile(open, randomBytes(32), { mode: 0o644 });
   await chmod(open, 0o644);
   await t.throwsAsync(loadKek(open), { message: /must not be readable by group or others/ });
+  const foreign = join(dir, 'foreign');
+  await writeFile(foreign, randomBytes(32), { mode: 0o400 });
+  await chown(foreign, 1000, 1000);
+  await t.throwsAsync(loadKek(foreign), { message: /must be owned by root \(the plugin's user\), not uid 1000/ });
   const short = join(dir, 'short');
   await writeFile(short, 'too short', { mode: 0o600 });
   await t.throwsAsync(loadKek(short), { message: /32 raw bytes or 64 hex digits/ });
@@ -79,7 +83,8 @@ test('wipe zeroes the KEKs the store holds: nothing sealed opens after it', asyn
   store.wipe();
   t.deepEqual(kek, Buffer.alloc(32));
   t.deepEqual(previous, Buffer.alloc(32));
-  await t.throwsAsync(store.load('v'), { message: /does not open with the configured key-encryption key/ });
+  await t.throwsAsync(store.load('v'), { message: /the key store was closed/ });
+  await t.throwsAsync(store.create('w'), { message: /the key store was closed/ }, 'nothing is sealed under a zeroed KEK');
 });
 
 test('KEK rotation: keys open with the new or the previous KEK; reseal moves each under the new one, atomically, staged keys too', async (t) => {

@@ -76,6 +76,7 @@ export class GlusterSweeper {
     const sweep = `the plugin's sweep deletes it (a List starts one, at most every ${SWEEP_INTERVAL_MS / 1000} s)`;
     for (const path of await this.legacyBrickLeftovers(volumes)) {
       found.push({
+        severity: 'warning',
         what: `brick directory ${path} belongs to no GlusterFS volume and no volume of this host`,
         fix: `${sweep}, or: rm -rf ${path}`,
       });
@@ -83,6 +84,7 @@ export class GlusterSweeper {
     const unused = await this.unusedPoolBricks(volumes);
     if (unused.length > 0) {
       found.push({
+        severity: 'problem',
         what:
           volumes.length === 0
             ? `pool brick directories ${unused.join(', ')} remain, but GlusterFS on this host knows no volume at all: glusterd may have lost its state`
@@ -95,10 +97,14 @@ export class GlusterSweeper {
       if (pool === undefined || !volumes.some((volume) => volume.name === this.pools.nameOf(kind))) continue;
       const self = await this.hostId();
       for (const entry of await this.interruptedCreates(pool, self)) {
-        found.push({ what: `an interrupted create left ${join(pool, CREATING_DIR, self, entry)}`, fix: `${sweep}, with its quota limit` });
+        found.push({
+          severity: 'warning',
+          what: `an interrupted create left ${join(pool, CREATING_DIR, self, entry)}`,
+          fix: `${sweep}, with its quota limit`,
+        });
       }
       for (const entry of await this.interruptedRemoves(pool, self)) {
-        found.push({ what: `an interrupted remove left ${join(pool, TRASH_DIR, self, entry)}`, fix: sweep });
+        found.push({ severity: 'warning', what: `an interrupted remove left ${join(pool, TRASH_DIR, self, entry)}`, fix: sweep });
       }
     }
     return found;
@@ -157,6 +163,8 @@ export class GlusterSweeper {
     const root = this.layout.brickRoot;
     const entries = (await this.tools.listDirectory(root)).filter((entry) => names.has(entry));
     if (entries.length === 0) return [];
+    // Owners are judged by UUID: output without one judges nothing.
+    if (volumes.some((volume) => volume.bricks.some((brick) => brick.hostUuid === undefined))) return [];
     const used = volumes.length === 0 ? new Set<string>() : await this.usedBrickPaths(volumes);
     return entries.map((entry) => join(root, entry)).filter((path) => !used.has(path));
   }

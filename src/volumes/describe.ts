@@ -15,11 +15,8 @@ export async function describeVolume(
   backing: Backing,
   volume: VolumeContext,
   log: Logger,
-  /**
-   * `stuck`: a step of it is stuck in the kernel; `reading`: an earlier read has not ended. Either way
-   * its storage is not asked. `settled` hears when this read ends, with its error, even after the deadline.
-   */
-  live: { readonly stuck?: StuckStep | undefined; readonly reading?: boolean; readonly settled?: (error?: unknown) => void } = {},
+  /** `stuck`: a step of it is stuck in the kernel (its storage is not asked); `settled` hears when the read ends, even after the deadline. */
+  live: { readonly stuck?: StuckStep | undefined; readonly settled?: (error?: unknown) => void } = {},
 ): Promise<Record<string, StatusValue>> {
   const { record } = volume;
   const leases = totalLeases(record.leases);
@@ -40,10 +37,6 @@ export async function describeVolume(
   if (spec.owner?.mode !== undefined) status['mode'] = spec.owner.mode.toString(8).padStart(4, '0');
   if (live.stuck) {
     status['busy'] = `${live.stuck.detail} (stuck since ${live.stuck.since})`;
-    return status;
-  }
-  if (live.reading) {
-    status['statusError'] = 'an earlier read of its live status has not ended (its storage may not answer); see the plugin log';
     return status;
   }
   try {

@@ -67,8 +67,6 @@ export class VolumeService {
   readonly locks = new KeyedMutex();
   /** Volumes whose step left a process stuck in the kernel: refused at once until it ends. */
   readonly stuck = new StuckVolumes();
-  /** Volumes whose live status is being read (Get): at most one read each. */
-  private readonly readingStatus = new Set<string>();
   /** Ids created, mounted, unmounted or removed since start: start-up recovery leaves them alone. */
   readonly touched = new Set<string>();
   readonly leases: LeaseKeeper;
@@ -346,12 +344,10 @@ export class VolumeService {
     }
     const volume = this.context(record);
     const stuck = this.stuck.get(record.id);
-    // One live status read per volume at a time: one that has not ended (a mount whose storage stopped
-    // answering) is not joined by another; if it gets stuck, it marks the volume.
-    const reading = !stuck && this.readingStatus.has(record.id);
-    if (!stuck && !reading) this.readingStatus.add(record.id);
+    // A status read that gets stuck (statfs of a mount whose storage stopped answering) marks the
+    // volume: later Gets then answer from state. A read that is only slow (a GlusterFS peer that is
+    // down) does not keep the next Get from reading afresh.
     const settled = (error?: unknown) => {
-      this.readingStatus.delete(record.id);
       const hung = error === undefined ? undefined : findHung(error);
       if (hung) this.markStuck(record.id, record.name, `reading its live status: ${hung.message}`, hung);
     };
@@ -359,11 +355,7 @@ export class VolumeService {
       name: record.name,
       mountpoint: volume.paths.mountpoint,
       createdAt: record.createdAt,
-      status: await describeVolume(this.backingOf(record), volume, this.deps.log, {
-        stuck,
-        reading,
-        ...(stuck || reading ? {} : { settled }),
-      }),
+      status: await describeVolume(this.backingOf(record), volume, this.deps.log, { stuck, settled }),
     };
   }
 

@@ -114,7 +114,7 @@ test('a step stuck in the kernel answers an Err naming it, marks the volume busy
   t.deepEqual(await loopsUnder(fx.root), []);
 });
 
-test('a live status read that gets stuck: Get answers without it, never starts a second one, and the volume is marked busy until it ends', async (t) => {
+test('a live status read that gets stuck: Get answers without it, and the volume is marked busy (every stuck read waited for) until they end', async (t) => {
   const fx = await startTestPlugin('hung-status', undefined, { commandTimeoutMs: TIMEOUT_MS });
   let release = async () => {};
   t.teardown(async () => {
@@ -136,8 +136,8 @@ test('a live status read that gets stuck: Get answers without it, never starts a
   t.true(first.ms < 3000, `Get answered after ${first.ms} ms`);
   t.is(first.status['statusError'], 'live status unavailable; see the plugin log');
   const second = await get();
-  t.true(second.ms < 1000, 'at once');
-  t.regex(String(second.status['statusError']), /^an earlier read of its live status has not ended/);
+  t.true(second.ms < 3000, `and again after ${second.ms} ms`);
+  t.is(second.status['statusError'], 'live status unavailable; see the plugin log');
 
   // Once the read outlives its deadline, the volume is marked busy.
   const deadline = Date.now() + HUNG_AFTER_MS + 5000;

@@ -44,10 +44,13 @@ run: deps build
 stop:
 	scripts/stop-plugin.sh
 
-# The host suite and, at the same time, the dm-crypt suite inside a QEMU guest
-# (this kernel has no device-mapper); one summary line for both.
+# Host suite, then the dm-crypt suite inside a QEMU guest (this kernel has no
+# device-mapper); one summary line for both. Not at the same time: the
+# emulated guest takes a core, and the GlusterFS tests' timing then failed
+# (measured: 25.7 min instead of 32, but a live-status read past its 2 s).
 test: deps lint build plugin-rootfs
-	test/run-all.sh | node dist/test/helpers/tap-summary.js --runs 2
+	( status=0; npx ava --tap || status=$$?; test/vm/run-guest-suite.sh || status=$$?; exit $$status ) \
+	  | node dist/test/helpers/tap-summary.js --runs 2
 
 test-fast: deps build
 	npx ava --tap 'dist/test/fast/**/*.test.js' | node dist/test/helpers/tap-summary.js

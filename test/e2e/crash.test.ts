@@ -1,12 +1,12 @@
 import test from 'ava';
 import { rm, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
 import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
 import { loopsUnder, mountsUnder, volumeFiles } from '../helpers/host.js';
 import { STATE_FILE_NAME } from '../../src/state/store.js';
+import { CHECK_MS, hasLiveStatus, LIVE_STATUS_MS, outlive, RECOVERY_MS, RELEASED_MS, waitFor } from '../helpers/wait.js';
 
 // What users of every volume plugin report: volumes stuck "in use" after a
 // crash or a power loss, volumes forgotten when the state file is lost, and a
@@ -47,7 +47,8 @@ test.serial(
       '-c',
       'date >> /d/boots; sync; exec sleep 600',
     ]);
-    await sleep(1500); // past the lease grace period: the old mount ID is now only evidence
+    // Past the lease grace period (CUSTOM_LEASE_GRACE_MS=1000 above): the old mount ID is now only evidence.
+    await outlive(Date.now(), 1000);
 
     // The power goes: daemon, containerd, shims, the container and the plugin die; mounts and loop devices are gone.
     await dockerd.powerLoss();
@@ -57,13 +58,25 @@ test.serial(
 
     await plugin.start();
     await dockerd.start();
-    let running = '';
-    for (let i = 0; i < 100 && running !== 'true'; i += 1) {
-      await sleep(200);
-      running = (await dockerd.docker(['inspect', '-f', '{{.State.Running}}', 'always'], { reject: false })).stdout;
-    }
+    // dockerd restarts it at start; its Mount waits for the volume's recovery (a few tools, each under the command timeout).
+    const running = await waitFor(
+      'the daemon to restart the container',
+      async () => (await dockerd.docker(['inspect', '-f', '{{.State.Running}}', 'always'], { reject: false })).stdout,
+      (state) => state === 'true',
+      RECOVERY_MS + CHECK_MS,
+    );
     t.is(running, 'true', 'the container was restarted by the daemon');
-    t.is(await lines('always', '/d/boots'), 2, 'its data survived and it wrote again');
+    // Running comes before its shell appends the date.
+    t.is(
+      await waitFor(
+        'the restarted container to write',
+        () => lines('always', '/d/boots'),
+        (n) => n >= 2,
+        CHECK_MS,
+      ),
+      2,
+      'its data survived and it wrote again',
+    );
 
     await docker(['rm', '-f', 'always']);
     const removed = await dockerd.docker(['volume', 'rm', 'pl'], { reject: false });
@@ -71,7 +84,16 @@ test.serial(
     t.deepEqual(await mountsUnder(plugin.root), []);
     t.deepEqual(await loopsUnder(plugin.root), []);
     t.deepEqual(await dataEntries(), []);
-    t.regex(plugin.logs(), /released stale mount leases/);
+    const released = /released stale mount leases/;
+    t.regex(
+      await waitFor(
+        'the log of the released leases',
+        () => plugin.logs(),
+        (logs) => released.test(logs),
+        CHECK_MS,
+      ),
+      released,
+    );
   },
 );
 
@@ -97,21 +119,45 @@ test.serial(
     await rm(join(plugin.stateDir, STATE_FILE_NAME));
     await plugin.kill('SIGKILL');
     await plugin.start();
-    await sleep(300);
-    const inspected = JSON.parse((await docker(['volume', 'inspect', 'lost', 'idle'])).stdout) as Array<{
-      Status: Record<string, unknown>;
-    }>;
+    // `mounted` is live status (the mount itself, read within Get's 2 s).
+    const inspected = await waitFor(
+      'live status of both volumes',
+      async () => JSON.parse((await docker(['volume', 'inspect', 'lost', 'idle'])).stdout) as Array<{ Status: Record<string, unknown> }>,
+      (volumes) => volumes.length === 2 && volumes.every((volume) => hasLiveStatus(volume.Status)),
+      LIVE_STATUS_MS,
+      { every: 500 },
+    );
     t.like(inspected[0]?.Status, { type: 'plain', fs: 'xfs', size: '320 MiB', mounted: true });
     t.like(inspected[1]?.Status, { size: '32 MiB', mounted: false });
-    t.regex(plugin.logs(), /rebuilt volumes missing from state.json from their volume.json/);
+    const rebuilt = /rebuilt volumes missing from state.json from their volume.json/;
+    t.regex(
+      await waitFor(
+        'the log of the rebuilt volumes',
+        () => plugin.logs(),
+        (logs) => rebuilt.test(logs),
+        CHECK_MS,
+      ),
+      rebuilt,
+    );
     const before = await lines(c, '/d/log');
-    await sleep(300);
-    t.true((await lines(c, '/d/log')) > before, 'the container kept writing: its mount was not released');
+    const after = await waitFor(
+      'the container to write on',
+      () => lines(c, '/d/log'),
+      (n) => n > before,
+      CHECK_MS,
+    );
+    t.true(after > before, 'the container kept writing: its mount was not released');
     t.is((await mountsUnder(plugin.root)).length, 1);
 
     await docker(['stop', '-t', '0', c]);
-    t.deepEqual(await mountsUnder(plugin.root), [], 'its Unmount (an ID the plugin lost) still released the volume');
-    t.deepEqual(await loopsUnder(plugin.root), []);
+    const left = await waitFor(
+      'the volume released after its container stopped',
+      async () => ({ mounts: await mountsUnder(plugin.root), loops: await loopsUnder(plugin.root) }),
+      ({ mounts, loops }) => mounts.length === 0 && loops.length === 0,
+      RELEASED_MS,
+    );
+    t.deepEqual(left.mounts, [], 'its Unmount (an ID the plugin lost) still released the volume');
+    t.deepEqual(left.loops, []);
     await docker(['rm', c]);
     await docker(['volume', 'rm', 'lost', 'idle']);
     t.deepEqual(await dataEntries(), []);

@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
 import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
 import { loopsUnder, mountsUnder, volumeFiles } from '../helpers/host.js';
+import { CHECK_MS, hasLiveStatus, LIVE_STATUS_MS, RELEASED_MS, waitFor } from '../helpers/wait.js';
 
 // A real dockerd talking to the real plugin process over its socket.
 
@@ -46,7 +47,13 @@ test.serial('create, inspect, ls, write in one container, read in another, rm', 
   const df = await run(['-v', 'data:/data', TEST_IMAGE, 'df', '-k', '/data']);
   const totalKiB = Number(df.stdout.split('\n')[1]?.trim().split(/\s+/)[1]);
   t.true(totalKiB > 250 * 1024 && totalKiB <= 320 * 1024, `df says ${totalKiB} KiB`);
-  t.deepEqual(await mountsUnder(plugin.root), [], 'unmounted after the last container');
+  const mounts = await waitFor(
+    'the volume unmounted after the last container',
+    () => mountsUnder(plugin.root),
+    (m) => m.length === 0,
+    RELEASED_MS,
+  );
+  t.deepEqual(mounts, [], 'unmounted after the last container');
 
   await dockerd.docker(['volume', 'rm', 'data']);
   t.false((await dockerd.docker(['volume', 'ls', '-q'])).stdout.split('\n').includes('data'));
@@ -80,9 +87,16 @@ test.serial('two containers share a volume; the first one stopping leaves it mou
   t.is((await dockerd.docker(['exec', c2, 'cat', '/d/one'])).stdout, 'one', 'data survives the refused rm');
 
   await dockerd.docker(['stop', '-t', '0', c2]);
+  const left = await waitFor(
+    'the volume released after its last container stopped',
+    async () => ({ mounts: await mountsUnder(plugin.root), loops: await loopsUnder(plugin.root) }),
+    ({ mounts, loops }) => mounts.length === 0 && loops.length === 0,
+    RELEASED_MS,
+  );
+  // `mounted` in live status is the mount itself: read once it is gone.
   t.like((await inspectStatus('shared')).Status, { mounted: false, leases: 0 });
-  t.deepEqual(await mountsUnder(plugin.root), []);
-  t.deepEqual(await loopsUnder(plugin.root), []);
+  t.deepEqual(left.mounts, []);
+  t.deepEqual(left.loops, []);
   await dockerd.docker(['rm', c1, c2]);
   await dockerd.docker(['volume', 'rm', 'shared']);
 });
@@ -104,17 +118,24 @@ test.serial('the plugin is SIGKILLed while a container writes; restarted, it ser
     ])
   ).stdout;
   await plugin.kill('SIGKILL');
-  const during = await dockerd.docker(['exec', c, 'sh', '-c', 'wc -l < /d/log']);
-  t.true(Number(during.stdout) > 0);
+  const logLines = async () => Number((await dockerd.docker(['exec', c, 'sh', '-c', 'wc -l < /d/log'])).stdout);
+  const during = await waitFor('the container to write', logLines, (n) => n > 0, CHECK_MS);
+  t.true(during > 0);
   await plugin.start();
-  const after = await dockerd.docker(['exec', c, 'sh', '-c', 'sleep 0.3; wc -l < /d/log']);
-  t.true(Number(after.stdout) > Number(during.stdout), 'the container kept writing through the restart');
+  const after = await waitFor('the container to write on', logLines, (n) => n > during, CHECK_MS);
+  t.true(after > during, 'the container kept writing through the restart');
   t.like((await inspectStatus('survivor')).Status, { mounted: true, leases: 1 });
   await dockerd.docker(['stop', '-t', '1', c]);
-  t.deepEqual(await mountsUnder(plugin.root), [], 'docker stop unmounted after the restart');
-  t.deepEqual(await loopsUnder(plugin.root), []);
+  const left = await waitFor(
+    'the volume released after its container stopped',
+    async () => ({ mounts: await mountsUnder(plugin.root), loops: await loopsUnder(plugin.root) }),
+    ({ mounts, loops }) => mounts.length === 0 && loops.length === 0,
+    RELEASED_MS,
+  );
+  t.deepEqual(left.mounts, [], 'docker stop unmounted after the restart');
+  t.deepEqual(left.loops, []);
   const read = await run(['-v', 'survivor:/d', TEST_IMAGE, 'sh', '-c', 'wc -l < /d/log']);
-  t.true(Number(read.stdout) >= Number(after.stdout));
+  t.true(Number(read.stdout) >= after);
   await dockerd.docker(['rm', c]);
   await dockerd.docker(['volume', 'rm', 'survivor']);
 });
@@ -135,7 +156,14 @@ test.serial('a compressed volume used by a container shows its compression ratio
   ]);
   await run(['-v', 'logs:/logs', TEST_IMAGE, 'sh', '-c', 'seq 1 3000000 > /logs/numbers.txt && sync']);
   const c = (await dockerd.docker(['run', '-d', '--network', 'none', '-v', 'logs:/logs', TEST_IMAGE, 'sleep', '600'])).stdout;
-  const volume = await inspectStatus('logs');
+  // compression, logicalBytes and the ratio are live status (compsize, within Get's 2 s).
+  const volume = await waitFor(
+    'live status of "logs"',
+    () => inspectStatus('logs'),
+    (v) => hasLiveStatus(v.Status),
+    LIVE_STATUS_MS,
+    { every: 500 },
+  );
   t.like(volume.Status, { type: 'compressed', fs: 'btrfs', compression: 'zstd:3', mounted: true });
   t.true(Number(volume.Status['logicalBytes']) > 20_000_000);
   t.true(Number(volume.Status['compressionRatio']) < 0.5, `ratio ${String(volume.Status['compressionRatio'])}`);
@@ -154,8 +182,14 @@ test.serial('SIGTERM stops the plugin cleanly: socket removed, volumes stay moun
   await dockerd.docker(['exec', c, 'sh', '-c', 'echo still > /d/f']);
   await plugin.start();
   await dockerd.docker(['stop', '-t', '0', c]);
-  t.deepEqual(await mountsUnder(plugin.root), []);
-  t.deepEqual(await loopsUnder(plugin.root), []);
+  const left = await waitFor(
+    'the volume released after its container stopped',
+    async () => ({ mounts: await mountsUnder(plugin.root), loops: await loopsUnder(plugin.root) }),
+    ({ mounts, loops }) => mounts.length === 0 && loops.length === 0,
+    RELEASED_MS,
+  );
+  t.deepEqual(left.mounts, []);
+  t.deepEqual(left.loops, []);
   t.is((await run(['-v', 'graceful:/d', TEST_IMAGE, 'cat', '/d/f'])).stdout, 'still');
   await dockerd.docker(['rm', c]);
   await dockerd.docker(['volume', 'rm', 'graceful']);

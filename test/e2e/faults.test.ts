@@ -1,12 +1,12 @@
 import test, { type ExecutionContext } from 'ava';
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
 import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
 import { loopsUnder, mountsUnder, volumeFiles } from '../helpers/host.js';
 import { volumeId } from '../../src/state/volume-id.js';
 import { callSocket } from '../helpers/plugin.js';
+import { CHECK_MS, RECOVERY_MS, waitFor } from '../helpers/wait.js';
 
 // The plugin SIGKILLed at each step of Create, Mount, Unmount and Remove,
 // driven by a real dockerd. CUSTOM_TEST_PAUSE_AT makes the plugin stop for
@@ -34,25 +34,25 @@ const recoveries = () =>
     .split('\n')
     .filter((line) => line.includes('"msg":"recovery finished"')).length;
 
-async function waitFor(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${plugin.logs().slice(-3000)}`);
-    await sleep(50);
-  }
-}
-
 /** Restarts the plugin to pause at `step`, runs `action` until it gets there, SIGKILLs it, and starts it normally. */
 async function killedAt(step: string, action: () => Promise<unknown>): Promise<void> {
   await plugin.kill('SIGTERM');
   await plugin.start({ CUSTOM_TEST_PAUSE_AT: step });
   const pending = action();
-  await waitFor(`the plugin to pause at ${step}`, async () => (await readFile(marker(), 'utf8').catch(() => '')) === step);
+  const logTail = { every: 50, detail: () => plugin.logs().slice(-3000) };
+  // The request reaches the step through a few tools, each under the command timeout: the bound of a recovery.
+  await waitFor(
+    `the plugin to pause at ${step}`,
+    () => readFile(marker(), 'utf8'),
+    (paused) => paused === step,
+    RECOVERY_MS,
+    logTail,
+  );
   await plugin.kill('SIGKILL');
   await rm(marker());
   const before = recoveries();
   await plugin.start();
-  await waitFor('recovery', async () => recoveries() > before);
+  await waitFor('recovery', recoveries, (count) => count > before, RECOVERY_MS, logTail);
   await pending;
 }
 
@@ -77,12 +77,14 @@ async function assertWholeAndClean(t: ExecutionContext, name: string): Promise<v
   t.is((await docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=32M', name])).exitCode, 0);
   const used = await docker(['run', '--rm', '--network', 'none', '-v', `${name}:/d`, TEST_IMAGE, 'sh', '-c', 'echo ok > /d/f && cat /d/f']);
   t.is(used.stdout, 'ok', used.stderr);
-  // A lease recorded for a Mount that Docker saw fail is stale after the grace period.
-  let removed = await docker(['volume', 'rm', name]);
-  for (let i = 0; removed.exitCode !== 0 && i < 10; i += 1) {
-    await sleep(300);
-    removed = await docker(['volume', 'rm', name]);
-  }
+  // A lease recorded for a Mount that Docker saw fail is stale after the grace period (CUSTOM_LEASE_GRACE_MS=1000 above).
+  const removed = await waitFor(
+    `docker volume rm ${name}`,
+    () => docker(['volume', 'rm', name]),
+    (result) => result.exitCode === 0,
+    1000 + CHECK_MS,
+    { every: 300 },
+  );
   t.is(removed.exitCode, 0, removed.stderr);
   t.deepEqual(await mountsUnder(plugin.root), []);
   t.deepEqual(await loopsUnder(plugin.root), []);

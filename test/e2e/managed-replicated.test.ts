@@ -10,6 +10,7 @@ import { makeTempDir, removeTempDir } from '../helpers/temp.js';
 import { scrubHost } from '../helpers/host.js';
 import { volumeId } from '../../src/state/volume-id.js';
 import { managedScript, requireBundle } from '../helpers/managed-plugin.js';
+import { CATALOGUE_MS, waitFor } from '../helpers/wait.js';
 
 // The managed plugin, installed from a local registry, serving a replicated
 // volume: its rootfs carries the GlusterFS client (mount.glusterfs and all it
@@ -76,7 +77,14 @@ test.serial('installed from the registry, the managed plugin mounts a replicated
     'CUSTOM_LOG_LEVEL=debug',
   ]);
 
-  const listed = (await dockerd.docker(['volume', 'ls', '--format', '{{.Driver}} {{.Name}}'])).stdout;
+  // Its first List mounts the pool and reads the catalogue; until that read ends, it answers from its own (empty) state.
+  const list = async () => (await dockerd.docker(['volume', 'ls', '--format', '{{.Driver}} {{.Name}}'])).stdout;
+  const listed = await waitFor('the managed plugin to list "shared"', list, (out) => out.includes('shared'), CATALOGUE_MS, {
+    every: 1000,
+  }).catch(async (error: unknown) => {
+    t.log(error instanceof Error ? error.message : String(error));
+    return list();
+  });
   if (!listed.includes('shared')) {
     const log = await readFile(join(dockerd.root, 'dockerd.log'), 'utf8');
     t.log(

@@ -3,12 +3,12 @@ import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { loopsUnder, mountsUnder, scrubHost, volumeFiles } from '../helpers/host.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp.js';
 import { callSocket } from '../helpers/plugin.js';
+import { CHECK_MS, hasLiveStatus, LIVE_STATUS_MS, outlive, RELEASED_MS, waitFor } from '../helpers/wait.js';
 import {
   killManagedPlugin,
   managedPluginPids,
@@ -82,7 +82,15 @@ test.serial('make plugin: create + enable from plugin-rootfs; plain and compress
   t.true(existsSync(join(state, 'state.json')), 'state lives on the settable host mount');
   // -o sparse=false runs fallocate inside the plugin's rootfs.
   await dockerd.docker(['volume', 'create', '-d', NAME, '-o', 'size=32M', '-o', 'sparse=false', 'prealloc']);
-  t.true(Number((await statusOf('prealloc')).Status['allocatedBytes']) >= 32 * 1024 ** 2);
+  // allocatedBytes is live status (a stat of the image, within Get's 2 s).
+  const prealloc = await waitFor(
+    'live status of "prealloc"',
+    () => statusOf('prealloc'),
+    (v) => hasLiveStatus(v.Status),
+    LIVE_STATUS_MS,
+    { every: 500 },
+  );
+  t.true(Number(prealloc.Status['allocatedBytes']) >= 32 * 1024 ** 2);
   await dockerd.docker(['volume', 'rm', 'prealloc']);
 
   await dockerd.docker(['volume', 'create', '-d', NAME, '-o', 'type=compressed', '-o', 'size=256M', 'zvol']);
@@ -100,15 +108,35 @@ test.serial('make plugin: create + enable from plugin-rootfs; plain and compress
       'seq 1 1000000 > /d/n; sync; sleep 600',
     ])
   ).stdout;
-  await sleep(1500);
-  const zvol = await statusOf('zvol');
+  const hostView = join(await propagatedMount(), (await statusOf('zvol')).Mountpoint.slice('/mnt/volumes/'.length));
+  // The container's seq, then its sync: read from the host until the last line is there.
+  const numbers = await waitFor(
+    'the container to write 1000000 lines',
+    async () => (await readFile(join(hostView, 'n'), 'utf8')).split('\n'),
+    (lines) => lines[999_999] === '1000000',
+    CHECK_MS,
+    { every: 500 },
+  );
+  // The ratio is live status: compsize within Get's 2 s (a slow one is served from its last measurement and refreshed).
+  const zvol = await waitFor(
+    'live status of "zvol" with its ratio',
+    () => statusOf('zvol'),
+    (v) => hasLiveStatus(v.Status) && typeof v.Status['compressionRatio'] === 'number',
+    LIVE_STATUS_MS,
+    { every: 500 },
+  );
   t.like(zvol.Status, { type: 'compressed', mounted: true, leases: 1 });
   t.true(Number(zvol.Status['compressionRatio']) < 0.5, String(zvol.Status['compressionRatio']));
-  const hostView = join(await propagatedMount(), zvol.Mountpoint.slice('/mnt/volumes/'.length));
-  t.is((await readFile(join(hostView, 'n'), 'utf8')).split('\n')[999_999], '1000000', 'the host sees the data under propagated-mount');
+  t.is(numbers[999_999], '1000000', 'the host sees the data under propagated-mount');
   await dockerd.docker(['rm', '-f', c]);
-  t.deepEqual(await mountsUnder(await propagatedMount()), []);
-  t.deepEqual(await loopsUnder(state), []);
+  const left = await waitFor(
+    'the volume released after its container went',
+    async () => ({ mounts: await mountsUnder(await propagatedMount()), loops: await loopsUnder(state) }),
+    ({ mounts, loops }) => mounts.length === 0 && loops.length === 0,
+    RELEASED_MS,
+  );
+  t.deepEqual(left.mounts, []);
+  t.deepEqual(left.loops, []);
 });
 
 test.serial('custom-volume finds the managed plugin by name: ls, protect against docker volume rm, resize', async (t) => {
@@ -197,15 +225,26 @@ test.serial('SIGKILLed, the plugin is restarted by the daemon; containers keep t
     ])
   ).stdout;
   await killManagedPlugin(dockerd, 30_000); // throws unless the daemon restarted it
-  const before = Number((await dockerd.docker(['exec', c, 'sh', '-c', 'wc -l < /d/log'])).stdout);
-  await sleep(500);
-  const after = Number((await dockerd.docker(['exec', c, 'sh', '-c', 'wc -l < /d/log'])).stdout);
+  const logLines = async () => Number((await dockerd.docker(['exec', c, 'sh', '-c', 'wc -l < /d/log'])).stdout);
+  const before = await waitFor('the container to have written', logLines, (n) => n > 0, CHECK_MS);
+  const after = await waitFor('the container to write on', logLines, (n) => n > before, CHECK_MS);
   t.true(after > before && before > 0, `writes went on: ${before} → ${after}`);
   await dockerd.docker(['stop', '-t', '1', c]);
   await dockerd.docker(['rm', c]);
-  t.like((await statusOf('plainvol')).Status, { mounted: false, leases: 0 });
-  t.deepEqual(await loopsUnder(state), [], 'no leaked loop device');
-  t.deepEqual(await mountsUnder(await propagatedMount()), []);
+  const released = await waitFor(
+    'the volume released after its container stopped',
+    async () => ({
+      status: (await statusOf('plainvol')).Status,
+      loops: await loopsUnder(state),
+      mounts: await mountsUnder(await propagatedMount()),
+    }),
+    ({ status, loops, mounts }) => status['mounted'] === false && loops.length === 0 && mounts.length === 0,
+    RELEASED_MS,
+    { every: 500 },
+  );
+  t.like(released.status, { mounted: false, leases: 0 });
+  t.deepEqual(released.loops, [], 'no leaked loop device');
+  t.deepEqual(released.mounts, []);
 });
 
 /** The managed plugin's socket as the host sees it (dockerd 20.10 keeps it under /run/docker/plugins/<id>/, whatever its exec root). */
@@ -224,14 +263,22 @@ test.serial("leases in the managed plugin: it sees the host's containers (pidhos
   // A second lease that no container backs: a Mount whose Unmount was lost.
   const socket = await pluginSocket();
   t.is((await callSocket(socket, 'VolumeDriver.Mount', { Name: 'leasevol', ID: 'e'.repeat(64) })).body['Err'], '');
-  await sleep(1200);
+  await outlive(Date.now(), 1000); // the grace period set above: the lease is stale once no container backs it
   const refused = await callSocket(socket, 'VolumeDriver.Remove', { Name: 'leasevol' });
   t.is(refused.body['Err'], 'volume "leasevol": is in use (1 container mount on this host); stop the containers using it first');
   t.like((await statusOf('leasevol')).Status, { mounted: true, leases: 2 });
-  // The container stops: its Unmount also releases the lease nobody backs, and the volume is unmounted.
+  // The container stops: its Unmount also releases the lease nobody backs, and the volume is unmounted. (While the
+  // stopped container's mount namespace lingers, the host still shows a user: then the periodic check releases it.)
   await dockerd.docker(['stop', '-t', '0', c]);
-  t.like((await statusOf('leasevol')).Status, { mounted: false, leases: 0 });
-  t.deepEqual(await loopsUnder(state), []);
+  const released = await waitFor(
+    'the lease nobody backs released and the volume unmounted',
+    async () => ({ status: (await statusOf('leasevol')).Status, loops: await loopsUnder(state) }),
+    ({ status, loops }) => status['leases'] === 0 && status['mounted'] === false && loops.length === 0,
+    RELEASED_MS,
+    { every: 500 },
+  );
+  t.like(released.status, { mounted: false, leases: 0 });
+  t.deepEqual(released.loops, []);
   await dockerd.docker(['rm', c]);
   await dockerd.docker(['volume', 'rm', 'leasevol']);
 });

@@ -2,11 +2,11 @@ import test from 'ava';
 import { createHash } from 'node:crypto';
 import { access, mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
 import { startGlusterPool, type GlusterPool, type PoolPlugin } from '../helpers/gluster-pool.js';
 import { mountsUnder } from '../helpers/host.js';
 import { volumeId } from '../../src/state/volume-id.js';
+import { CATALOGUE_MS, CHECK_MS, hasLiveStatus, isEmpty, LIVE_STATUS_MS, PEER_GONE_MS, SWEEP_MS, waitFor } from '../helpers/wait.js';
 
 // Three hosts (network namespaces) forming one GlusterFS pool; a plugin on
 // host A serves a real dockerd, plugins on B and C are called directly.
@@ -78,12 +78,19 @@ test.serial('global scope; A creates a replica-3 volume, a container writes; B l
     '-c',
     'echo from-host-a > /d/hello; df -k /d | tail -1',
   ]);
-  const listed = (await b.call('VolumeDriver.List', {})).body['Volumes'] as Array<{ Name: string }>;
+  // B's first List mounts the pool and reads the catalogue; until that read ends, B answers from its own state.
+  const listed = await waitFor(
+    'host B to list "shared"',
+    async () => ((await b.call('VolumeDriver.List', {})).body['Volumes'] as Array<{ Name: string }> | undefined) ?? [],
+    (volumes) => volumes.some((v) => v.Name === 'shared'),
+    CATALOGUE_MS,
+    { every: 500 },
+  );
   t.true(
     listed.some((v) => v.Name === 'shared'),
     'host B lists the volume host A made',
   );
-  const status = await statusOn(b, 'shared');
+  const status = await waitFor('live status of "shared" on B', () => statusOn(b, 'shared'), hasLiveStatus, LIVE_STATUS_MS, { every: 500 });
   t.like(status, {
     type: 'replicated',
     fs: 'glusterfs',
@@ -97,7 +104,9 @@ test.serial('global scope; A creates a replica-3 volume, a container writes; B l
   t.regex(String(status['bricks']), /10\.77\.0\.1:.*cv_pool online, 10\.77\.0\.2:.* online, 10\.77\.0\.3:.* online/);
   const mountpoint = String((await b.call('VolumeDriver.Mount', { Name: 'shared', ID })).body['Mountpoint']);
   t.is(await readFile(join(mountpoint, 'hello'), 'utf8'), 'from-host-a\n');
-  const mounted = await statusOn(b, 'shared');
+  const mounted = await waitFor('live status of "shared" mounted on B', () => statusOn(b, 'shared'), hasLiveStatus, LIVE_STATUS_MS, {
+    every: 500,
+  });
   t.is(Number(mounted['capacityBytes']), 200 * 1024 ** 2, 'the directory quota is the size df shows');
 
   // Mounted on B: A's Remove is refused and names B; nothing is lost.
@@ -151,28 +160,46 @@ test.serial('host C dies while a container writes: writes go on; C comes back, h
       'i=0; while true; i=$((i+1)); do echo "line $i" >> /d/log; [ $((i % 20)) -eq 0 ] && echo $i > /d/count-$((i / 20 % 5)); sleep 0.02; done',
     ])
   ).stdout;
-  await sleep(1000);
+  const lines = async () => Number((await dockerd.docker(['exec', writer, 'sh', '-c', 'wc -l < /d/log'])).stdout);
+  await waitFor('the writer to write', lines, (n) => n > 0, CHECK_MS, { every: 500 });
   const hostC = pool.hosts[2]!;
   await hostC.kill();
-  const lines = async () => Number((await dockerd.docker(['exec', writer, 'sh', '-c', 'wc -l < /d/log'])).stdout);
   const during = await lines();
-  await sleep(2000);
-  t.true((await lines()) > during, 'writes continue with one host down');
-  t.like(await statusOn(a, 'shared'), { bricksOnline: 2 });
+  // A killed brick's sockets close at once; a client gives up on a silent one after GlusterFS's ping timeout.
+  const after = await waitFor('writes to go on with host C down', lines, (n) => n > during, PEER_GONE_MS, { every: 500 });
+  t.true(after > during, 'writes continue with one host down');
+  const down = await waitFor(
+    "A's live status to count C's brick offline",
+    () => statusOn(a, 'shared'),
+    (s) => hasLiveStatus(s) && s['bricksOnline'] === 2,
+    PEER_GONE_MS,
+    { every: 500 },
+  );
+  t.like(down, { bricksOnline: 2 });
   await hostC.startGlusterd();
-  const deadline = Date.now() + 60_000;
-  while ((await statusOn(a, 'shared'))['bricksOnline'] !== 3 && Date.now() < deadline) await sleep(500);
+  // GlusterFS's own restart, no bound of the plugin's: glusterd starts C's brick at once and the peers reconnect (the test's 60 s).
+  const back = await waitFor(
+    "A's live status to count C's brick online again",
+    () => statusOn(a, 'shared'),
+    (s) => hasLiveStatus(s) && s['bricksOnline'] === 3,
+    60_000,
+    { every: 500 },
+  );
   await dockerd.docker(['stop', '-t', '0', writer]);
   await dockerd.docker(['rm', writer]);
-  const name = String((await statusOn(a, 'shared'))['glusterVolume']);
-  const directory = String((await statusOn(a, 'shared'))['directory']);
-  let pending: unknown = -1;
-  while (Date.now() < deadline) {
-    await pool.hosts[0]!.gluster(['volume', 'heal', name]).catch(() => undefined); // can fail once right after a restart
-    pending = (await statusOn(a, 'shared'))['healPending'];
-    if (pending === 0) break;
-    await sleep(1000);
-  }
+  const name = String(back['glusterVolume']);
+  const directory = String(back['directory']);
+  // The heal is GlusterFS's (the self-heal daemon, nudged here): the test's 60 s.
+  const pending = await waitFor(
+    'self-heal to complete (healPending 0)',
+    async () => {
+      await pool.hosts[0]!.gluster(['volume', 'heal', name]).catch(() => undefined); // can fail once right after a restart
+      return (await statusOn(a, 'shared'))['healPending'];
+    },
+    (value) => value === 0,
+    60_000,
+    { every: 1000 },
+  );
   t.is(pending, 0, 'self-heal completed');
   const digests = await Promise.all(pool.hosts.map((host) => brickDigest(join(host.brickRoot, name, directory))));
   t.true(Object.keys(digests[0]!).length >= 2);
@@ -199,11 +226,12 @@ test.serial('a hung peer does not hang the plugin: Get and List answer within se
 });
 
 test.serial('remove on A leaves no directory on any brick, no mount but the pools, no record on any host', async (t) => {
-  // A live status field: Get gives live status up to 2 s, which a loaded pool right after a heal may miss once.
-  let directory = '';
-  for (const deadline = Date.now() + 20_000; directory === '' && Date.now() < deadline; await sleep(500)) {
-    directory = String((await statusOn(a, 'shared'))['directory'] ?? '');
-  }
+  // A live status field: Get gives live status up to 2 s, which a loaded pool right after a heal may miss.
+  const directory = String(
+    (await waitFor('live status of "shared" on A', () => statusOn(a, 'shared'), hasLiveStatus, LIVE_STATUS_MS, { every: 500 }))[
+      'directory'
+    ],
+  );
   await dockerd.docker(['volume', 'rm', 'shared']);
   for (const host of pool.hosts) {
     t.deepEqual(await readdir(join(host.brickRoot, 'cv_pool', 'volumes')), [], `volumes/ on host ${host.name}`);
@@ -212,10 +240,25 @@ test.serial('remove on A leaves no directory on any brick, no mount but the pool
     }
   }
   t.is(directory.startsWith('/volumes/'), true);
-  for (const plugin of [a, b, c]) {
-    t.false(((await plugin.call('VolumeDriver.List', {})).body['Volumes'] as Array<{ Name: string }>).some((v) => v.Name === 'shared'));
+  // Each host answers List from its catalogue: the volume leaves it once a read begun after the remove has ended.
+  for (const [index, plugin] of [a, b, c].entries()) {
+    const volumes = await waitFor(
+      `host ${pool.hosts[index]!.name}'s List to drop "shared"`,
+      async () => ((await plugin.call('VolumeDriver.List', {})).body['Volumes'] as Array<{ Name: string }> | undefined) ?? [],
+      (listed) => !listed.some((v) => v.Name === 'shared'),
+      CATALOGUE_MS,
+      { every: 500 },
+    );
+    t.false(volumes.some((v) => v.Name === 'shared'));
   }
-  t.regex(String((await b.call('VolumeDriver.Get', { Name: 'shared' })).body['Err']), /no such volume/);
+  const gone = await waitFor(
+    'host B\'s Get to find no "shared"',
+    async () => String((await b.call('VolumeDriver.Get', { Name: 'shared' })).body['Err']),
+    (err) => /no such volume/.test(err),
+    CATALOGUE_MS,
+    { every: 500 },
+  );
+  t.regex(gone, /no such volume/);
   const left = (await mountsUnder(pool.root)).filter((target) => !/\/pools\/cv_pool$|\/brickfs$/.test(target));
   t.deepEqual(left, [], 'only the pool mounts and the brick filesystem stay');
 });
@@ -255,18 +298,20 @@ test.serial(
         findings.join('\n'),
       );
       t.true(await exists(join(root, '.creating', staged)), 'doctor deletes nothing');
-      const deadline = Date.now() + 40_000;
-      let left: string[] = [];
-      while (Date.now() < deadline) {
-        for (const plugin of [a, b, c]) await plugin.call('VolumeDriver.List', {}); // a List starts a sweep (at most one per 10 s)
-        left = [
-          ...(await readdir(join(root, '.creating', uuidA))).map((e) => `.creating/${uuidA}/${e}`),
-          ...(await readdir(join(root, '.trash', uuidA))).map((e) => `.trash/${uuidA}/${e}`),
-          ...(await readdir(join(root, 'volumes', volumeId('live'), 'hosts'))).filter((e) => e === uuidC),
-        ];
-        if (left.length === 0) break;
-        await sleep(1000);
-      }
+      const left = await waitFor(
+        'the sweeps of A and C',
+        async () => {
+          for (const plugin of [a, b, c]) await plugin.call('VolumeDriver.List', {}); // a List starts a sweep (at most one per 10 s)
+          return [
+            ...(await readdir(join(root, '.creating', uuidA))).map((e) => `.creating/${uuidA}/${e}`),
+            ...(await readdir(join(root, '.trash', uuidA))).map((e) => `.trash/${uuidA}/${e}`),
+            ...(await readdir(join(root, 'volumes', volumeId('live'), 'hosts'))).filter((e) => e === uuidC),
+          ];
+        },
+        isEmpty,
+        SWEEP_MS,
+        { every: 1000 },
+      );
       t.deepEqual(left, [], 'swept');
       t.deepEqual(await replicatedFindings(a), [], 'doctor finds nothing left once swept');
       t.notRegex(await hostA!.gluster(['volume', 'quota', 'cv_pool', 'list']), /gone-0123456789abcdef/, 'the quota limit went too');
@@ -301,21 +346,27 @@ test.serial(
     const listed = async (plugin: PoolPlugin) =>
       ((await plugin.call('VolumeDriver.List', {})).body['Volumes'] as Array<{ Name: string }>).some((v) => v.Name === 'old');
     // The catalogue is read at most every 2 s: B may answer from its last read for that long.
-    const listedBy = Date.now() + 10_000;
-    while (!(await listed(b)) && Date.now() < listedBy) await sleep(500);
-    t.true(await listed(b), 'host B lists the old-layout volume');
-    t.like(await statusOn(b, 'old'), { glusterVolume: name, bricksOnline: 3 });
+    t.true(
+      await waitFor('host B to list "old"', () => listed(b), Boolean, CATALOGUE_MS, { every: 500 }),
+      'host B lists the old-layout volume',
+    );
+    t.like(await waitFor('live status of "old" on B', () => statusOn(b, 'old'), hasLiveStatus, LIVE_STATUS_MS, { every: 500 }), {
+      glusterVolume: name,
+      bricksOnline: 3,
+    });
     const mountpoint = String((await b.call('VolumeDriver.Mount', { Name: 'old', ID })).body['Mountpoint']);
     await writeFile(join(mountpoint, 'f'), 'old data\n');
     // Every host's sweep gives an old volume without access control the peers' list.
-    const deadline = Date.now() + 30_000;
-    let allow = '';
-    while (Date.now() < deadline) {
-      await b.call('VolumeDriver.List', {}); // a List starts a sweep (at most one per 10 s)
-      allow = await hostA!.gluster(['volume', 'get', name, 'auth.allow']);
-      if (/10\.77\.0\.1,10\.77\.0\.2,10\.77\.0\.3/.test(allow)) break;
-      await sleep(1000);
-    }
+    const allow = await waitFor(
+      'a sweep to set auth.allow on the old volume',
+      async () => {
+        await b.call('VolumeDriver.List', {}); // a List starts a sweep (at most one per 10 s)
+        return hostA!.gluster(['volume', 'get', name, 'auth.allow']);
+      },
+      (text) => /10\.77\.0\.1,10\.77\.0\.2,10\.77\.0\.3/.test(text),
+      SWEEP_MS,
+      { every: 1000 },
+    );
     t.regex(allow, /auth\.allow\s+10\.77\.0\.1,10\.77\.0\.2,10\.77\.0\.3/);
     t.regex(
       String((await a.call('VolumeDriver.Remove', { Name: 'old' })).body['Err']),
@@ -333,13 +384,16 @@ test.serial(
         `replicated: brick directory ${brickC} belongs to no GlusterFS volume and no volume of this host`,
       ),
     );
-    let left: string[][] = [];
-    while (Date.now() < deadline + 30_000) {
-      for (const plugin of [b, c]) await plugin.call('VolumeDriver.List', {}); // each host sweeps its own bricks
-      left = await Promise.all(pool.hosts.map(async (host) => (await readdir(host.brickRoot)).filter((entry) => entry === id)));
-      if (left.every((entries) => entries.length === 0)) break;
-      await sleep(1000);
-    }
+    const left = await waitFor(
+      'the hosts to sweep the bricks of the old volume',
+      async () => {
+        for (const plugin of [b, c]) await plugin.call('VolumeDriver.List', {}); // each host sweeps its own bricks
+        return Promise.all(pool.hosts.map(async (host) => (await readdir(host.brickRoot)).filter((entry) => entry === id)));
+      },
+      (entries) => entries.every(isEmpty),
+      SWEEP_MS,
+      { every: 1000 },
+    );
     t.deepEqual(left, [[], [], []], 'old-layout brick directories left');
     for (const host of pool.hosts) t.true((await readdir(host.brickRoot)).includes('cv_pool'), 'the pool bricks are never swept');
     t.deepEqual(await replicatedFindings(c), [], "doctor on C: nothing left once C's sweep ran");
@@ -353,7 +407,7 @@ test.serial('single-host default: a pool of three bricks on one host; create, wr
   t.is((await alone.call('VolumeDriver.Create', { Name: 'solo', Opts: { type: 'replicated' } })).body['Err'], '');
   const mountpoint = String((await alone.call('VolumeDriver.Mount', { Name: 'solo', ID })).body['Mountpoint']);
   await dockerd.docker(['run', '--rm', '--network', 'none', '-v', `${mountpoint}:/d`, TEST_IMAGE, 'sh', '-c', 'echo solo > /d/f']);
-  const status = await statusOn(alone, 'solo');
+  const status = await waitFor('live status of "solo"', () => statusOn(alone, 'solo'), hasLiveStatus, LIVE_STATUS_MS, { every: 500 });
   t.like(status, { replicas: 3, bricksOnline: 3, size: 'unlimited', glusterVolume: 'cv_solo' });
   const bricks = (await readdir(bricksAlone)).sort();
   t.deepEqual(bricks, ['cv_solo-b1', 'cv_solo-b2', 'cv_solo-b3']);

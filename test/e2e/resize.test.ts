@@ -1,11 +1,11 @@
 import test from 'ava';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
 import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
 import { loopsUnder, mountsUnder } from '../helpers/host.js';
 import { canGrowMountedExt4 } from '../../src/system/grow.js';
+import { CHECK_MS, waitFor } from '../helpers/wait.js';
 
 // custom-volume resize through the real plugin process while a container
 // writes, with a real dockerd: df in the container shows the new size.
@@ -63,8 +63,15 @@ for (const [label, options, mib] of CASES) {
     const after = await dfKiB(c);
     t.true(after > before + mib * 1024 * 0.8, `df ${before} → ${after} KiB`);
     const n1 = await written(c);
-    await sleep(500);
-    t.true((await written(c)) > n1, 'the container kept writing');
+    t.true(
+      (await waitFor(
+        'the container to write on',
+        () => written(c),
+        (n) => n > n1,
+        CHECK_MS,
+      )) > n1,
+      'the container kept writing',
+    );
     const status = JSON.parse((await dockerd.docker(['volume', 'inspect', '-f', '{{json .Status}}', volume])).stdout) as Record<
       string,
       unknown

@@ -7,6 +7,7 @@ import { startPluginProcess, type PluginProcess } from '../helpers/plugin-proces
 import { loopsUnder, mountsUnder } from '../helpers/host.js';
 import { removeContainer, runDetached, runOnce } from '../helpers/containers.js';
 import { callSocket } from '../helpers/plugin.js';
+import { CHECK_MS, waitFor } from '../helpers/wait.js';
 
 // Snapshots and clones through the real plugin process and a real dockerd:
 // taken while a container writes, restored once it stopped, cloned by the
@@ -51,8 +52,13 @@ for (const [label, options] of CASES) {
     t.like(JSON.parse(taken.stdout), { name: 'before', consistency: 'frozen', method: 'copy' });
     // Writes go on after the snapshot (the filesystem was thawed).
     const n = await dockerd.docker(['exec', c, 'cat', '/d/n']);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    t.not((await dockerd.docker(['exec', c, 'cat', '/d/n'])).stdout, n.stdout, 'the container writes on');
+    const later = await waitFor(
+      'the container to write on',
+      async () => (await dockerd.docker(['exec', c, 'cat', '/d/n'])).stdout,
+      (value) => value !== n.stdout,
+      CHECK_MS,
+    );
+    t.not(later, n.stdout, 'the container writes on');
     await dockerd.docker(['exec', c, 'sh', '-c', 'echo v2 > /d/version; head -c 1048576 /dev/urandom > /d/blob']);
 
     const refused = await cli(['restore', volume, 'before']);

@@ -3,11 +3,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startPlugin } from '../../src/plugin.js';
 import { capturingLogger, startTestPlugin, type PluginFixture } from '../helpers/plugin.js';
 import { loopsUnder } from '../helpers/host.js';
 import { fileContains, ourMappings } from '../helpers/luks.js';
+import { CHECK_MS, waitFor } from '../helpers/wait.js';
 
 // Runs inside a guest with a stock Debian kernel (dm-crypt); see test/vm.
 // Day-2 operations on encrypted volumes through the real plugin: snapshots
@@ -175,16 +175,10 @@ test.serial(
       await fx.plugin.recovered;
     };
     // The start-up log counts keys by how they are sealed, never showing one.
+    // Logged before `recovered` resolves (restart awaits it); the in-process logger holds it at once.
     const counted = async () => {
-      const deadline = Date.now() + 10_000;
-      while (!/"msg":"volume keys"/.test(logs()) && Date.now() < deadline) await sleep(100);
-      return (
-        JSON.parse(
-          logs()
-            .split('\n')
-            .find((line) => line.includes('"msg":"volume keys"'))!,
-        ) as { keys: unknown }
-      ).keys;
+      const text = await waitFor('the start-up log of the volume keys', logs, (all) => /"msg":"volume keys"/.test(all), CHECK_MS);
+      return (JSON.parse(text.split('\n').find((line) => line.includes('"msg":"volume keys"'))!) as { keys: unknown }).keys;
     };
     await restart({ kekFile: oldKek });
     t.like(await counted(), { current: 0, previous: 0, unsealed: 1, unreadable: 0 });

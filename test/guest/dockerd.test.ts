@@ -1,7 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
 import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
@@ -9,6 +8,7 @@ import { killManagedPlugin, managedScript, propagatedMount, requireBundle } from
 import { loopsUnder, mountsUnder, scrubHost, volumeFiles } from '../helpers/host.js';
 import { ourMappings } from '../helpers/luks.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp.js';
+import { CHECK_MS, hasLiveStatus, isEmpty, LIVE_STATUS_MS, RELEASED_MS, waitFor } from '../helpers/wait.js';
 
 // Runs inside a guest with a stock Debian kernel (dm-crypt); see test/vm.
 // Encrypted and encrypted+compressed volumes through a real dockerd (vfs
@@ -156,9 +156,18 @@ for (const label of ['legacy', 'managed']) {
       const up = await compose(['up', '--no-color', '--abort-on-container-exit']);
       t.is(up.exitCode, 0, String(up.stderr));
       t.regex(String(up.stdout), /sealed[\s\S]*200000/);
-      t.like(await statusOf(`${name}_enc`), { type: 'encrypted', encrypted: true, cipher: 'aes-xts-plain64', open: false, mounted: false });
-      t.like(await statusOf(`${name}_both`), { type: 'encrypted', encrypted: true, fs: 'btrfs', compression: 'zstd', open: false });
-      t.deepEqual(await ourMappings(), [], 'the mappings closed when the service exited');
+      // The service's container has exited: its Unmounts closed the mappings (or, past the 3 s the last Unmount waits for
+      // its mount namespace, the periodic check does).
+      t.deepEqual(
+        await waitFor('the mappings closed', ourMappings, isEmpty, RELEASED_MS, { every: 500 }),
+        [],
+        'the mappings closed when the service exited',
+      );
+      // encrypted, cipher, compression and open are live status: within Get's 2 s, which the emulated guest may miss.
+      const live = (volume: string) =>
+        waitFor(`live status of ${volume}`, () => statusOf(volume), hasLiveStatus, LIVE_STATUS_MS, { every: 500 });
+      t.like(await live(`${name}_enc`), { type: 'encrypted', encrypted: true, cipher: 'aes-xts-plain64', open: false, mounted: false });
+      t.like(await live(`${name}_both`), { type: 'encrypted', encrypted: true, fs: 'btrfs', compression: 'zstd', open: false });
 
       const read = await run(['-v', `${name}_enc:/enc`, '-v', `${name}_both:/both`, TEST_IMAGE, 'sh', '-c', 'cat /enc/f; wc -l < /both/n']);
       t.is(read.stdout, 'sealed\n200000', 'read back through a fresh mapping');
@@ -196,26 +205,56 @@ for (const label of ['legacy', 'managed']) {
         await dockerd.docker(['volume', 'rm', '-f', volume], { reject: false });
       });
       const log = join(await served.hostView((await dockerd.docker(['volume', 'inspect', '-f', '{{.Mountpoint}}', volume])).stdout), 'log');
-      const deadline = Date.now() + 30_000;
-      while ((await linesIn(log)) === 0 && Date.now() < deadline) await sleep(200);
+      // The container's first line: the test's 30 s (the emulated guest starts a container in seconds).
+      await waitFor(
+        'the container to write',
+        () => linesIn(log),
+        (n) => n > 0,
+        30_000,
+      );
       const open = await ourMappings();
       t.is(open.length, 1, `one mapping open: ${open.join(', ')}`);
 
       const beforeKill = await linesIn(log);
       await served.killAndRestart();
-      const before = await linesIn(log);
+      const before = await waitFor(
+        'the container to write on through the restart',
+        () => linesIn(log),
+        (n) => n > beforeKill,
+        CHECK_MS,
+      );
       t.true(before > beforeKill, `writes went on while the plugin was down: ${beforeKill} → ${before}`);
-      await sleep(1000);
-      const after = await linesIn(log);
+      const after = await waitFor(
+        'the container to write on',
+        () => linesIn(log),
+        (n) => n > before,
+        CHECK_MS,
+      );
       t.true(after > before && before > 0, `writes went on: ${before} → ${after}`);
       t.deepEqual(await ourMappings(), open, 'the mapping stayed open for the container');
-      t.like(await statusOf(volume), { open: true, mounted: true, leases: 1 });
+      t.like(await waitFor(`live status of ${volume}`, () => statusOf(volume), hasLiveStatus, LIVE_STATUS_MS, { every: 500 }), {
+        open: true,
+        mounted: true,
+        leases: 1,
+      });
 
       await dockerd.docker(['stop', '-t', '1', c]);
       await dockerd.docker(['rm', c]);
-      t.deepEqual(await ourMappings(), [], 'stopping the container closed the mapping');
-      t.deepEqual(await loopsUnder(served.stateDir), [], 'and detached the loop device');
-      t.deepEqual(await mountsUnder(await served.mountRoot()), [], 'and unmounted it');
+      // The last Unmount waits 3 s for the stopped container's mount namespace; past that the periodic check releases it.
+      const left = await waitFor(
+        'the volume released after its container stopped',
+        async () => ({
+          mappings: await ourMappings(),
+          loops: await loopsUnder(served.stateDir),
+          mounts: await mountsUnder(await served.mountRoot()),
+        }),
+        ({ mappings, loops, mounts }) => mappings.length === 0 && loops.length === 0 && mounts.length === 0,
+        RELEASED_MS,
+        { every: 500 },
+      );
+      t.deepEqual(left.mappings, [], 'stopping the container closed the mapping');
+      t.deepEqual(left.loops, [], 'and detached the loop device');
+      t.deepEqual(left.mounts, [], 'and unmounted it');
       const read = await run(['-v', `${volume}:/d`, TEST_IMAGE, 'sh', '-c', 'wc -l < /d/log']);
       t.true(Number(read.stdout) >= after, `the data is there: ${read.stdout} lines`);
       await dockerd.docker(['volume', 'rm', volume]);

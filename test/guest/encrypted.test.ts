@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { capturingLogger, startTestPlugin, type PluginFixture } from '../helpers/plugin.js';
 import { loopsUnder, mountsUnder, volumeFiles } from '../helpers/host.js';
 import { fileContains, ourMappings } from '../helpers/luks.js';
+import { hasLiveStatus, LIVE_STATUS_MS, waitFor } from '../helpers/wait.js';
 import { toolsFailingAt, type ToolName } from '../helpers/faults.js';
 import { volumeId } from '../../src/volumes/names.js';
 import { STATE_FILE_NAME } from '../../src/state/store.js';
@@ -33,7 +34,8 @@ test.serial('round trip: create, mount, write, unmount (closed), remount, read; 
   const fx = await startTestPlugin('luks-roundtrip');
   t.teardown(() => fx.close());
   t.is((await fx.call('VolumeDriver.Create', { Name: 'secrets', Opts: enc() })).body['Err'], '');
-  t.like(await status(fx, 'secrets'), {
+  // encrypted, cipher, keySource and open are live status: within Get's 2 s, which the emulated guest may miss.
+  t.like(await waitFor('live status of "secrets"', () => status(fx, 'secrets'), hasLiveStatus, LIVE_STATUS_MS), {
     type: 'encrypted',
     encrypted: true,
     cipher: 'aes-xts-plain64',
@@ -44,7 +46,11 @@ test.serial('round trip: create, mount, write, unmount (closed), remount, read; 
     mounted: false,
   });
   const mountpoint = String((await fx.call('VolumeDriver.Mount', { Name: 'secrets', ID: A })).body['Mountpoint']);
-  t.like(await status(fx, 'secrets'), { open: true, mounted: true, leases: 1 });
+  t.like(await waitFor('live status of "secrets"', () => status(fx, 'secrets'), hasLiveStatus, LIVE_STATUS_MS), {
+    open: true,
+    mounted: true,
+    leases: 1,
+  });
   await writeFile(join(mountpoint, 'note'), 'encrypted at rest');
   await fx.call('VolumeDriver.Unmount', { Name: 'secrets', ID: A });
   t.deepEqual(await ourMappings(), [], 'closed on the last unmount');
@@ -67,7 +73,11 @@ test.serial('two leases: the mapping stays open until the last one is released',
   const open = await ourMappings();
   t.is(open.length, 1, open.join(', '));
   t.true(open[0]?.endsWith(`-${volumeId('shared')}`), open[0]);
-  t.like(await status(fx, 'shared'), { open: true, mounted: true, leases: 1 });
+  t.like(await waitFor('live status of "shared"', () => status(fx, 'shared'), hasLiveStatus, LIVE_STATUS_MS), {
+    open: true,
+    mounted: true,
+    leases: 1,
+  });
   await fx.call('VolumeDriver.Unmount', { Name: 'shared', ID: B });
   t.deepEqual(await ourMappings(), []);
   await fx.call('VolumeDriver.Remove', { Name: 'shared' });
@@ -133,7 +143,7 @@ test.serial('no key bytes in the state file, the logs (debug level) or inspect',
     t.false(stateText.includes(form), 'key material in state.json');
     t.false(logText.includes(form), 'key material in the log');
   }
-  const inspect = JSON.stringify(await status(fx, 'quiet'));
+  const inspect = JSON.stringify(await waitFor('live status of "quiet"', () => status(fx, 'quiet'), hasLiveStatus, LIVE_STATUS_MS));
   t.false(inspect.includes(key.toString('hex').slice(0, 32)));
   await fx.call('VolumeDriver.Unmount', { Name: 'quiet', ID: A });
   await fx.call('VolumeDriver.Remove', { Name: 'quiet' });
@@ -165,7 +175,7 @@ for (const [step, nth] of mountFaults) {
     t.deepEqual(await ourMappings(), []);
     t.deepEqual(await loopsUnder(fx.root), []);
     t.deepEqual(await mountsUnder(fx.root), []);
-    t.like(await status(fx, 'm'), { leases: 0, open: false });
+    t.like(await waitFor('live status of "m"', () => status(fx, 'm'), hasLiveStatus, LIVE_STATUS_MS), { leases: 0, open: false });
     await fx.restart();
     t.is((await fx.call('VolumeDriver.Mount', { Name: 'm', ID: A })).body['Err'], '', 'mounts once the fault is gone');
     await fx.call('VolumeDriver.Unmount', { Name: 'm', ID: A });
@@ -179,7 +189,10 @@ test.serial("keyfile: the user's key (argon2id) opens the volume; bad key files 
   const keyfile = join(fx.root, 'user.key');
   await writeFile(keyfile, randomBytes(4096), { mode: 0o400 });
   t.is((await fx.call('VolumeDriver.Create', { Name: 'mine', Opts: enc({ keyfile }) })).body['Err'], '');
-  t.like(await status(fx, 'mine'), { keySource: 'keyfile', keyfile });
+  t.like(await waitFor('live status of "mine"', () => status(fx, 'mine'), hasLiveStatus, LIVE_STATUS_MS), {
+    keySource: 'keyfile',
+    keyfile,
+  });
   t.regex((await execa('cryptsetup', ['luksDump', join(fx.config.dataDir, volumeId('mine'), 'disk.img')])).stdout, /PBKDF:\s+argon2id/);
   t.deepEqual(await readdir(fx.config.keyDir).catch(() => []), [], 'no copy of the user key in the store');
   const mountpoint = String((await fx.call('VolumeDriver.Mount', { Name: 'mine', ID: A })).body['Mountpoint']);
@@ -222,7 +235,7 @@ test.serial('sealed key store: with a KEK the key file is ciphertext; another KE
     await execa('rm', ['-rf', kekDir]);
   });
   await fx.call('VolumeDriver.Create', { Name: 'sealed', Opts: enc() });
-  t.like(await status(fx, 'sealed'), { keySource: 'sealed' });
+  t.like(await waitFor('live status of "sealed"', () => status(fx, 'sealed'), hasLiveStatus, LIVE_STATUS_MS), { keySource: 'sealed' });
   const blob = await readFile(join(fx.config.keyDir, `${volumeId('sealed')}.key`));
   t.is(blob.subarray(0, 4).toString(), 'CVK1');
   const image = join(fx.config.dataDir, volumeId('sealed'), 'disk.img');
@@ -320,7 +333,10 @@ test.serial('ciphers are checked against the kernel: serpent-xts works; the choi
   t.is((await fx.call('VolumeDriver.Create', { Name: 'serp', Opts: enc({ cipher: 'serpent-xts-plain64' }) })).body['Err'], '');
   const mountpoint = String((await fx.call('VolumeDriver.Mount', { Name: 'serp', ID: A })).body['Mountpoint']);
   await writeFile(join(mountpoint, 'f'), 'serpent');
-  t.like(await status(fx, 'serp'), { cipher: 'serpent-xts-plain64', open: true });
+  t.like(await waitFor('live status of "serp"', () => status(fx, 'serp'), hasLiveStatus, LIVE_STATUS_MS), {
+    cipher: 'serpent-xts-plain64',
+    open: true,
+  });
   t.regex(
     (await execa('cryptsetup', ['luksDump', join(fx.config.dataDir, volumeId('serp'), 'disk.img')])).stdout,
     /cipher: serpent-xts-plain64/,

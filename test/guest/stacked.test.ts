@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { startTestPlugin, type PluginFixture } from '../helpers/plugin.js';
 import { loopsUnder, mountsUnder } from '../helpers/host.js';
 import { fileContains, ourMappings } from '../helpers/luks.js';
+import { hasLiveStatus, LIVE_STATUS_MS, waitFor } from '../helpers/wait.js';
 import { writeTextCorpus } from '../helpers/corpus.js';
 import { volumeId } from '../../src/volumes/names.js';
 
@@ -25,7 +26,8 @@ test.serial('encrypted + compressed: round trip, ratio in Status, closed after t
   );
   const mountpoint = String((await fx.call('VolumeDriver.Mount', { Name: 'both', ID })).body['Mountpoint']);
   await writeTextCorpus(join(mountpoint, 'corpus.txt'), 16 * 1024 ** 2);
-  const s = await status(fx, 'both');
+  // open, compression and the ratio are live status (within Get's 2 s; the emulated guest is slow).
+  const s = await waitFor('live status of "both"', () => status(fx, 'both'), hasLiveStatus, LIVE_STATUS_MS);
   t.like(s, { type: 'encrypted', fs: 'btrfs', encrypted: true, cipher: 'aes-xts-plain64', open: true, compression: 'zstd:3' });
   t.true(Number(s['compressionRatio']) < 0.5, `ratio ${String(s['compressionRatio'])}`);
   await fx.call('VolumeDriver.Unmount', { Name: 'both', ID });

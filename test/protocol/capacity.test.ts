@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { startTestPlugin } from '../helpers/plugin.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp.js';
 import { volumeId } from '../../src/state/volume-id.js';
+import { hasLiveStatus, LIVE_STATUS_MS, waitFor } from '../helpers/wait.js';
 
 // Capacity against a real filesystem of known size: images are sparse, so
 // Create must count what existing images may still claim.
@@ -62,7 +63,13 @@ test('-o sparse=false preallocates the image, so it claims nothing more later', 
   t.true(image.blocks * 512 >= 128 * 1024 ** 2, `allocated ${image.blocks * 512} bytes`);
   // It claims nothing more: what is left after it (less the 64 MiB reserve) is free for a sparse volume.
   t.is((await fx.call('VolumeDriver.Create', { Name: 'sparse', Opts: { size: '80M' } })).body['Err'], '');
-  const status = ((await fx.call('VolumeDriver.Get', { Name: 'full' })).body['Volume'] as { Status: Record<string, unknown> }).Status;
+  // allocatedBytes is live status (a stat of the image, within Get's 2 s).
+  const status = await waitFor(
+    'live status of "full"',
+    async () => ((await fx.call('VolumeDriver.Get', { Name: 'full' })).body['Volume'] as { Status: Record<string, unknown> }).Status,
+    hasLiveStatus,
+    LIVE_STATUS_MS,
+  );
   t.true(Number(status['allocatedBytes']) >= 128 * 1024 ** 2);
   // A preallocation the disk cannot hold fails cleanly.
   const tooBig = await fx.call('VolumeDriver.Create', { Name: 'nope', Opts: { size: '300M', sparse: 'false' } });

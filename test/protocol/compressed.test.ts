@@ -5,6 +5,7 @@ import { startTestPlugin, type PluginFixture } from '../helpers/plugin.js';
 import { loopsUnder, mountsUnder } from '../helpers/host.js';
 import { writeRandom, writeTextCorpus } from '../helpers/corpus.js';
 import { toolsFailingAt, type ToolName } from '../helpers/faults.js';
+import { hasLiveStatus, LIVE_STATUS_MS, waitFor } from '../helpers/wait.js';
 
 // Real btrfs on real loop devices, through the real server.
 const ID = 'c'.repeat(64);
@@ -29,11 +30,17 @@ test.after.always(async () => {
 
 test.serial('text-like data is stored at under half its size; Status reports the ratio', async (t) => {
   t.is((await fx.call('VolumeDriver.Create', { Name: 'logs', Opts: { type: 'compressed', size: '512M' } })).body['Err'], '');
-  t.like(await status(fx, 'logs'), { type: 'compressed', fs: 'btrfs', compression: 'zstd:1', compressionForce: false });
+  // compression, compressionForce and the measured bytes are live status (within Get's 2 s).
+  t.like(await waitFor('live status of "logs"', () => status(fx, 'logs'), hasLiveStatus, LIVE_STATUS_MS), {
+    type: 'compressed',
+    fs: 'btrfs',
+    compression: 'zstd:1',
+    compressionForce: false,
+  });
   const mountpoint = String((await fx.call('VolumeDriver.Mount', { Name: 'logs', ID })).body['Mountpoint']);
   t.regex(await mountOptionsOf(join(mountpoint, '..')), /(^|,)compress=zstd:1(,|$)/);
   await writeTextCorpus(join(mountpoint, 'corpus.txt'), 64 * 1024 ** 2);
-  const s = await status(fx, 'logs');
+  const s = await waitFor('live status of "logs"', () => status(fx, 'logs'), hasLiveStatus, LIVE_STATUS_MS);
   t.is(s['logicalBytes'], 64 * 1024 ** 2);
   t.true(Number(s['compressionRatio']) < 0.5, `ratio ${String(s['compressionRatio'])}`);
   t.true(Number(s['storedBytes']) < 32 * 1024 ** 2);
@@ -50,7 +57,9 @@ test.serial('incompressible data is stored at about its size', async (t) => {
   await fx.call('VolumeDriver.Create', { Name: 'random', Opts: { type: 'compressed', size: '256M' } });
   const mountpoint = String((await fx.call('VolumeDriver.Mount', { Name: 'random', ID })).body['Mountpoint']);
   await writeRandom(join(mountpoint, 'noise.bin'), 32 * 1024 ** 2);
-  const ratio = Number((await status(fx, 'random'))['compressionRatio']);
+  const ratio = Number(
+    (await waitFor('live status of "random"', () => status(fx, 'random'), hasLiveStatus, LIVE_STATUS_MS))['compressionRatio'],
+  );
   t.true(ratio > 0.95 && ratio <= 1.01, `ratio ${ratio}`);
   await fx.call('VolumeDriver.Unmount', { Name: 'random', ID });
   await fx.call('VolumeDriver.Remove', { Name: 'random' });
@@ -67,7 +76,9 @@ for (const [opts, expected] of algorithms) {
     const mountpoint = String((await fx.call('VolumeDriver.Mount', { Name: 'algo', ID })).body['Mountpoint']);
     t.regex(await mountOptionsOf(join(mountpoint, '..')), expected);
     await writeTextCorpus(join(mountpoint, 'c.txt'), 8 * 1024 ** 2);
-    t.true(Number((await status(fx, 'algo'))['compressionRatio']) < 0.6);
+    t.true(
+      Number((await waitFor('live status of "algo"', () => status(fx, 'algo'), hasLiveStatus, LIVE_STATUS_MS))['compressionRatio']) < 0.6,
+    );
     await fx.call('VolumeDriver.Unmount', { Name: 'algo', ID });
     await fx.call('VolumeDriver.Remove', { Name: 'algo' });
   });
@@ -76,7 +87,7 @@ for (const [opts, expected] of algorithms) {
 test.serial('an empty compressed volume reports no ratio rather than failing', async (t) => {
   await fx.call('VolumeDriver.Create', { Name: 'empty', Opts: { type: 'compressed', size: '256M' } });
   await fx.call('VolumeDriver.Mount', { Name: 'empty', ID });
-  const s = await status(fx, 'empty');
+  const s = await waitFor('live status of "empty"', () => status(fx, 'empty'), hasLiveStatus, LIVE_STATUS_MS);
   t.is(s['statusError'], undefined);
   t.is(s['compressionRatio'], null);
   t.is(s['logicalBytes'], 0);

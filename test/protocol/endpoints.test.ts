@@ -2,6 +2,7 @@ import test from 'ava';
 import { stat } from 'node:fs/promises';
 import { startTestPlugin, type PluginFixture } from '../helpers/plugin.js';
 import { loopsUnder, mountsUnder } from '../helpers/host.js';
+import { hasLiveStatus, LIVE_STATUS_MS, waitFor } from '../helpers/wait.js';
 
 // The real server and the real plain backing (loop devices, mkfs, mount) on a
 // temp socket; requests are shaped exactly as dockerd 20.10 sends them.
@@ -54,7 +55,13 @@ test.serial('full life cycle: Create (Opts null), Get, List, Path, Mount, Unmoun
   t.is(mount.body['Err'], '');
   t.is(mount.body['Mountpoint'], volume['Mountpoint']);
   t.true((await stat(String(mount.body['Mountpoint']))).isDirectory());
-  const mounted = (await fx.call('VolumeDriver.Get', { Name: 'life' })).body['Volume'] as Record<string, Record<string, unknown>>;
+  // capacityBytes is live status (df of the mount, within Get's 2 s).
+  const mounted = await waitFor(
+    'live status of "life"',
+    async () => (await fx.call('VolumeDriver.Get', { Name: 'life' })).body['Volume'] as Record<string, Record<string, unknown>>,
+    (volume) => hasLiveStatus(volume['Status']),
+    LIVE_STATUS_MS,
+  );
   t.like(mounted['Status'], { mounted: true, leases: 1 });
   t.true(Number(mounted['Status']?.['capacityBytes']) > 9 * 1024 ** 3);
 

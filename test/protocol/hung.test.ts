@@ -1,10 +1,10 @@
 import test from 'ava';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { capturingLogger, startTestPlugin } from '../helpers/plugin.js';
 import { mountHungFuse, processState } from '../helpers/hung-fuse.js';
 import { loopsUnder, mountsUnder } from '../helpers/host.js';
+import { CHECK_MS, hasLiveStatus, LIVE_STATUS_MS, waitFor } from '../helpers/wait.js';
 
 // A volume whose storage stops answering: a FUSE filesystem that reads every
 // request and never answers is stacked on the volume's mount root, as a dead
@@ -93,18 +93,23 @@ test('a step stuck in the kernel answers an Err naming it, marks the volume busy
 
   // The storage comes back (the FUSE connection is aborted): the umount ends,
   // the mark goes, and the plugin checks the volume again: no lease, no user, so it is released.
+  // (release() waits up to 10 s for the server; the check runs a few tools under runTool's deadline, then logs.)
   await fuse.release();
-  const deadline = Date.now() + 15_000;
-  let busy: unknown = 'still';
-  while (Date.now() < deadline) {
-    busy = ((await fx.call('VolumeDriver.Get', { Name: 'stuck' })).body['Volume'] as { Status: Record<string, unknown> }).Status['busy'];
-    if (busy === undefined && !(await mounted())) break;
-    await sleep(200);
-  }
-  t.is(busy, undefined, 'no longer busy');
+  const rechecked = /checked again after its stuck process ended/;
+  const after = await waitFor(
+    'the stuck umount to end, the mark to go and the volume to be checked again',
+    async () => ({
+      busy: ((await fx.call('VolumeDriver.Get', { Name: 'stuck' })).body['Volume'] as { Status: Record<string, unknown> }).Status['busy'],
+      mounted: await mounted(),
+      logged: rechecked.test(logger.text()),
+    }),
+    (seen) => seen.busy === undefined && !seen.mounted && seen.logged,
+    3 * HUNG_AFTER_MS + CHECK_MS,
+  );
+  t.is(after.busy, undefined, 'no longer busy');
   t.is(await processState(pid), undefined, 'the umount ended');
-  t.false(await mounted(), 'checked again and released');
-  t.regex(logger.text(), /checked again after its stuck process ended/);
+  t.false(after.mounted, 'checked again and released');
+  t.regex(logger.text(), rechecked);
 
   // Usable again, and removed without leftovers.
   t.is(errOf((await fx.call('VolumeDriver.Mount', { Name: 'stuck', ID })).body), '');
@@ -139,13 +144,9 @@ test('a live status read that gets stuck: Get answers without it, and the volume
   t.true(second.ms < 3000, `and again after ${second.ms} ms`);
   t.is(second.status['statusError'], 'live status unavailable; see the plugin log');
 
-  // Once the read outlives its deadline, the volume is marked busy.
-  const deadline = Date.now() + HUNG_AFTER_MS + 5000;
-  let busy: unknown;
-  while (Date.now() < deadline && busy === undefined) {
-    busy = (await get()).status['busy'];
-    if (busy === undefined) await sleep(200);
-  }
+  // Once the read outlives its deadline (runTool's: HUNG_AFTER_MS), the volume is marked busy.
+  const busy = (await waitFor('the volume to be marked busy', get, ({ status }) => status['busy'] !== undefined, HUNG_AFTER_MS + CHECK_MS))
+    .status['busy'];
   t.regex(String(busy), /^reading its live status: stat did not end within 4\.5 s and could not be killed \(pid \d+ sleeps in the kernel/);
   t.regex(
     errOf((await fx.call('VolumeDriver.Mount', { Name: 'slow', ID: OTHER })).body),
@@ -153,10 +154,16 @@ test('a live status read that gets stuck: Get answers without it, and the volume
   );
 
   // The storage comes back: the mark goes, the volume is still leased and stays mounted, and goes as usual.
+  // (The mark goes once every stuck read ended; then a Get reads live status again, within its 2 s.)
   await fuse.release();
-  const back = Date.now() + 15_000;
-  while (Date.now() < back && (await get()).status['busy'] !== undefined) await sleep(200);
-  const after = (await get()).status;
+  const after = (
+    await waitFor(
+      'the mark to go and a Get to read live status',
+      get,
+      ({ status }) => hasLiveStatus(status),
+      HUNG_AFTER_MS + LIVE_STATUS_MS,
+    )
+  ).status;
   t.is(after['busy'], undefined);
   t.like(after, { mounted: true, leases: 1 });
   t.is(typeof after['usedBytes'], 'number', 'the live status reads again');

@@ -1,11 +1,11 @@
 import test from 'ava';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { capturingLogger, startTestPlugin } from '../helpers/plugin.js';
 import { loopsUnder, mountsUnder } from '../helpers/host.js';
 import { holdBindMount } from '../helpers/bind-user.js';
 import { STATE_FILE_NAME } from '../../src/state/store.js';
+import { hasLiveStatus, LIVE_STATUS_MS, outlive, waitFor } from '../helpers/wait.js';
 
 // Leases checked against the host's real users (bind mounts of a volume in
 // other mount namespaces), with the real server, loop devices and mounts.
@@ -30,7 +30,7 @@ test('a Remove that finds only stale leases (an Unmount Docker never sent) succe
   t.teardown(() => fx.close());
   await fx.call('VolumeDriver.Create', { Name: 'v', Opts: small });
   await mount('v', A);
-  await sleep(GRACE + 50);
+  await outlive(Date.now(), GRACE);
   t.deepEqual((await fx.call('VolumeDriver.Remove', { Name: 'v' })).body, { Err: '' });
   t.deepEqual(await mountsUnder(fx.root), []);
   t.deepEqual(await loopsUnder(fx.root), []);
@@ -43,9 +43,10 @@ test('a real user (a bind mount in another mount namespace) is never released: R
   await fx.call('VolumeDriver.Create', { Name: 'v', Opts: small });
   const mountpoint = await mount('v', A);
   await writeFile(join(mountpoint, 'f'), 'kept');
+  const mountedBy = Date.now();
   const user = await holdBindMount(mountpoint, join(fx.root, 'container-view'));
   t.teardown(() => user.stop());
-  await sleep(GRACE + 50);
+  await outlive(mountedBy, GRACE);
   t.is(
     (await fx.call('VolumeDriver.Remove', { Name: 'v' })).body['Err'],
     'volume "v": is in use (1 container mount on this host); stop the containers using it first',
@@ -67,7 +68,7 @@ test('after an Unmount, leases that no user backs go too (power loss: the old mo
   t.teardown(() => fx.close());
   await fx.call('VolumeDriver.Create', { Name: 'v', Opts: small });
   await mount('v', A);
-  await sleep(GRACE + 50);
+  await outlive(Date.now(), GRACE);
   await mount('v', B);
   t.like(await status('v'), { leases: 2 });
   t.deepEqual((await fx.call('VolumeDriver.Unmount', { Name: 'v', ID: B })).body, { Err: '' });
@@ -83,7 +84,8 @@ test('the last Unmount keeps the volume mounted while a container still holds it
   const user = await holdBindMount(mountpoint, join(fx.root, 'container-view'));
   t.teardown(() => user.stop());
   await fx.call('VolumeDriver.Unmount', { Name: 'v', ID: A });
-  t.like(await status('v'), { mounted: true, leases: 0 });
+  // With no lease, `mounted: true` can only come from live status (the mount itself, within Get's 2 s).
+  t.like(await waitFor('live status of "v"', () => status('v'), hasLiveStatus, LIVE_STATUS_MS), { mounted: true, leases: 0 });
   await user.stop();
   t.deepEqual(await fx.plugin.sweep(), ['v']);
   t.deepEqual(await mountsUnder(fx.root), []);
@@ -109,7 +111,7 @@ test('leases from an earlier boot are void at start-up; a volume a container sti
   const report = await fx.plugin.recovered;
   t.deepEqual(report.released, ['idle']);
   t.like(await status('idle'), { mounted: false, leases: 0 });
-  t.like(await status('held'), { mounted: true, leases: 0 });
+  t.like(await waitFor('live status of "held"', () => status('held'), hasLiveStatus, LIVE_STATUS_MS), { mounted: true, leases: 0 });
   t.is((await mountsUnder(fx.root)).filter((m) => !m.includes('container-view')).length, 1);
   // The held volume's container stops; its Unmount carries an ID the plugin no longer has.
   await user.stop();

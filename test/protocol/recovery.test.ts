@@ -8,6 +8,7 @@ import { startTestPlugin } from '../helpers/plugin.js';
 import { loopsUnder, mountsUnder } from '../helpers/host.js';
 import { createSystemTools } from '../../src/system/index.js';
 import { STATE_FILE_NAME } from '../../src/state/store.js';
+import { CHECK_MS, waitFor } from '../helpers/wait.js';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
@@ -148,9 +149,11 @@ test('the socket is open before the service: an early request waits for it; a fa
   const { pino } = await import('pino');
 
   const socket = await openSocket(fx.config.socket);
+  let arrived = false;
+  socket.server.once('request', () => (arrived = true));
   let answered = false;
   const early = fx.call('VolumeDriver.Get', { Name: 'early' }).finally(() => (answered = true));
-  await sleep(300);
+  await waitFor('the early request to reach the socket', () => arrived, Boolean, CHECK_MS, { every: 20 });
   t.false(answered, 'nothing is answered before the service exists');
   fx.plugin = await startPlugin(fx.config, pino({ level: 'silent' }), { socket });
   t.is((await early).body['Err'], '', 'answered from the rebuilt state, not from an empty one');
@@ -161,11 +164,13 @@ test('the socket is open before the service: an early request waits for it; a fa
   await mkdir(orphan);
   await writeFile(join(orphan, 'disk.img'), '');
   const held = await openSocket(fx.config.socket);
+  let waiting = false;
+  held.server.once('request', () => (waiting = true));
   const dropped = fx.call('Plugin.Activate', '').then(
     () => 'answered',
     () => 'dropped',
   );
-  await sleep(100);
+  await waitFor('the request to be held by the socket', () => waiting, Boolean, CHECK_MS, { every: 20 });
   await t.throwsAsync(startPlugin(fx.config, pino({ level: 'silent' }), { socket: held }), { message: /cannot start/ });
   t.is(await dropped, 'dropped');
   t.false(existsSync(fx.config.socket), 'socket file removed');

@@ -6,6 +6,7 @@ import { execa, type ResultPromise } from 'execa';
 import { mountHungFuse, processState, type HungFuse } from '../helpers/hung-fuse.js';
 import { mountsUnder } from '../helpers/host.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp.js';
+import { CHECK_MS, waitFor } from '../helpers/wait.js';
 
 // The hung FUSE mount the fault tests stand on, checked against the real
 // kernel: a caller sleeps in state D, SIGKILL does not end it, release() does,
@@ -54,12 +55,20 @@ test.serial('a stat on the hung mount sleeps in D, survives SIGKILL, and ends on
     await Promise.all([killed, waiting]);
   });
 
-  await sleep(1000);
-  t.false(killed.ended, 'still running after 1 s');
-  t.is(await processState(killed.pid!), 'D');
-  t.is(await processState(waiting.pid!), 'D');
+  // Each stat sleeps in the kernel (state D) as soon as its request reaches the mount.
+  const asleep = (caller: Caller) =>
+    waitFor(
+      `stat ${caller.pid} to sleep in the kernel`,
+      () => processState(caller.pid!),
+      (state) => state === 'D',
+      CHECK_MS,
+    );
+  t.is(await asleep(killed), 'D');
+  t.is(await asleep(waiting), 'D');
+  t.false(killed.ended, 'still running, asleep in the kernel');
 
   killed.kill('SIGKILL');
+  // A window, not a wait: the claim is that nothing happens in it.
   await sleep(2000);
   t.false(killed.ended, 'SIGKILL did not end it within 2 s');
   t.is(await processState(killed.pid!), 'D');
@@ -92,16 +101,22 @@ test.serial('two hung mounts at once: releasing one leaves the other hung', asyn
     await Promise.all([onFirst, onSecond]);
   });
 
-  await sleep(1000);
-  t.is(await processState(onFirst.pid!), 'D');
-  t.is(await processState(onSecond.pid!), 'D');
+  const asleep = (caller: Caller) =>
+    waitFor(
+      `stat ${caller.pid} to sleep in the kernel`,
+      () => processState(caller.pid!),
+      (state) => state === 'D',
+      CHECK_MS,
+    );
+  t.is(await asleep(onFirst), 'D');
+  t.is(await asleep(onSecond), 'D');
 
   await first.fuse.release();
   t.not(await endsWithin(onFirst, 5000), undefined, 'the stat on the released mount ended');
   t.deepEqual(await mountsUnder(first.root), []);
   // The other mount is untouched: still mounted, its caller still stuck.
   t.is((await mountsUnder(second.root)).length, 1);
-  await sleep(500);
+  await sleep(500); // a window, not a wait: a release that reached this caller too would end it in it
   t.false(onSecond.ended);
   t.is(await processState(onSecond.pid!), 'D');
   const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');

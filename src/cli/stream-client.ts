@@ -1,7 +1,7 @@
 import { request, type IncomingMessage } from 'node:http';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { SealReader, type StreamSeal } from '../export-format.js';
+import { SealReader, type StreamSeal } from '../api/export-format.js';
 import { CliError, EXIT, parseReply, unreachable, type Reply } from './client.js';
 import { startProgress } from './progress.js';
 

@@ -25,8 +25,6 @@ export function endpoint<Request extends z.ZodType, Reply extends z.ZodType>(
 
 /** What a client sends. */
 export type RequestOf<E extends Endpoint> = z.input<E['request']>;
-/** What the server decodes that to. */
-export type DecodedOf<E extends Endpoint> = z.output<E['request']>;
 /** What the server answers, and a client reads, when all went well. */
 export type ReplyOf<E extends Endpoint> = z.output<E['reply']>;
 

@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { z } from 'zod';
 import { CUSTOM } from '../api/custom.js';
 import type { ReplyOf, RequestOf } from '../api/endpoint.js';
 import { SealReader, type StreamSeal } from '../api/export-format.js';
@@ -11,7 +10,8 @@ import { checkReply, CliError, EXIT, unreachable } from './client.js';
 import { startProgress } from './progress.js';
 
 // export and import: a sealed tar through the plugin's socket, at the pace of
-// the disk or pipe on this side, with a progress bar for a person.
+// the disk or pipe on this side, with a progress bar for a person; and a
+// clone's progress lines.
 
 function counting(add: (bytes: number) => void): Transform {
   return new Transform({
@@ -116,7 +116,7 @@ export function importVolume(
  */
 export function cloneWithProgress(
   socket: string,
-  body: z.input<typeof CUSTOM.clone.request>,
+  body: RequestOf<typeof CUSTOM.clone>,
   label: string,
 ): Promise<ReplyOf<typeof CUSTOM.clone>> {
   const { method } = CUSTOM.clone;

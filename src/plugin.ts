@@ -17,7 +17,13 @@ import { LuksLayer } from './backings/luks-layer.js';
 import { KeyStore } from './keys/key-store.js';
 import { loadKek } from './keys/kek.js';
 import { kekFindings, sealingCounts, type KekPlacement } from './keys/custody.js';
-import { checkHost } from './volumes/doctor.js';
+import { checkHost, diagnose } from './volumes/doctor.js';
+import { VolumeOperations } from './volumes/operations.js';
+import { SnapshotOperations } from './volumes/snapshots.js';
+import { TransferOperations } from './volumes/transfer.js';
+import { NO_KEK, resealAll } from './volumes/reseal.js';
+import { RequestError } from './api/endpoint.js';
+import type { PluginOperations } from './server/ports.js';
 import { HostResidue } from './backings/residue.js';
 import { createGlusterTools, createSystemTools, type SystemTools } from './system/index.js';
 import { GlusterBacking } from './backings/replicated/backing.js';
@@ -39,6 +45,20 @@ function testCheckpoint(config: Config, log: Logger): Checkpoint {
     log.warn({ step }, 'paused for a fault test (CUSTOM_TEST_PAUSE_AT)');
     await writeFile(join(config.stateDir, 'paused-at'), step);
   });
+}
+
+/** The plugin's own operations (/Custom.*), as the server calls them. */
+function operationsOf(service: VolumeService, transfer: DataTransfer, keys: KeyStore, custody: KekPlacement): PluginOperations {
+  return {
+    volumes: new VolumeOperations(service),
+    snapshots: new SnapshotOperations(service),
+    transfers: new TransferOperations(service, transfer),
+    reseal: async () => {
+      if (keys.source !== 'sealed') throw new RequestError(NO_KEK);
+      return resealAll(service, keys);
+    },
+    doctor: () => diagnose(service, keys, custody),
+  };
 }
 
 export interface StartOptions {
@@ -104,7 +124,7 @@ async function wire(config: Config, log: Logger, socket: PluginSocket, baseTools
   });
   // Several peers: every host's plugin sees the same replicated volumes.
   const scope = gluster.peers.length > 1 ? 'global' : 'local';
-  socket.serve(createApp(service, log, scope, { transfer: new DataTransfer(tools), keys, custody }));
+  socket.serve(createApp(service, operationsOf(service, new DataTransfer(tools), keys, custody), log, scope));
   const { server } = socket;
   log.info({ socket: config.socket, volumes: state.all().length, stateFile: state.origin, ...rebuilt, keys: keys.source }, 'listening');
   void checkHost(backings).then((types) => log.info({ types }, 'volume types this host can serve'));

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CommandError, type SystemTools } from '../system/index.js';
-import { SealReader, Sealer, sealBlock, type StreamSeal } from '../export-format.js';
+import { SealReader, Sealer, sealBlock, type StreamSeal } from '../api/export-format.js';
 import type { VolumePaths } from './backing.js';
 
 // A volume's files as a portable, sealed stream (export-format.ts), for

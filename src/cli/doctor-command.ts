@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { CUSTOM } from '../api/custom.js';
+import type { Finding } from '../api/reports.js';
 import { diskReport } from './disk-report.js';
 import { EXIT } from './client.js';
 import type { CliContext } from './context.js';
@@ -11,22 +13,6 @@ import { table } from './format.js';
 // over every mount, which a hung NFS or FUSE mount blocks for ever; in the
 // daemon that would stall every volume request.
 
-interface Finding {
-  severity: 'problem' | 'warning';
-  volume?: string;
-  what: string;
-  fix: string;
-}
-
-interface Diagnosis {
-  types: Record<string, string>;
-  volumes: number;
-  dataDir: string;
-  freeBytes: number;
-  unclaimedBytes: number;
-  findings: Finding[];
-}
-
 const FULL_PERCENT = 90;
 
 export function addDoctorCommand(program: Command, cli: CliContext): void {
@@ -36,9 +22,9 @@ export function addDoctorCommand(program: Command, cli: CliContext): void {
       'check this host and the plugin: which volume types it can serve (and why not), leaked loop devices, mappings and mounts, state against disk, stale leases, frozen filesystems, overcommit, full disks; exits 1 when something is wrong',
     )
     .action(async () => {
-      const diagnosis = (await cli.ask('Custom.Doctor', {}, 300_000))['Doctor'] as Diagnosis;
+      const diagnosis = (await cli.ask(CUSTOM.doctor, {}, 300_000)).Doctor;
       const host = await diskReport();
-      const findings = [...diagnosis.findings];
+      const findings: Finding[] = [...diagnosis.findings];
       if (typeof host !== 'string') {
         for (const disk of host) {
           if (parseInt(disk.capacity, 10) >= FULL_PERCENT && !/^(tmpfs|devtmpfs|overlay|squashfs)$/.test(disk.filesystem)) {

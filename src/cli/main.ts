@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { call, CliError, EXIT, type Reply } from './client.js';
+import { CUSTOM } from '../api/custom.js';
+import { call, CliError, EXIT } from './client.js';
 import { findSocket } from './socket.js';
 import { age, table } from './format.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
@@ -27,25 +28,15 @@ const program = new Command('custom-volume')
   .exitOverride();
 
 const globals = () => program.opts<GlobalOptions>();
-const ask = async (method: string, body: Record<string, unknown> = {}, timeoutMs?: number): Promise<Reply> =>
-  call(await findSocket(globals()), method, body, timeoutMs);
+const ask: CliContext['ask'] = async (target, body, timeoutMs) => call(await findSocket(globals()), target, body, timeoutMs);
 const print = (text: string): void => void process.stdout.write(`${text}\n`);
 const cli: CliContext = { ask, print, json: () => globals().json === true, socket: () => findSocket(globals()) };
-
-interface Row {
-  name: string;
-  type: string;
-  size: string;
-  leases: number;
-  protected: boolean;
-  createdAt: string;
-}
 
 program
   .command('ls')
   .description('list the volumes this host knows, with type, size, leases and protection')
   .action(async () => {
-    const volumes = (await ask('Custom.List'))['Volumes'] as Row[];
+    const volumes = (await ask(CUSTOM.list, {})).Volumes;
     if (globals().json) return print(JSON.stringify(volumes, null, 2));
     print(
       table(
@@ -55,22 +46,12 @@ program
     );
   });
 
-interface Detail {
-  name: string;
-  mountpoint: string;
-  createdAt: string;
-  protected: boolean;
-  status: Record<string, unknown>;
-  host: { dir: string; image?: string; mountRoot: string; mounted: boolean; devices: string[] };
-  leases: Array<{ id: string; count: number; since: string; ageSeconds: number; boot: string }>;
-}
-
 program
   .command('inspect')
   .argument('<name>', 'volume name')
   .description("a volume's Status, where it lives on this host (image, loop, mapping, mount) and its leases with their age")
   .action(async (name: string) => {
-    const detail = (await ask('Custom.Inspect', { Name: name }))['Volume'] as Detail;
+    const detail = (await ask(CUSTOM.inspect, { Name: name })).Volume;
     if (globals().json) return print(JSON.stringify(detail, null, 2));
     const facts: Array<[string, unknown]> = [
       ['name', detail.name],
@@ -109,15 +90,10 @@ program
   )
   .action(async (name: string, size: string) => {
     // A large ext4 grown offline is checked first (e2fsck): minutes, not seconds.
-    const reply = await ask('Custom.Resize', { Name: name, Size: size }, 3_600_000);
-    if (globals().json)
-      return print(JSON.stringify({ name, fromBytes: reply['FromBytes'], toBytes: reply['ToBytes'], changed: reply['Changed'] }));
-    const mib = (bytes: unknown) => `${Math.round(Number(bytes) / 1024 ** 2)} MiB`;
-    print(
-      reply['Changed'] === true
-        ? `${name}: ${mib(reply['FromBytes'])} → ${mib(reply['ToBytes'])}`
-        : `${name}: already ${mib(reply['ToBytes'])}`,
-    );
+    const reply = await ask(CUSTOM.resize, { Name: name, Size: size }, 3_600_000);
+    if (globals().json) return print(JSON.stringify({ name, fromBytes: reply.FromBytes, toBytes: reply.ToBytes, changed: reply.Changed }));
+    const mib = (bytes: number | null) => `${Math.round(Number(bytes) / 1024 ** 2)} MiB`;
+    print(reply.Changed ? `${name}: ${mib(reply.FromBytes)} → ${mib(reply.ToBytes)}` : `${name}: already ${mib(reply.ToBytes)}`);
   });
 
 program
@@ -127,16 +103,10 @@ program
     "give an encrypted volume a new key while containers use it: the new key is added to its LUKS keyslots (and its snapshots'), stored, and the old key's keyslots destroyed, so the old key opens nothing",
   )
   .action(async (name: string) => {
-    await ask('Custom.Rekey', { Name: name }, 600_000);
+    await ask(CUSTOM.rekey, { Name: name }, 600_000);
     if (globals().json) return print(JSON.stringify({ name, rekeyed: true }));
     print(`${name}: rekeyed; the old key no longer opens it`);
   });
-
-interface ResealReport {
-  resealed: { previous: string[]; unsealed: string[] };
-  current: number;
-  failed: Array<{ volume: string; problem: string }>;
-}
 
 program
   .command('reseal')
@@ -144,7 +114,7 @@ program
     'seal every generated key under the current KEK (CUSTOM_KEK_FILE): keys sealed with the previous one (CUSTOM_KEK_PREVIOUS_FILE) or not sealed at all. Rotation: set both, restart the plugin, reseal, drop CUSTOM_KEK_PREVIOUS_FILE',
   )
   .action(async () => {
-    const report = (await ask('Custom.Reseal', {}, 600_000))['Reseal'] as ResealReport;
+    const report = (await ask(CUSTOM.reseal, {}, 600_000)).Reseal;
     if (globals().json) return print(JSON.stringify(report, null, 2));
     const { previous, unsealed } = report.resealed;
     print(
@@ -168,7 +138,7 @@ for (const [command, protect] of [
         : 'allow Remove of the volume again',
     )
     .action(async (name: string) => {
-      const changed = (await ask('Custom.Protect', { Name: name, Protect: protect }))['Changed'] === true;
+      const { Changed: changed } = await ask(CUSTOM.protect, { Name: name, Protect: protect });
       if (globals().json) return print(JSON.stringify({ name, protected: protect, changed }));
       print(`${name}: ${protect ? 'protected' : 'not protected'}${changed ? '' : ' (already)'}`);
     });

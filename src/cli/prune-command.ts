@@ -1,5 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
+import { CUSTOM } from '../api/custom.js';
+import type { VolumeRow } from '../api/reports.js';
 import { CliError, EXIT } from './client.js';
 import type { CliContext } from './context.js';
 import { knownVolumes, removeVolume, volumesInUse } from './docker.js';
@@ -10,23 +12,15 @@ import { table } from './format.js';
 // or stopped; each goes through `docker volume rm`, so Docker's own checks
 // and the plugin's protection still apply.
 
-interface Row {
-  name: string;
-  type: string;
-  size: string;
-  protected: boolean;
-  createdAt: string;
-}
-
 interface Plan {
-  remove: Row[];
+  remove: VolumeRow[];
   keep: Array<{ name: string; why: string }>;
 }
 
 // Only what this daemon knows under a plugin's driver: with DOCKER_HOST or a
 // context pointing at another daemon, every volume would look unused there,
 // and a `docker volume rm` would hit that daemon's volume of the same name.
-function plan(volumes: Row[], used: Set<string>, known: Map<string, string>): Plan {
+function plan(volumes: readonly VolumeRow[], used: Set<string>, known: Map<string, string>): Plan {
   const result: Plan = { remove: [], keep: [] };
   for (const volume of volumes) {
     const driver = known.get(volume.name);
@@ -64,7 +58,7 @@ export function addPruneCommand(program: Command, cli: CliContext): void {
       "remove this plugin's volumes that no container references, running or stopped (docker volume prune skips plugin volumes); protected and replicated volumes are kept",
     )
     .action(async (options: { dryRun?: boolean; force?: boolean }) => {
-      const volumes = (await cli.ask('Custom.List'))['Volumes'] as Row[];
+      const volumes = (await cli.ask(CUSTOM.list, {})).Volumes;
       const todo = plan(volumes, await volumesInUse(), await knownVolumes());
       const show = () =>
         cli.print(

@@ -1,22 +1,14 @@
 import type { Command } from 'commander';
+import { CUSTOM } from '../api/custom.js';
 import type { CliContext } from './context.js';
 import { bytes } from './context.js';
 import { table } from './format.js';
-import { callWithProgress } from './stream-client.js';
+import { cloneWithProgress } from './stream-client.js';
 
 // snapshot, snapshots, restore, snapshot rm, clone.
 
 /** A whole-image copy may be minutes for a large volume on a filesystem without reflinks. */
 const COPY_TIMEOUT_MS = 3_600_000;
-
-interface Snapshot {
-  name: string;
-  createdAt: string;
-  sizeBytes: number;
-  allocatedBytes: number;
-  method: string;
-  consistency: string;
-}
 
 export function addSnapshotCommands(program: Command, cli: CliContext): void {
   const snapshot = program
@@ -27,8 +19,8 @@ export function addSnapshotCommands(program: Command, cli: CliContext): void {
       "take a crash-consistent snapshot of a volume, mounted or not (its filesystem is frozen for the copy; a reflink where the host filesystem has them, else a sparse copy); encrypted volumes' snapshots stay encrypted",
     )
     .action(async (name: string, snap: string | undefined) => {
-      const reply = await cli.ask('Custom.Snapshot', { Name: name, ...(snap === undefined ? {} : { Snapshot: snap }) }, COPY_TIMEOUT_MS);
-      const taken = reply['Snapshot'] as Snapshot;
+      const reply = await cli.ask(CUSTOM.snapshot, { Name: name, ...(snap === undefined ? {} : { Snapshot: snap }) }, COPY_TIMEOUT_MS);
+      const taken = reply.Snapshot;
       if (cli.json()) return cli.print(JSON.stringify(taken, null, 2));
       cli.print(
         `${name}@${taken.name}: ${taken.method}, ${taken.consistency === 'frozen' ? 'taken while mounted (frozen)' : 'not mounted'}`,
@@ -40,7 +32,7 @@ export function addSnapshotCommands(program: Command, cli: CliContext): void {
     .argument('<snapshot>', 'snapshot name')
     .description("delete a volume's snapshot (an encrypted one's keyslots are destroyed first)")
     .action(async (name: string, snap: string) => {
-      await cli.ask('Custom.SnapshotRemove', { Name: name, Snapshot: snap });
+      await cli.ask(CUSTOM.snapshotRemove, { Name: name, Snapshot: snap });
       if (cli.json()) return cli.print(JSON.stringify({ name, snapshot: snap, removed: true }));
       cli.print(`${name}@${snap}: removed`);
     });
@@ -50,7 +42,7 @@ export function addSnapshotCommands(program: Command, cli: CliContext): void {
     .argument('<name>', 'volume name')
     .description("list a volume's snapshots, oldest first, with the host disk each holds on its own")
     .action(async (name: string) => {
-      const list = (await cli.ask('Custom.Snapshots', { Name: name }))['Snapshots'] as Snapshot[];
+      const list = (await cli.ask(CUSTOM.snapshots, { Name: name })).Snapshots;
       if (cli.json()) return cli.print(JSON.stringify(list, null, 2));
       cli.print(
         table(
@@ -68,9 +60,9 @@ export function addSnapshotCommands(program: Command, cli: CliContext): void {
       'make the volume what it was at the snapshot (its data and size); refused while any container has it mounted. The snapshot stays',
     )
     .action(async (name: string, snap: string) => {
-      const reply = await cli.ask('Custom.Restore', { Name: name, Snapshot: snap }, COPY_TIMEOUT_MS);
-      if (cli.json()) return cli.print(JSON.stringify({ name, snapshot: snap, sizeBytes: reply['SizeBytes'] }));
-      cli.print(`${name}: restored to ${snap} (${bytes(reply['SizeBytes'])})`);
+      const reply = await cli.ask(CUSTOM.restore, { Name: name, Snapshot: snap }, COPY_TIMEOUT_MS);
+      if (cli.json()) return cli.print(JSON.stringify({ name, snapshot: snap, sizeBytes: reply.SizeBytes }));
+      cli.print(`${name}: restored to ${snap} (${bytes(reply.SizeBytes)})`);
     });
 
   program
@@ -90,8 +82,8 @@ export function addSnapshotCommands(program: Command, cli: CliContext): void {
         Protect: options.protect === true,
       };
       // A person at a terminal sees the copy's progress; a script gets one answer.
-      if (!cli.json() && process.stderr.isTTY) await callWithProgress(await cli.socket(), 'Custom.Clone', body, `cloning ${source}`);
-      else await cli.ask('Custom.Clone', body, COPY_TIMEOUT_MS);
+      if (!cli.json() && process.stderr.isTTY) await cloneWithProgress(await cli.socket(), body, `cloning ${source}`);
+      else await cli.ask(CUSTOM.clone, body, COPY_TIMEOUT_MS);
       if (cli.json()) return cli.print(JSON.stringify({ source, target, created: true }));
       cli.print(`${target}: created from ${source}`);
     });

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { isSocketLive } from '../api/socket-client.js';
 import { CliError, EXIT } from './client.js';
 
 // Where the running plugin listens: --socket or CUSTOM_SOCKET when given;
@@ -24,7 +24,7 @@ export async function findSocket(choice: SocketChoice): Promise<string> {
   const given = choice.socket ?? process.env['CUSTOM_SOCKET'];
   if (given) return given;
   // A socket file left by a host plugin that died does not hide a managed plugin.
-  if (choice.plugin === undefined && existsSync(HOST_SOCKET) && (await answers(HOST_SOCKET))) return HOST_SOCKET;
+  if (choice.plugin === undefined && existsSync(HOST_SOCKET) && (await isSocketLive(HOST_SOCKET))) return HOST_SOCKET;
   return managedSocket(choice.plugin ?? DEFAULT_PLUGIN);
 }
 
@@ -44,15 +44,4 @@ async function managedSocket(plugin: string): Promise<string> {
     throw new CliError(`the managed plugin ${JSON.stringify(plugin)} is disabled; run docker plugin enable ${plugin}`, EXIT.unreachable);
   }
   return join(PLUGINS_DIR, id ?? '', socket ?? 'custom.sock');
-}
-
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection(path);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

@@ -68,7 +68,7 @@ export function addTransferCommands(program: Command, cli: CliContext): void {
       }
       const source = fromStdin ? process.stdin : createReadStream(file!);
       const reply = await importVolume(await cli.socket(), name, source, size, !cli.json());
-      if (cli.json()) return cli.print(JSON.stringify({ name, bytes: reply['Bytes'], sha256: reply['Sha256'] }));
-      cli.print(`${name}: imported ${bytes(reply['Bytes'])} (sha256 ${String(reply['Sha256'])})`);
+      if (cli.json()) return cli.print(JSON.stringify({ name, bytes: reply.Bytes, sha256: reply.Sha256 }));
+      cli.print(`${name}: imported ${bytes(reply.Bytes)} (sha256 ${reply.Sha256})`);
     });
 }

@@ -1,22 +1,11 @@
-import { createConnection } from 'node:net';
 import { lstat, mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type Koa from 'koa';
+import { isSocketLive } from '../api/socket-client.js';
 
-// Is something answering on this socket? A live socket means another plugin
-// instance owns it: refuse to steal it. A dead one is left over from a crash.
-function isSocketLive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection(path);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
+// A live socket means another plugin instance owns it: refuse to steal it.
+// A dead one is left over from a crash.
 async function clearStaleSocket(path: string): Promise<void> {
   let info;
   try {

@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { VolumeContext } from '../backings/backing.js';
 import type { DataTransfer } from '../backings/data-transfer.js';
-import type { StreamSeal } from '../export-format.js';
+import type { StreamSeal } from '../api/export-format.js';
 import type { VolumeRecord } from '../state/schema.js';
 import { VolumeError } from './errors.js';
 import { totalLeases } from './leases.js';

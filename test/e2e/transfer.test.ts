@@ -7,7 +7,7 @@ import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
 import { loopsUnder, mountsUnder } from '../helpers/host.js';
 import { removeContainer, runDetached, runOnce } from '../helpers/containers.js';
-import { sealBlock } from '../../src/export-format.js';
+import { sealBlock } from '../../src/api/export-format.js';
 
 // export and import through the real plugin process, the CLI and a real
 // dockerd: a tree with owners, modes, links and a sparse file goes from a

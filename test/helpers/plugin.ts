@@ -1,6 +1,6 @@
-import { request } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { pino, type Logger } from 'pino';
+import { post, SocketError } from '../../src/api/socket-client.js';
 import type { Config } from '../../src/config.js';
 import { startPlugin, type RunningPlugin } from '../../src/plugin.js';
 import { createSystemTools, type SystemTools } from '../../src/system/index.js';
@@ -14,38 +14,20 @@ export interface PluginResponse {
 }
 
 /** POSTs exactly as dockerd does: no Content-Type, compact JSON plus a newline. */
-export function callSocket(socket: string, method: string, body: unknown | string, timeoutMs = 120_000): Promise<PluginResponse> {
+export async function callSocket(socket: string, method: string, body: unknown | string, timeoutMs = 120_000): Promise<PluginResponse> {
   const payload = typeof body === 'string' ? body : `${JSON.stringify(body)}\n`;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        socketPath: socket,
-        path: `/${method}`,
-        method: 'POST',
-        headers: {
-          Accept: 'application/vnd.docker.plugins.v1.2+json',
-          'Content-Length': Buffer.byteLength(payload),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          const raw = Buffer.concat(chunks).toString('utf8');
-          let parsed: Record<string, unknown> = {};
-          try {
-            parsed = JSON.parse(raw) as Record<string, unknown>;
-          } catch {
-            // left empty: the assertion on raw will say what came back
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed, raw });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method}: no answer within ${timeoutMs} ms`)));
-    req.end(payload);
+  const headers = { Accept: 'application/vnd.docker.plugins.v1.2+json', 'Content-Length': Buffer.byteLength(payload) };
+  const answer = await post(socket, `/${method}`, payload, headers, timeoutMs).catch((error: unknown) => {
+    throw error instanceof SocketError && error.reason === 'timeout' ? new Error(`${method}: no answer within ${timeoutMs} ms`) : error;
   });
+  const raw = answer.body.toString('utf8');
+  let parsed: Record<string, unknown> = {};
+  try {
+    parsed = JSON.parse(raw) as Record<string, unknown>;
+  } catch {
+    // left empty: the assertion on raw will say what came back
+  }
+  return { status: answer.status ?? 0, body: parsed, raw };
 }
 
 export interface PluginFixture {

@@ -2,7 +2,7 @@ import test from 'ava';
 import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { SealReader, Sealer, readSealBlock, sealBlock, TRAILER_BYTES } from '../../src/export-format.js';
+import { SealReader, Sealer, readSealBlock, sealBlock, TRAILER_BYTES } from '../../src/api/export-format.js';
 
 // The export stream's seal: the tar's sha256 and length in one 512-byte block after it.
 

@@ -126,7 +126,8 @@ export async function startDockerd(prefix: string, options: { logLevel?: string 
       const running = (await docker(['ps', '-q'], { reject: false })).stdout.split('\n').filter(Boolean);
       if (running.length > 0) await docker(['kill', ...running], { reject: false });
       child.kill('SIGTERM');
-      await Promise.race([exited, sleep(20_000)]);
+      // Unreferenced: a pending 20 s timer would hold the test process (and its file) open after the hooks.
+      await Promise.race([exited, sleep(20_000, undefined, { ref: false })]);
       child.kill('SIGKILL');
       await exited;
       await scrubHost(root);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { CopyMethod, SystemTools } from '../system/index.js';
 import { writeFileDurably } from '../state/durable-file.js';
+import { FROZEN_MARK, SNAPSHOT_DIR } from '../state/layout.js';
 import type { CopyProgress, VolumePaths } from './backing.js';
 import type { UndoStack } from './undo.js';
 
@@ -12,10 +13,7 @@ import type { UndoStack } from './undo.js';
 // snapshot is <name>.json (what it is) then <name>.img renamed into place
 // (the commit): a crash leaves a .partial or a lone .json, swept next time.
 
-export const SNAPSHOT_DIR = 'snapshots';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-/** Marks a filesystem frozen by this plugin: a plugin that died meanwhile thaws it at its next start. */
-export const FROZEN_MARK = '.frozen';
 
 export interface SnapshotInfo {
   readonly name: string;

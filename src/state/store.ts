@@ -2,10 +2,9 @@ import { mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { DurableJsonFile } from './durable-file.js';
+import { STATE_FILE_NAME } from './layout.js';
 import { defineKey } from './own-keys.js';
 import { emptyState, migrateState, NewerStateError, validateRecord, type StateData, type VolumeRecord } from './schema.js';
-
-export const STATE_FILE_NAME = 'state.json';
 
 /** How the state file looked when it was opened: only 'intact' can be trusted to be complete. */
 export type StateOrigin = 'intact' | 'missing' | 'empty' | 'corrupt';

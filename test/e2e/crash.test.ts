@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
 import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
 import { loopsUnder, mountsUnder, volumeFiles } from '../helpers/host.js';
-import { STATE_FILE_NAME } from '../../src/state/store.js';
+import { STATE_FILE_NAME } from '../../src/state/layout.js';
 
 // What users of every volume plugin report: volumes stuck "in use" after a
 // crash or a power loss, volumes forgotten when the state file is lost, and a

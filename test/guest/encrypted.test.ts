@@ -8,7 +8,7 @@ import { loopsUnder, mountsUnder, volumeFiles } from '../helpers/host.js';
 import { fileContains, ourMappings } from '../helpers/luks.js';
 import { toolsFailingAt, type ToolName } from '../helpers/faults.js';
 import { volumeId } from '../../src/volumes/names.js';
-import { STATE_FILE_NAME } from '../../src/state/store.js';
+import { STATE_FILE_NAME } from '../../src/state/layout.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp.js';
 
 // Runs inside a guest with a stock Debian kernel (dm-crypt); see test/vm.

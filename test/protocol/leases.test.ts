@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { capturingLogger, startTestPlugin } from '../helpers/plugin.js';
 import { loopsUnder, mountsUnder } from '../helpers/host.js';
 import { holdBindMount } from '../helpers/bind-user.js';
-import { STATE_FILE_NAME } from '../../src/state/store.js';
+import { STATE_FILE_NAME } from '../../src/state/layout.js';
 
 // Leases checked against the host's real users (bind mounts of a volume in
 // other mount namespaces), with the real server, loop devices and mounts.

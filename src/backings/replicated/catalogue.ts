@@ -4,7 +4,8 @@ import { listReal, readPoolMeta, realDirectory } from './pool-paths.js';
 import { validateRecord, type VolumeRecord } from '../../state/schema.js';
 import type { GlusterTools, GlusterVolume, SystemTools } from '../../system/index.js';
 import type { CatalogRead } from '../backing.js';
-import { decode, glusterName, legacyVolumeId, META, POOL_KINDS, poolKind, VOLUMES_DIR, type PoolKind } from './names.js';
+import { decode, glusterName, legacyVolumeId, META, POOL_KINDS, poolKind, type PoolKind } from './names.js';
+import { VOLUMES_DIR } from '../../state/layout.js';
 import { volumeId } from '../../state/volume-id.js';
 import type { GlusterPools } from './pool.js';
 

@@ -1,6 +1,6 @@
 import type { Compression, DataOwner, EncryptedSpec, FsType, KeySource, VolumeSpec, VolumeType } from '../state/schema.js';
 import { VolumeError, quoted } from './errors.js';
-import { ownValue } from './own-property.js';
+import { ownValue } from '../lib/own-property.js';
 import { formatSize, parseSize } from './size.js';
 import { DEFAULT_COMPRESSION, parseCompression } from './compression.js';
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { defineKey } from '../lib/own-property.js';
 import { volumeId } from './volume-id.js';
 
 // The persisted shapes, and the one schema style (zod) that every border uses:
@@ -151,12 +152,7 @@ function migrateLeases(raw: unknown, now: string): unknown {
   if (typeof raw !== 'object' || raw === null) return raw;
   const out: Record<string, unknown> = {};
   for (const [id, value] of Object.entries(raw)) {
-    Object.defineProperty(out, id, {
-      value: typeof value === 'number' ? { count: value, since: now, boot: '' } : value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+    defineKey(out, id, typeof value === 'number' ? { count: value, since: now, boot: '' } : value);
   }
   return out;
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { DurableJsonFile } from './durable-file.js';
 import { STATE_FILE_NAME } from './layout.js';
-import { defineKey } from './own-keys.js';
+import { defineKey, ownValue } from '../lib/own-property.js';
 import { emptyState, migrateState, NewerStateError, validateRecord, type StateData, type VolumeRecord } from './schema.js';
 
 /** How the state file looked when it was opened: only 'intact' can be trusted to be complete. */
@@ -59,7 +59,7 @@ export class StateStore {
   }
 
   get(name: string): VolumeRecord | undefined {
-    return Object.hasOwn(this.db.data.volumes, name) ? this.db.data.volumes[name] : undefined;
+    return ownValue(this.db.data.volumes, name);
   }
 
   all(): VolumeRecord[] {

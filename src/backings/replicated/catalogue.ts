@@ -8,6 +8,7 @@ import { decode, glusterName, legacyVolumeId, META, POOL_KINDS, poolKind, type P
 import { VOLUMES_DIR } from '../../state/layout.js';
 import { volumeId } from '../../state/volume-id.js';
 import type { GlusterPools } from './pool.js';
+import { withDeadline } from '../../lib/deadline.js';
 
 const CATALOG_TTL_MS = 2000;
 // Few at a time: each read over FUSE holds one of libuv's four threads while a peer is slow.
@@ -93,13 +94,7 @@ export class GlusterCatalogue {
     }
     const inflight = this.inflight!.read;
     if (!cached) return inflight;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<CatalogRead>((resolve) => (timer = setTimeout(() => resolve(cached.read), STALE_AFTER_MS)));
-    try {
-      return await Promise.race([inflight, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return withDeadline(inflight, STALE_AFTER_MS, () => cached.read);
   }
 
   private inflight: { generation: number; read: Promise<CatalogRead> } | undefined;

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { parseBooleanWord } from './lib/boolean.js';
 
 export interface Config {
   /** Unix socket the daemon dials. */
@@ -74,10 +75,10 @@ function positiveInteger(env: Env, key: string, fallback: number): number {
 }
 
 function booleanFlag(env: Env, key: string): boolean {
-  const raw = (env[key] ?? '').toLowerCase();
-  if (raw === '' || raw === '0' || raw === 'false') return false;
-  if (raw === '1' || raw === 'true') return true;
-  throw new Error(`${key}=${JSON.stringify(env[key])} must be 1 or 0`);
+  const raw = env[key] ?? '';
+  const parsed = raw === '' ? false : parseBooleanWord(raw);
+  if (parsed === undefined) throw new Error(`${key}=${JSON.stringify(env[key])} must be 1 or 0`);
+  return parsed;
 }
 
 function positiveRatio(env: Env, key: string, fallback: number): number {

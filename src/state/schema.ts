@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineKey } from '../lib/own-property.js';
 import { volumeId } from './volume-id.js';
+import { quoted } from '../lib/quoted.js';
 
 // The persisted shapes, and the one schema style (zod) that every border uses:
 // state.json, each volume's volume.json and the GlusterFS catalogue are all
@@ -132,7 +133,7 @@ export function validateRecord(raw: unknown): { record: VolumeRecord } | { probl
   if (!parsed.success) return { problem: describeIssues(parsed.error) };
   const record: VolumeRecord = parsed.data;
   if (record.id !== volumeId(record.name)) {
-    return { problem: `id ${JSON.stringify(record.id)} does not match the name ${JSON.stringify(record.name)}` };
+    return { problem: `id ${quoted(record.id)} does not match the name ${quoted(record.name)}` };
   }
   return { record };
 }

@@ -1,5 +1,6 @@
 import type { Compression, DataOwner, EncryptedSpec, FsType, KeySource, VolumeSpec, VolumeType } from '../state/schema.js';
-import { VolumeError, quoted } from './errors.js';
+import { VolumeError } from './errors.js';
+import { quoted } from '../lib/quoted.js';
 import { parseBooleanWord } from '../lib/boolean.js';
 import { ownValue } from '../lib/own-property.js';
 import { formatSize, parseSize } from './size.js';

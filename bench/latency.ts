@@ -6,9 +6,8 @@ import { startPluginProcess } from '../test/helpers/plugin-process.js';
 import { callSocket } from '../test/helpers/plugin.js';
 import { testConfig } from '../test/helpers/temp.js';
 import { startPlugin } from '../src/plugin.js';
-import { STATE_FILE_NAME } from '../src/state/store.js';
+import { META_FILE, STATE_FILE_NAME } from '../src/state/layout.js';
 import { STATE_VERSION } from '../src/state/schema.js';
-import { META_FILE } from '../src/state/volume-meta.js';
 import { volumeId } from '../src/volumes/names.js';
 import { percentile, timeMs } from './stats.js';
 

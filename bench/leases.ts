@@ -5,8 +5,8 @@ import { startDockerd } from '../test/helpers/dockerd.js';
 import { startPluginProcess } from '../test/helpers/plugin-process.js';
 import { callSocket } from '../test/helpers/plugin.js';
 import { loopsUnder } from '../test/helpers/host.js';
-import { STATE_FILE_NAME } from '../src/state/store.js';
-import { eachLimited } from '../src/volumes/each-limited.js';
+import { STATE_FILE_NAME } from '../src/state/layout.js';
+import { eachLimited } from '../src/lib/each-limited.js';
 import { percentile, timeMs } from './stats.js';
 
 export interface ManyVolumes {

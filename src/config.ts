@@ -1,5 +1,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { parseBooleanWord } from './lib/boolean.js';
+import { quoted } from './lib/quoted.js';
 
 export interface Config {
   /** Unix socket the daemon dials. */
@@ -68,16 +70,16 @@ function positiveInteger(env: Env, key: string, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new Error(`${key}=${JSON.stringify(raw)} must be a positive integer`);
+    throw new Error(`${key}=${quoted(raw)} must be a positive integer`);
   }
   return value;
 }
 
 function booleanFlag(env: Env, key: string): boolean {
-  const raw = (env[key] ?? '').toLowerCase();
-  if (raw === '' || raw === '0' || raw === 'false') return false;
-  if (raw === '1' || raw === 'true') return true;
-  throw new Error(`${key}=${JSON.stringify(env[key])} must be 1 or 0`);
+  const raw = env[key] ?? '';
+  const parsed = raw === '' ? false : parseBooleanWord(raw);
+  if (parsed === undefined) throw new Error(`${key}=${quoted(raw)} must be 1 or 0`);
+  return parsed;
 }
 
 function positiveRatio(env: Env, key: string, fallback: number): number {
@@ -85,14 +87,14 @@ function positiveRatio(env: Env, key: string, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isFinite(value) || value <= 0 || value > 1000) {
-    throw new Error(`${key}=${JSON.stringify(raw)} must be a ratio above 0 (1 means no overcommit, 2 allows twice the free space)`);
+    throw new Error(`${key}=${quoted(raw)} must be a ratio above 0 (1 means no overcommit, 2 allows twice the free space)`);
   }
   return value;
 }
 
 function absolutePath(env: Env, key: string, fallback: string): string {
   const value = env[key] || fallback;
-  if (!value.startsWith('/')) throw new Error(`${key}=${JSON.stringify(value)} must be an absolute path`);
+  if (!value.startsWith('/')) throw new Error(`${key}=${quoted(value)} must be an absolute path`);
   return value;
 }
 
@@ -130,7 +132,7 @@ function poolName(env: Env): string {
   const name = env['CUSTOM_GLUSTER_POOL'] || 'cv_pool';
   if (!/^[A-Za-z][A-Za-z0-9_]{0,39}$/.test(name) || name === 'all' || name.endsWith('_arbiter')) {
     throw new Error(
-      `CUSTOM_GLUSTER_POOL=${JSON.stringify(name)} must be a letter then up to 39 letters, digits or underscores, not "all" and not ending in _arbiter (that is the arbiter pool's suffix)`,
+      `CUSTOM_GLUSTER_POOL=${quoted(name)} must be a letter then up to 39 letters, digits or underscores, not "all" and not ending in _arbiter (that is the arbiter pool's suffix)`,
     );
   }
   return name;
@@ -147,7 +149,7 @@ function glusterConfig(env: Env, stateDir: string): GlusterConfig {
   // A host that names itself differently from the pool would take its own bricks for another host's.
   if (listed.length > 0 && !listed.some((peer) => peer.host === host)) {
     throw new Error(
-      `CUSTOM_GLUSTER_HOST=${JSON.stringify(host)} is not in CUSTOM_GLUSTER_PEERS (${listed.map((p) => p.host).join(', ')}); set CUSTOM_GLUSTER_HOST to this host's name as the pool lists it`,
+      `CUSTOM_GLUSTER_HOST=${quoted(host)} is not in CUSTOM_GLUSTER_PEERS (${listed.map((p) => p.host).join(', ')}); set CUSTOM_GLUSTER_HOST to this host's name as the pool lists it`,
     );
   }
   const self = listed.find((peer) => peer.host === host) ?? { host, brickRoot: defaultRoot };

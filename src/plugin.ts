@@ -9,6 +9,7 @@ import { VolumeService, type Backings } from './volumes/service.js';
 import { recoverHost, sweepLeases, type RecoveryReport } from './volumes/recover.js';
 import { rebuildFromDisk } from './volumes/rebuild.js';
 import { noCheckpoints, pauseAfterTool, pauseAt, type Checkpoint } from './volumes/checkpoints.js';
+import { PAUSED_AT_FILE } from './state/layout.js';
 import { StateStore } from './state/store.js';
 import { loadInstanceTag } from './state/instance-tag.js';
 import { ImageStackBacking } from './backings/image-stack.js';
@@ -43,7 +44,7 @@ function testCheckpoint(config: Config, log: Logger): Checkpoint {
   if (!config.testPauseAt) return noCheckpoints;
   return pauseAt(config.testPauseAt, async (step) => {
     log.warn({ step }, 'paused for a fault test (CUSTOM_TEST_PAUSE_AT)');
-    await writeFile(join(config.stateDir, 'paused-at'), step);
+    await writeFile(join(config.stateDir, PAUSED_AT_FILE), step);
   });
 }
 

@@ -9,9 +9,6 @@ export { findHung, HungCommandError } from '../system/index.js';
 /** Told now and then how far a copy is: bytes written of about `totalBytes`. */
 export type CopyProgress = (copiedBytes: number, totalBytes: number) => void;
 
-/** The image file's name inside a volume's directory. */
-export const IMAGE_NAME = 'disk.img';
-
 /** Where one volume lives on the host. Derived from the volume's id, never its raw name. */
 export interface VolumePaths {
   /** Directory holding the volume's backing files (image, …). */

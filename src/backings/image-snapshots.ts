@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { CopyMethod, SystemTools } from '../system/index.js';
 import { writeFileDurably } from '../state/durable-file.js';
+import { FROZEN_MARK, SNAPSHOT_DIR } from '../state/layout.js';
 import type { CopyProgress, VolumePaths } from './backing.js';
 import type { UndoStack } from './undo.js';
+import { quoted } from '../lib/quoted.js';
 
 // Snapshots of an image volume: whole-image copies in <volume dir>/snapshots/,
 // a reflink where the host filesystem shares extents, else a sparse copy. An
@@ -12,10 +14,7 @@ import type { UndoStack } from './undo.js';
 // snapshot is <name>.json (what it is) then <name>.img renamed into place
 // (the commit): a crash leaves a .partial or a lone .json, swept next time.
 
-export const SNAPSHOT_DIR = 'snapshots';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-/** Marks a filesystem frozen by this plugin: a plugin that died meanwhile thaws it at its next start. */
-export const FROZEN_MARK = '.frozen';
 
 export interface SnapshotInfo {
   readonly name: string;
@@ -41,7 +40,7 @@ type SnapshotMeta = z.infer<typeof metaSchema>;
 /** A problem with the name in words, or undefined. */
 export function snapshotNameProblem(name: string): string | undefined {
   if (NAME.test(name)) return undefined;
-  return `snapshot name ${JSON.stringify(name)} is not valid: 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit`;
+  return `snapshot name ${quoted(name)} is not valid: 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit`;
 }
 
 /** A name for a snapshot taken now: 20261126-031500 (UTC). */
@@ -153,7 +152,7 @@ export class ImageSnapshots {
   async find(paths: VolumePaths, name: string): Promise<SnapshotInfo> {
     const meta = snapshotNameProblem(name) === undefined ? await this.meta(paths, name) : undefined;
     if (!meta || !(await this.tools.pathExists(snapshotImage(paths, name)))) {
-      throw new Error(`has no snapshot named ${JSON.stringify(name)} (custom-volume snapshots lists them)`);
+      throw new Error(`has no snapshot named ${quoted(name)} (custom-volume snapshots lists them)`);
     }
     return { ...meta, allocatedBytes: await this.allocated(snapshotImage(paths, name)) };
   }

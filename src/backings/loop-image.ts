@@ -46,8 +46,6 @@ export async function detachAll(tools: SystemTools, image: string): Promise<void
   for (const device of await loopsOf(tools, image)) await tools.detachLoop(device);
 }
 
-export const RETAINED_DIR = '.retained';
-
 /**
  * `retain=true`: the volume's directory is moved to <dataDir>/.retained/<id>-<time>
  * instead of being deleted, so the name can be used again and the data stays.

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { RETAINED_KEY_FILE } from '../state/layout.js';
 import type { EncryptedSpec, VolumeRecord } from '../state/schema.js';
 import { CommandError, type SystemTools } from '../system/index.js';
 import type { KeyStore } from '../keys/key-store.js';
@@ -271,7 +272,7 @@ export class LuksLayer {
   }
 
   async retainKey(record: VolumeRecord, spec: EncryptedSpec, destination: string): Promise<void> {
-    if (!spec.keyfile) await this.keys.moveTo(record.id, join(destination, 'volume.key'));
+    if (!spec.keyfile) await this.keys.moveTo(record.id, join(destination, RETAINED_KEY_FILE));
   }
 
   async status(record: VolumeRecord, spec: EncryptedSpec): Promise<Record<string, StatusValue>> {

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { quoted } from '../lib/quoted.js';
 
 // dm names share one namespace per host: two plugin instances (two state
 // directories) must not both call a mapping custom-<id>. Each puts its
@@ -9,7 +10,7 @@ export const MAX_MAPPER_NAME = 127;
 
 /** `custom-<instance>-<volumeId>` (`custom-<volumeId>` without an instance), at most 127 characters. */
 export function mapperName(volumeId: string, instance = ''): string {
-  if (!/^[0-9A-Za-z]*$/.test(instance)) throw new Error(`mapper instance tag ${JSON.stringify(instance)} must be letters and digits`);
+  if (!/^[0-9A-Za-z]*$/.test(instance)) throw new Error(`mapper instance tag ${quoted(instance)} must be letters and digits`);
   const prefix = instance ? `custom-${instance}-` : 'custom-';
   // A volume id ends in its hash: keep the end when the whole is too long.
   return `${prefix}${volumeId.slice(-(MAX_MAPPER_NAME - prefix.length))}`;

@@ -1,9 +1,8 @@
 import { basename, dirname, join } from 'node:path';
 import type { SystemTools } from '../system/index.js';
-import { IMAGE_NAME } from './backing.js';
 import { detachAll } from './loop-image.js';
 import { closeImageMappings } from './luks-layer.js';
-import { FROZEN_MARK } from './image-snapshots.js';
+import { FROZEN_MARK, IMAGE_NAME } from '../state/layout.js';
 
 /** What is attached or mounted under our roots, for `custom-volume doctor`. */
 export interface HostInventory {

@@ -1,3 +1,4 @@
+import { quoted } from '../lib/quoted.js';
 // The host service's two files, as `make run` writes them (scripts/run-plugin.sh
 // through write-unit.ts): the systemd unit, and the environment file that holds
 // the plugin's settings across runs. Pure: text in, text out.
@@ -81,7 +82,7 @@ export function renderEnvironmentFile(vars: Readonly<Record<string, string>>): s
     .sort()
     .map((name) => {
       const value = vars[name] ?? '';
-      if (!VALID_NAME.test(name)) throw new Error(`${JSON.stringify(name)} is not a valid environment variable name`);
+      if (!VALID_NAME.test(name)) throw new Error(`${quoted(name)} is not a valid environment variable name`);
       refuseUnsafe(name, value);
       return `${name}="${[...value].map((c) => (SHELL_NEED_ESCAPE.includes(c) ? `\\${c}` : c)).join('')}"\n`;
     });
@@ -236,11 +237,11 @@ export interface UnitPaths {
 }
 
 function checkPath(what: string, path: string): void {
-  if (!path.startsWith('/')) throw new Error(`${what} must be an absolute path, not ${JSON.stringify(path)}`);
+  if (!path.startsWith('/')) throw new Error(`${what} must be an absolute path, not ${quoted(path)}`);
   // The unit is line-based: systemd strips a line's trailing blanks, and a trailing backslash continues it.
   if (/[\n\r\0]/.test(path) || /[\s\\]$/.test(path)) {
     throw new Error(
-      `${what} ${JSON.stringify(path)} cannot be written in a systemd unit (a line break, a NUL, or a blank or backslash at its end)`,
+      `${what} ${quoted(path)} cannot be written in a systemd unit (a line break, a NUL, or a blank or backslash at its end)`,
     );
   }
 }
@@ -253,7 +254,7 @@ function execPath(what: string, path: string): string {
   checkPath(what, path);
   if (/["'\\\x00-\x1f\x7f]/.test(path)) {
     throw new Error(
-      `${what} ${JSON.stringify(path)} holds a quote, a backslash or a control character, which systemd refuses in an executable's path; install it elsewhere`,
+      `${what} ${quoted(path)} holds a quote, a backslash or a control character, which systemd refuses in an executable's path; install it elsewhere`,
     );
   }
   return `"${path.replace(/%/g, '%%')}"`;

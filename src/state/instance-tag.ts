@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileDurably } from './durable-file.js';
-
-export const INSTANCE_FILE = 'instance';
+import { INSTANCE_FILE } from './layout.js';
 
 // Device-mapper names share one namespace per host, so each plugin instance
 // puts its own tag in them. Paths cannot give one: every managed plugin sees

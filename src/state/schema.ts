@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { defineKey } from '../lib/own-property.js';
 import { volumeId } from './volume-id.js';
+import { quoted } from '../lib/quoted.js';
 
 // The persisted shapes, and the one schema style (zod) that every border uses:
 // state.json, each volume's volume.json and the GlusterFS catalogue are all
@@ -8,158 +10,115 @@ import { volumeId } from './volume-id.js';
 
 export const STATE_VERSION = 2;
 
-export type VolumeType = 'plain' | 'encrypted' | 'compressed' | 'replicated';
-export type FsType = 'ext4' | 'xfs' | 'btrfs';
-export type CompressionAlgorithm = 'zstd' | 'lzo' | 'zlib';
-
-/** btrfs transparent compression (mount option compress= or compress-force=). */
-export interface Compression {
-  readonly algorithm: CompressionAlgorithm;
-  readonly level?: number;
-  /** compress-force: keep compressing files whose first chunk did not shrink. */
-  readonly force: boolean;
-}
-export type KeySource = 'generated' | 'sealed' | 'keyfile';
-
-/** `-o uid= gid= mode=`: owner and mode given to the volume root (`_data`) when it is first made. */
-export interface DataOwner {
-  readonly uid?: number;
-  readonly gid?: number;
-  readonly mode?: number;
-}
-
-interface CommonSpec {
-  readonly sizeBytes: number;
-  readonly fs: FsType;
-  /** Keep image (and key) on Remove, moved aside. Absent means false. */
-  readonly retain?: boolean;
-  /** Only with fs btrfs: always on type compressed, optional on type encrypted (stacked). */
-  readonly compression?: Compression;
-  /** `-o sparse=false`: the image is preallocated at create. Absent means sparse. */
-  readonly sparse?: false;
-  readonly owner?: DataOwner;
-}
-
-export interface PlainSpec extends CommonSpec {
-  readonly type: 'plain';
-}
-
-export interface EncryptedSpec extends CommonSpec {
-  readonly type: 'encrypted';
-  readonly cipher: string;
-  readonly keySizeBits: number;
-  readonly keySource: KeySource;
-  /** Host path of the user's key file (keySource 'keyfile'); a path, never key bytes. */
-  readonly keyfile?: string;
-}
-
-export interface CompressedSpec extends CommonSpec {
-  readonly type: 'compressed';
-  readonly fs: 'btrfs';
-  readonly compression: Compression;
-}
-
-/** GlusterFS replica set; no image file, so no fs or fixed size (size is a quota). */
-export interface ReplicatedSpec {
-  readonly type: 'replicated';
-  readonly replicas: 2 | 3;
-  /** replica 3 arbiter 1: two data bricks and a metadata-only arbiter. */
-  readonly arbiter: boolean;
-  readonly quotaBytes?: number;
-  readonly retain?: boolean;
-  readonly owner?: DataOwner;
-  /**
-   * 'pool': a directory in the pool-wide GlusterFS volume (every volume
-   * created since the pool layout). Absent: a GlusterFS volume of its own,
-   * the layout before it; such volumes keep it.
-   */
-  readonly layout?: 'pool';
-}
-
-export type ImageSpec = PlainSpec | EncryptedSpec | CompressedSpec;
-export type VolumeSpec = ImageSpec | ReplicatedSpec;
-
-/** One mount ID's lease: how many Mounts it has not unmounted, since when, in which boot. */
-export interface Lease {
-  readonly count: number;
-  /** When the latest Mount of this ID was recorded (ISO 8601). */
-  readonly since: string;
-  /** The kernel's boot ID then; '' when unknown (migrated from schema 1). */
-  readonly boot: string;
-}
-export type LeaseMap = Readonly<Record<string, Lease>>;
-
-export interface VolumeRecord {
-  readonly name: string;
-  /** File-system-safe identifier derived from the name (see volume-id.ts). */
-  readonly id: string;
-  readonly spec: VolumeSpec;
-  readonly createdAt: string;
-  /** Mount ID → lease. */
-  readonly leases: LeaseMap;
-  /** `custom-volume protect` or `-o protect=true`: Remove is refused. Absent means unprotected. */
-  readonly protected?: true;
-}
-
-export interface StateData {
-  version: number;
-  volumes: Record<string, VolumeRecord>;
-}
-
 const size = z
   .number()
   .int()
   .positive()
   .max(2 ** 53);
+const fsSchema = z.enum(['ext4', 'xfs', 'btrfs']);
 const compressionSchema = z.strictObject({
   algorithm: z.enum(['zstd', 'lzo', 'zlib']),
-  level: z.number().int().min(1).max(15).optional(),
+  level: z.number().int().min(1).max(15).exactOptional(),
+  /** compress-force: keep compressing files whose first chunk did not shrink. */
   force: z.boolean(),
 });
+const keySourceSchema = z.enum(['generated', 'sealed', 'keyfile']);
+/** `-o uid= gid= mode=`: owner and mode given to the volume root (`_data`) when it is first made. */
 const ownerSchema = z.strictObject({
-  uid: z.number().int().min(0).max(4294967294).optional(),
-  gid: z.number().int().min(0).max(4294967294).optional(),
-  mode: z.number().int().min(0).max(0o7777).optional(),
+  uid: z.number().int().min(0).max(4294967294).exactOptional(),
+  gid: z.number().int().min(0).max(4294967294).exactOptional(),
+  mode: z.number().int().min(0).max(0o7777).exactOptional(),
 });
 const common = {
-  owner: ownerSchema.optional(),
+  owner: ownerSchema.exactOptional(),
   sizeBytes: size,
-  fs: z.enum(['ext4', 'xfs', 'btrfs']),
-  retain: z.boolean().optional(),
-  compression: compressionSchema.optional(),
-  sparse: z.literal(false).optional(),
+  fs: fsSchema,
+  /** Keep image (and key) on Remove, moved aside. Absent means false. */
+  retain: z.boolean().exactOptional(),
+  /** Only with fs btrfs: always on type compressed, optional on type encrypted (stacked). */
+  compression: compressionSchema.exactOptional(),
+  /** `-o sparse=false`: the image is preallocated at create. Absent means sparse. */
+  sparse: z.literal(false).exactOptional(),
 };
-const specSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('plain'), ...common }),
-  z.strictObject({
-    type: z.literal('encrypted'),
-    ...common,
-    cipher: z.string().min(1).max(64),
-    keySizeBits: z.number().int().positive().max(4096),
-    keySource: z.enum(['generated', 'sealed', 'keyfile']),
-    keyfile: z.string().startsWith('/').max(4096).optional(),
-  }),
-  z.strictObject({ type: z.literal('compressed'), ...common, fs: z.literal('btrfs'), compression: compressionSchema }),
-  z.strictObject({
-    type: z.literal('replicated'),
-    replicas: z.union([z.literal(2), z.literal(3)]),
-    arbiter: z.boolean(),
-    quotaBytes: size.optional(),
-    retain: z.boolean().optional(),
-    owner: ownerSchema.optional(),
-    layout: z.literal('pool').optional(),
-  }),
-]);
+const plainSchema = z.strictObject({ type: z.literal('plain'), ...common });
+const encryptedSchema = z.strictObject({
+  type: z.literal('encrypted'),
+  ...common,
+  cipher: z.string().min(1).max(64),
+  keySizeBits: z.number().int().positive().max(4096),
+  keySource: keySourceSchema,
+  /** Host path of the user's key file (keySource 'keyfile'); a path, never key bytes. */
+  keyfile: z.string().startsWith('/').max(4096).exactOptional(),
+});
+const compressedSchema = z.strictObject({
+  type: z.literal('compressed'),
+  ...common,
+  fs: z.literal('btrfs'),
+  compression: compressionSchema,
+});
+/** GlusterFS replica set; no image file, so no fs or fixed size (size is a quota). */
+const replicatedSchema = z.strictObject({
+  type: z.literal('replicated'),
+  replicas: z.union([z.literal(2), z.literal(3)]),
+  /** replica 3 arbiter 1: two data bricks and a metadata-only arbiter. */
+  arbiter: z.boolean(),
+  quotaBytes: size.exactOptional(),
+  retain: z.boolean().exactOptional(),
+  owner: ownerSchema.exactOptional(),
+  /**
+   * 'pool': a directory in the pool-wide GlusterFS volume (every volume
+   * created since the pool layout). Absent: a GlusterFS volume of its own,
+   * the layout before it; such volumes keep it.
+   */
+  layout: z.literal('pool').exactOptional(),
+});
+const specSchema = z.discriminatedUnion('type', [plainSchema, encryptedSchema, compressedSchema, replicatedSchema]);
 const isoTime = z.iso.datetime({ offset: true });
-const leaseSchema = z.strictObject({ count: z.number().int().positive(), since: isoTime, boot: z.string().max(64) });
+/** One mount ID's lease: how many Mounts it has not unmounted, since when, in which boot. */
+const leaseSchema = z.strictObject({
+  count: z.number().int().positive(),
+  /** When the latest Mount of this ID was recorded (ISO 8601). */
+  since: isoTime,
+  /** The kernel's boot ID then; '' when unknown (migrated from schema 1). */
+  boot: z.string().max(64),
+});
 const recordSchema = z.strictObject({
   name: z.string().min(1),
+  /** File-system-safe identifier derived from the name (see volume-id.ts). */
   id: z.string().min(1),
   spec: specSchema,
   createdAt: isoTime,
+  /** Mount ID → lease. */
   leases: z.record(z.string().min(1).max(256), leaseSchema),
-  protected: z.literal(true).optional(),
+  /** `custom-volume protect` or `-o protect=true`: Remove is refused. Absent means unprotected. */
+  protected: z.literal(true).exactOptional(),
 });
+
+// The types are the schemas' outputs, read-only all the way down: what was
+// validated is not changed in place.
+type Frozen<T> = T extends object ? { readonly [K in keyof T]: Frozen<T[K]> } : T;
+
+export type FsType = z.output<typeof fsSchema>;
+export type CompressionAlgorithm = Compression['algorithm'];
+/** btrfs transparent compression (mount option compress= or compress-force=). */
+export type Compression = Frozen<z.output<typeof compressionSchema>>;
+export type KeySource = z.output<typeof keySourceSchema>;
+export type DataOwner = Frozen<z.output<typeof ownerSchema>>;
+export type PlainSpec = Frozen<z.output<typeof plainSchema>>;
+export type EncryptedSpec = Frozen<z.output<typeof encryptedSchema>>;
+export type CompressedSpec = Frozen<z.output<typeof compressedSchema>>;
+export type ReplicatedSpec = Frozen<z.output<typeof replicatedSchema>>;
+export type ImageSpec = PlainSpec | EncryptedSpec | CompressedSpec;
+export type VolumeSpec = ImageSpec | ReplicatedSpec;
+export type VolumeType = VolumeSpec['type'];
+export type Lease = Frozen<z.output<typeof leaseSchema>>;
+export type LeaseMap = Readonly<Record<string, Lease>>;
+export type VolumeRecord = Frozen<z.output<typeof recordSchema>>;
+
+export interface StateData {
+  version: number;
+  volumes: Record<string, VolumeRecord>;
+}
 
 function describeIssues(error: z.ZodError): string {
   return error.issues
@@ -172,16 +131,16 @@ function describeIssues(error: z.ZodError): string {
 export function validateRecord(raw: unknown): { record: VolumeRecord } | { problem: string } {
   const parsed = recordSchema.safeParse(raw);
   if (!parsed.success) return { problem: describeIssues(parsed.error) };
-  const record = parsed.data as VolumeRecord;
+  const record: VolumeRecord = parsed.data;
   if (record.id !== volumeId(record.name)) {
-    return { problem: `id ${JSON.stringify(record.id)} does not match the name ${JSON.stringify(record.name)}` };
+    return { problem: `id ${quoted(record.id)} does not match the name ${quoted(record.name)}` };
   }
   return { record };
 }
 
 export function validateSpec(raw: unknown): { spec: VolumeSpec } | { problem: string } {
   const parsed = specSchema.safeParse(raw);
-  return parsed.success ? { spec: parsed.data as VolumeSpec } : { problem: describeIssues(parsed.error) };
+  return parsed.success ? { spec: parsed.data } : { problem: describeIssues(parsed.error) };
 }
 
 export function emptyState(): StateData {
@@ -194,12 +153,7 @@ function migrateLeases(raw: unknown, now: string): unknown {
   if (typeof raw !== 'object' || raw === null) return raw;
   const out: Record<string, unknown> = {};
   for (const [id, value] of Object.entries(raw)) {
-    Object.defineProperty(out, id, {
-      value: typeof value === 'number' ? { count: value, since: now, boot: '' } : value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+    defineKey(out, id, typeof value === 'number' ? { count: value, since: now, boot: '' } : value);
   }
   return out;
 }

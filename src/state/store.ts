@@ -2,10 +2,10 @@ import { mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { DurableJsonFile } from './durable-file.js';
-import { defineKey } from './own-keys.js';
+import { STATE_FILE_NAME } from './layout.js';
+import { defineKey, ownValue } from '../lib/own-property.js';
 import { emptyState, migrateState, NewerStateError, validateRecord, type StateData, type VolumeRecord } from './schema.js';
-
-export const STATE_FILE_NAME = 'state.json';
+import { quoted } from '../lib/quoted.js';
 
 /** How the state file looked when it was opened: only 'intact' can be trusted to be complete. */
 export type StateOrigin = 'intact' | 'missing' | 'empty' | 'corrupt';
@@ -50,8 +50,7 @@ export class StateStore {
     for (const [name, entry] of Object.entries(envelope.volumes)) {
       const checked = validateRecord(entry);
       if ('problem' in checked) problems.push({ name, problem: checked.problem });
-      else if (checked.record.name !== name)
-        problems.push({ name, problem: `filed under another name (${JSON.stringify(checked.record.name)})` });
+      else if (checked.record.name !== name) problems.push({ name, problem: `filed under another name (${quoted(checked.record.name)})` });
       else defineKey(volumes, name, checked.record);
     }
     const db = new Low<StateData>(new DurableJsonFile<StateData>(file), emptyState());
@@ -60,7 +59,7 @@ export class StateStore {
   }
 
   get(name: string): VolumeRecord | undefined {
-    return Object.hasOwn(this.db.data.volumes, name) ? this.db.data.volumes[name] : undefined;
+    return ownValue(this.db.data.volumes, name);
   }
 
   all(): VolumeRecord[] {
@@ -86,7 +85,7 @@ export class StateStore {
   /** Replaces a record by `change(current)`, written before it returns, or rolled back. */
   async update(name: string, change: (current: VolumeRecord) => VolumeRecord): Promise<VolumeRecord> {
     const current = this.get(name);
-    if (!current) throw new Error(`no record for ${JSON.stringify(name)}`);
+    if (!current) throw new Error(`no record for ${quoted(name)}`);
     const next = change(current);
     await this.put(next);
     return next;

@@ -2,15 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { syncDirectory } from './durable-file.js';
+import { CREATING_DIR, TRASH_DIR } from './layout.js';
 
 // The data directory's layout. A volume exists on disk exactly when
 // <data>/<id>/ exists: it is made in .creating/ and renamed into place when
 // complete, and renamed into .trash/ as the first step of a Remove. A rename is
 // atomic, so a crash leaves each volume either fully there or fully gone, with
 // leftovers only under the dot directories, where the next start finishes them.
-
-export const STAGING_DIR = '.creating';
-export const TRASH_DIR = '.trash';
 
 async function listOrEmpty(dir: string): Promise<string[]> {
   try {
@@ -36,7 +34,7 @@ export interface PendingDir {
 export async function listPending(dataDir: string, id?: string): Promise<PendingDir[]> {
   const result: PendingDir[] = [];
   for (const [kind, sub] of [
-    ['staging', STAGING_DIR],
+    ['staging', CREATING_DIR],
     ['trash', TRASH_DIR],
   ] as const) {
     for (const entry of await listOrEmpty(join(dataDir, sub))) {
@@ -48,7 +46,7 @@ export async function listPending(dataDir: string, id?: string): Promise<Pending
 }
 
 export function newStagingDir(dataDir: string, id: string): string {
-  return join(dataDir, STAGING_DIR, `${id}.${randomBytes(4).toString('hex')}`);
+  return join(dataDir, CREATING_DIR, `${id}.${randomBytes(4).toString('hex')}`);
 }
 
 export function newTrashDir(dataDir: string, id: string): string {

@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileDurably } from './durable-file.js';
+import { META_FILE } from './layout.js';
 import { validateRecord, type VolumeRecord } from './schema.js';
 
 // Each volume's directory holds its own small record (never a key, never a
 // lease): with it the state file is an index that can be rebuilt.
 
-export const META_FILE = 'volume.json';
 const META_VERSION = 1;
 
 export async function writeVolumeMeta(dir: string, record: VolumeRecord): Promise<void> {

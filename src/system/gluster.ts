@@ -1,6 +1,7 @@
 import { XMLParser } from 'fast-xml-parser';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runTool } from './run.js';
+import { quoted } from '../lib/quoted.js';
 
 // Typed wrappers over the gluster CLI: --mode=script (never prompts), --xml
 // parsed where the CLI offers it, every call bounded by a timeout so a hung
@@ -198,7 +199,7 @@ export async function quotaRemove(name: string, path: string, options: GlusterOp
 export async function localUuid(options: GlusterOptions): Promise<string> {
   const text = await gluster(['system::', 'uuid', 'get'], options, false);
   const match = /UUID:\s*([0-9a-f-]{36})/i.exec(text);
-  if (!match?.[1]) throw new GlusterError('system:: uuid', `no UUID in ${JSON.stringify(text.slice(0, 80))}`);
+  if (!match?.[1]) throw new GlusterError('system:: uuid', `no UUID in ${quoted(text.slice(0, 80))}`);
   return match[1];
 }
 

@@ -1,5 +1,6 @@
 import { constants, type Stats } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
+import { withDeadline } from '../lib/deadline.js';
 
 // A user's key file, read the one safe way: opened once without following a
 // symlink and without blocking on a FIFO, checked on the open descriptor (so
@@ -111,12 +112,10 @@ export async function readKeyFile(path: string, limits: KeyFileLimits = KEY_FILE
       throw error instanceof KeyFileRefused ? error : refusalOf(error);
     },
   );
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new KeyFileRefused('timeout', `${limits.deadlineMs} ms`)), limits.deadlineMs);
-  });
   try {
-    return await Promise.race([work, late]);
+    return await withDeadline(work, limits.deadlineMs, () => {
+      throw new KeyFileRefused('timeout', `${limits.deadlineMs} ms`);
+    });
   } catch (error) {
     session.buffer?.fill(0);
     work.then(
@@ -124,7 +123,5 @@ export async function readKeyFile(path: string, limits: KeyFileLimits = KEY_FILE
       () => undefined,
     );
     throw error;
-  } finally {
-    clearTimeout(timer);
   }
 }

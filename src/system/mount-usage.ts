@@ -1,5 +1,6 @@
 import type { FilesystemUsage } from './files.js';
 import { runTool } from './run.js';
+import { quoted } from '../lib/quoted.js';
 
 // statfs(2) of a volume's mount in a child process: when the storage behind
 // the mount stops answering (a FUSE server, a GlusterFS brick), statfs sleeps
@@ -10,7 +11,7 @@ export async function mountUsage(path: string, timeoutMs: number): Promise<Files
   const { stdout } = await runTool('stat', ['--file-system', '--format=%S %b %f %a', '--', path], { timeoutMs });
   const [blockSize, blocks, free, available] = stdout.trim().split(' ').map(Number);
   if ([blockSize, blocks, free, available].some((n) => n === undefined || !Number.isSafeInteger(n))) {
-    throw new Error(`stat --file-system printed ${JSON.stringify(stdout.slice(0, 80))}`);
+    throw new Error(`stat --file-system printed ${quoted(stdout.slice(0, 80))}`);
   }
   return {
     totalBytes: blocks! * blockSize!,

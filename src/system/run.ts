@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { withDeadline } from '../lib/deadline.js';
 
 // The one place that starts processes. Arguments are always an array (never a
 // shell string), every call has a timeout, and secrets travel on stdin only.
@@ -93,19 +94,15 @@ type Child<T> = Promise<T> & { readonly pid?: number | undefined; readonly exitC
 
 function unlessHung<T>(child: Child<T>, command: string, args: readonly string[], timeoutMs: number): Promise<T> {
   const afterMs = timeoutMs + KILL_GRACE_MS + EXIT_MARGIN_MS;
-  let timer: NodeJS.Timeout | undefined;
   const exited = child.then(
     () => undefined,
     () => undefined,
   );
-  const hung = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      // execa settles once the child has exited and its output pipes have closed: a grandchild may hold them.
-      const descendant = child.exitCode !== null || child.signalCode !== null;
-      reject(new HungCommandError(command, args, child.pid, afterMs, exited, descendant));
-    }, afterMs);
+  return withDeadline<T>(child, afterMs, () => {
+    // execa settles once the child has exited and its output pipes have closed: a grandchild may hold them.
+    const descendant = child.exitCode !== null || child.signalCode !== null;
+    throw new HungCommandError(command, args, child.pid, afterMs, exited, descendant);
   });
-  return Promise.race([child, hung]).finally(() => clearTimeout(timer));
 }
 
 export interface RunResult {

@@ -3,8 +3,8 @@ import type { StateStore } from '../state/store.js';
 import type { VolumeRecord, VolumeType } from '../state/schema.js';
 import type { Logger } from '../log.js';
 import { totalLeases } from './leases.js';
-import type { KeyedMutex } from './keyed-mutex.js';
-import { withDeadline } from './deadline.js';
+import type { KeyedMutex } from '../lib/keyed-mutex.js';
+import { withDeadline } from '../lib/deadline.js';
 import { volumeId } from '../state/volume-id.js';
 
 // Get and List must answer even when a pool peer hangs.

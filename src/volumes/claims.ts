@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import type { VolumeRecord } from '../state/schema.js';
-import { eachLimited } from './each-limited.js';
+import { eachLimited } from '../lib/each-limited.js';
 
 const REFRESH_MS = 30_000;
 

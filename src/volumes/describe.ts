@@ -2,7 +2,7 @@ import type { Backing, StatusValue, VolumeContext } from '../backings/backing.js
 import type { Logger } from '../log.js';
 import { formatSize } from './size.js';
 import { totalLeases } from './leases.js';
-import { withDeadline } from './deadline.js';
+import { withDeadline } from '../lib/deadline.js';
 import type { StuckStep } from './hung.js';
 
 const STATUS_TIMEOUT_MS = 2000;

@@ -1,3 +1,5 @@
+import { quoted } from '../lib/quoted.js';
+
 // One error type for the domain, with a stable code. Its message is what the
 // user reads after `docker volume …`: it names the volume and the problem. It
 // may quote the first line a tool printed (e.g. "No space left on device"),
@@ -16,15 +18,6 @@ export type VolumeErrorCode =
   | 'PRECONDITION_FAILED'
   | 'BACKING_FAILED'
   | 'STATE_FAILED';
-
-// JSON.stringify escapes C0 controls and lone surrogates but passes DEL, C1
-// controls, format characters (bidi overrides) and line separators through.
-const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
-
-/** A user's string as a double-quoted literal with every control or invisible character escaped. */
-export function quoted(text: string): string {
-  return JSON.stringify(text).replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
 
 export class VolumeError extends Error {
   constructor(

@@ -1,7 +1,7 @@
 import type { VolumeRecord, VolumeSpec } from '../state/schema.js';
 import { VolumeError } from './errors.js';
 import { validateName } from './names.js';
-import { ownValue } from './own-property.js';
+import { ownValue } from '../lib/own-property.js';
 import { checkSnapshotName } from './snapshots.js';
 import { parseBoolean, type SpecDefaults, type VolumeOptions } from './spec.js';
 

@@ -1,5 +1,5 @@
 import type { Lease, LeaseMap } from '../state/schema.js';
-import { defineKey } from '../state/own-keys.js';
+import { defineKey, ownValue } from '../lib/own-property.js';
 
 // Mount leases: Docker's Mount/Unmount carry an ID, and the same ID may be
 // mounted more than once (docker cp on a running container; a daemon restart
@@ -14,13 +14,13 @@ export function totalLeases(leases: LeaseMap): number {
 }
 
 export function addLease(leases: LeaseMap, id: string, now: Date, boot: string): LeaseMap {
-  const count = Object.hasOwn(leases, id) ? (leases[id]?.count ?? 0) : 0;
+  const count = ownValue(leases, id)?.count ?? 0;
   return withEntry(leases, id, { count: count + 1, since: now.toISOString(), boot });
 }
 
 /** Releases one count of `id`; an unknown ID is not an error (nothing to release). */
 export function releaseLease(leases: LeaseMap, id: string): LeaseMap {
-  const lease = Object.hasOwn(leases, id) ? leases[id] : undefined;
+  const lease = ownValue(leases, id);
   if (!lease) return leases;
   return withEntry(leases, id, lease.count > 1 ? { ...lease, count: lease.count - 1 } : undefined);
 }

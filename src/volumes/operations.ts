@@ -6,6 +6,7 @@ import { MAX_SIZE_BYTES } from './spec.js';
 import type { VolumeRecord } from '../state/schema.js';
 import { totalLeases } from './leases.js';
 import type { VolumeInfo, VolumeService } from './service.js';
+import { quoted } from '../lib/quoted.js';
 
 // Day-2 operations behind the plugin's own endpoints (/Custom.*), for the
 // operator CLI: what Docker's VolumeDriver API has no call for. Each takes
@@ -132,7 +133,7 @@ export class VolumeOperations {
       throw new VolumeError(
         'INVALID_OPTION',
         name,
-        `size ${JSON.stringify(size)} is not a size up to ${formatSize(MAX_SIZE_BYTES)}; use a number with an optional unit k, M, G or T (e.g. 20G)`,
+        `size ${quoted(size)} is not a size up to ${formatSize(MAX_SIZE_BYTES)}; use a number with an optional unit k, M, G or T (e.g. 20G)`,
       );
     }
     const wanted = Math.ceil(parsed / 1024 ** 2) * 1024 ** 2;

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { IMAGE_NAME, type VolumePaths } from '../backings/backing.js';
-import { RETAINED_DIR } from '../backings/loop-image.js';
+import type { VolumePaths } from '../backings/backing.js';
+import { IMAGE_NAME, RETAINED_DIR, UNMOUNTED_DIR, VOLUME_ROOT_DIR } from '../state/layout.js';
 
 export interface PathRoots {
   readonly dataDir: string;
@@ -14,7 +14,7 @@ export function volumePaths(roots: PathRoots, id: string): VolumePaths {
     dir,
     image: join(dir, IMAGE_NAME),
     mountRoot,
-    mountpoint: join(mountRoot, '_data'),
+    mountpoint: join(mountRoot, VOLUME_ROOT_DIR),
     retainRoot: join(roots.dataDir, RETAINED_DIR),
   };
 }
@@ -25,6 +25,6 @@ export function volumePaths(roots: PathRoots, id: string): VolumePaths {
  * touch the mount of a live volume with the same id.
  */
 export function volumePathsAt(roots: PathRoots, id: string, dir: string): VolumePaths {
-  const mountRoot = join(dir, 'unmounted');
-  return { ...volumePaths(roots, id), dir, image: join(dir, IMAGE_NAME), mountRoot, mountpoint: join(mountRoot, '_data') };
+  const mountRoot = join(dir, UNMOUNTED_DIR);
+  return { ...volumePaths(roots, id), dir, image: join(dir, IMAGE_NAME), mountRoot, mountpoint: join(mountRoot, VOLUME_ROOT_DIR) };
 }

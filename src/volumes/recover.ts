@@ -3,7 +3,7 @@ import { findHung } from '../backings/backing.js';
 import { totalLeases } from './leases.js';
 import { volumeId } from '../state/volume-id.js';
 import { finishPending } from './pending.js';
-import { eachLimited } from './each-limited.js';
+import { eachLimited } from '../lib/each-limited.js';
 import { listPending } from '../state/volume-dirs.js';
 import type { VolumeService } from './service.js';
 import type { UsageSnapshot } from './usage.js';

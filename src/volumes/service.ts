@@ -14,7 +14,7 @@ import { dirExists, ensureDir, moveDir, newStagingDir } from '../state/volume-di
 import type { Logger } from '../log.js';
 import { VolumeError, isVolumeError } from './errors.js';
 import { addLease, hasLease, releaseLease } from './leases.js';
-import { KeyedMutex } from './keyed-mutex.js';
+import { KeyedMutex } from '../lib/keyed-mutex.js';
 import { validateName } from './names.js';
 import { volumeId } from '../state/volume-id.js';
 import { volumePaths, volumePathsAt, type PathRoots } from './paths.js';

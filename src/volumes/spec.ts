@@ -1,6 +1,8 @@
 import type { Compression, DataOwner, EncryptedSpec, FsType, KeySource, VolumeSpec, VolumeType } from '../state/schema.js';
-import { VolumeError, quoted } from './errors.js';
-import { ownValue } from './own-property.js';
+import { VolumeError } from './errors.js';
+import { quoted } from '../lib/quoted.js';
+import { parseBooleanWord } from '../lib/boolean.js';
+import { ownValue } from '../lib/own-property.js';
 import { formatSize, parseSize } from './size.js';
 import { DEFAULT_COMPRESSION, parseCompression } from './compression.js';
 
@@ -71,9 +73,9 @@ function oneOf<T extends string>(volume: string, key: string, value: string, all
 
 export function parseBoolean(volume: string, key: string, value: string | undefined): boolean {
   if (value === undefined) return false;
-  if (['true', 'yes', '1', 'on'].includes(value.toLowerCase())) return true;
-  if (['false', 'no', '0', 'off'].includes(value.toLowerCase())) return false;
-  throw invalid(volume, `${key}=${shown(value)} is not a boolean; use true or false`);
+  const parsed = parseBooleanWord(value);
+  if (parsed === undefined) throw invalid(volume, `${key}=${shown(value)} is not a boolean; use true or false`);
+  return parsed;
 }
 
 // sparse=false preallocates the whole image at create: writes then cannot

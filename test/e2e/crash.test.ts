@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
 import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
 import { loopsUnder, mountsUnder, volumeFiles } from '../helpers/host.js';
-import { STATE_FILE_NAME } from '../../src/state/store.js';
+import { STATE_FILE_NAME } from '../../src/state/layout.js';
 import { CHECK_MS, hasLiveStatus, LIVE_STATUS_MS, outlive, RECOVERY_MS, RELEASED_MS, waitFor } from '../helpers/wait.js';
 
 // What users of every volume plugin report: volumes stuck "in use" after a

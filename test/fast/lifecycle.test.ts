@@ -2,8 +2,7 @@ import test from 'ava';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { VolumeErrorCode } from '../../src/volumes/errors.js';
-import { META_FILE } from '../../src/state/volume-meta.js';
-import { STAGING_DIR, TRASH_DIR } from '../../src/state/volume-dirs.js';
+import { CREATING_DIR, META_FILE, TRASH_DIR } from '../../src/state/layout.js';
 import { FAKE_IMAGE, idOf, newRig, restart } from '../helpers/fakes.js';
 import { SMALL, factsOf, isGone, isWhole, rejects } from '../helpers/fast-checks.js';
 
@@ -24,10 +23,10 @@ test('Create leaves <data>/<id> with the storage and a volume.json, records it d
     spec: { type: 'plain', fs: 'ext4', sizeBytes: 16 * MiB },
     createdAt: rig.state.get(V)?.createdAt,
   });
-  t.deepEqual(await readdir(join(rig.roots.dataDir, STAGING_DIR)).catch(() => []), []);
+  t.deepEqual(await readdir(join(rig.roots.dataDir, CREATING_DIR)).catch(() => []), []);
   t.deepEqual((await restart(rig)).state.get(V), rig.state.get(V));
   const [call] = rig.backing.callsOf('create');
-  t.true(call?.dir.startsWith(join(rig.roots.dataDir, STAGING_DIR, `${idOf(V)}.`)), 'built in .creating/, then renamed into place');
+  t.true(call?.dir.startsWith(join(rig.roots.dataDir, CREATING_DIR, `${idOf(V)}.`)), 'built in .creating/, then renamed into place');
 });
 
 // [title, name, options, code]

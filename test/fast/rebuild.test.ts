@@ -1,8 +1,9 @@
 import test from 'ava';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { STATE_FILE_NAME, type StateOrigin } from '../../src/state/store.js';
-import { META_FILE, readVolumeMeta } from '../../src/state/volume-meta.js';
+import { META_FILE, STATE_FILE_NAME } from '../../src/state/layout.js';
+import type { StateOrigin } from '../../src/state/store.js';
+import { readVolumeMeta } from '../../src/state/volume-meta.js';
 import { UnaccountedVolumesError } from '../../src/volumes/rebuild.js';
 import { ERROR, WARN, idOf, makeService, newRig, restart, type Rig } from '../helpers/fakes.js';
 import { SMALL, expectFacts, factsOf, isGone, isWhole } from '../helpers/fast-checks.js';

@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { recoverHost, sweepLeases, type RecoveryReport } from '../../src/volumes/recover.js';
-import { STAGING_DIR, TRASH_DIR } from '../../src/state/volume-dirs.js';
+import { CREATING_DIR, TRASH_DIR } from '../../src/state/layout.js';
 import { FAKE_IMAGE, idOf, newRig, reboot, restart, WARN, type Rig } from '../helpers/fakes.js';
 import { SMALL, ageLease, expectFacts, factsOf, isGone, isWhole } from '../helpers/fast-checks.js';
 
@@ -174,7 +174,7 @@ test('start-up: one volume failing does not stop the others', async (t) => {
 test('start-up: an interrupted create is discarded and an interrupted remove finished', async (t) => {
   const first = await newRig(t);
   await first.service.create('gone', SMALL);
-  const staging = join(first.roots.dataDir, STAGING_DIR, `${idOf('half')}.0a0b0c0d`);
+  const staging = join(first.roots.dataDir, CREATING_DIR, `${idOf('half')}.0a0b0c0d`);
   await mkdir(staging, { recursive: true });
   await writeFile(join(staging, FAKE_IMAGE), 'half made');
   await mkdir(join(first.roots.dataDir, TRASH_DIR));

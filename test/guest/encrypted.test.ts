@@ -9,7 +9,7 @@ import { fileContains, ourMappings } from '../helpers/luks.js';
 import { hasLiveStatus, LIVE_STATUS_MS, waitFor } from '../helpers/wait.js';
 import { toolsFailingAt, type ToolName } from '../helpers/faults.js';
 import { volumeId } from '../../src/volumes/names.js';
-import { STATE_FILE_NAME } from '../../src/state/store.js';
+import { STATE_FILE_NAME } from '../../src/state/layout.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp.js';
 
 // Runs inside a guest with a stock Debian kernel (dm-crypt); see test/vm.

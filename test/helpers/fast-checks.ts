@@ -2,8 +2,7 @@ import { readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { VolumeError, type VolumeErrorCode } from '../../src/volumes/errors.js';
-import { META_FILE } from '../../src/state/volume-meta.js';
-import { STAGING_DIR, TRASH_DIR } from '../../src/state/volume-dirs.js';
+import { CREATING_DIR, META_FILE, TRASH_DIR } from '../../src/state/layout.js';
 import type { Lease } from '../../src/state/schema.js';
 import { FAKE_IMAGE, idOf, type Rig } from './fakes.js';
 
@@ -37,7 +36,7 @@ async function entries(dir: string): Promise<string[]> {
 
 export async function pendingOf(rig: Rig, id: string): Promise<string[]> {
   const found: string[] = [];
-  for (const sub of [STAGING_DIR, TRASH_DIR]) {
+  for (const sub of [CREATING_DIR, TRASH_DIR]) {
     for (const entry of await entries(join(rig.roots.dataDir, sub))) if (entry.startsWith(`${id}.`)) found.push(`${sub}/${entry}`);
   }
   return found;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { capturingLogger, startTestPlugin } from '../helpers/plugin.js';
 import { loopsUnder, mountsUnder } from '../helpers/host.js';
 import { holdBindMount } from '../helpers/bind-user.js';
-import { STATE_FILE_NAME } from '../../src/state/store.js';
+import { STATE_FILE_NAME } from '../../src/state/layout.js';
 import { hasLiveStatus, LIVE_STATUS_MS, outlive, waitFor } from '../helpers/wait.js';
 
 // Leases checked against the host's real users (bind mounts of a volume in

@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { startTestPlugin } from '../helpers/plugin.js';
 import { loopsUnder, mountsUnder } from '../helpers/host.js';
 import { createSystemTools } from '../../src/system/index.js';
-import { STATE_FILE_NAME } from '../../src/state/store.js';
+import { STATE_FILE_NAME } from '../../src/state/layout.js';
 import { CHECK_MS, waitFor } from '../helpers/wait.js';
 
 const A = 'a'.repeat(64);

@@ -1,7 +1,8 @@
 import test, { type ExecutionContext } from 'ava';
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { StateStore, STATE_FILE_NAME } from '../../src/state/store.js';
+import { STATE_FILE_NAME } from '../../src/state/layout.js';
+import { StateStore } from '../../src/state/store.js';
 import { STATE_VERSION, type LeaseMap, type VolumeRecord } from '../../src/state/schema.js';
 import { volumeId } from '../../src/state/volume-id.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp.js';

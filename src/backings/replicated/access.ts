@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { quoted } from '../../lib/quoted.js';
 
 // Who may mount a replicated volume: the pool's peers, by address
 // (GlusterFS's auth.allow matches the client's address). The plugin's own
@@ -19,7 +20,7 @@ export async function peerAddresses(hosts: readonly string[]): Promise<string[]>
       found = await lookup(host, { all: true });
     } catch (error) {
       throw new Error(
-        `cannot resolve the GlusterFS peer ${JSON.stringify(host)} to an address for auth.allow (${(error as Error).message}); list peers by address in CUSTOM_GLUSTER_PEERS or make the name resolve`,
+        `cannot resolve the GlusterFS peer ${quoted(host)} to an address for auth.allow (${(error as Error).message}); list peers by address in CUSTOM_GLUSTER_PEERS or make the name resolve`,
         { cause: error },
       );
     }

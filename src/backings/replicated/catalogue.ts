@@ -4,9 +4,11 @@ import { listReal, readPoolMeta, realDirectory } from './pool-paths.js';
 import { validateRecord, type VolumeRecord } from '../../state/schema.js';
 import type { GlusterTools, GlusterVolume, SystemTools } from '../../system/index.js';
 import type { CatalogRead } from '../backing.js';
-import { decode, glusterName, legacyVolumeId, META, POOL_KINDS, poolKind, VOLUMES_DIR, type PoolKind } from './names.js';
+import { decode, glusterName, legacyVolumeId, META, POOL_KINDS, poolKind, type PoolKind } from './names.js';
+import { VOLUMES_DIR } from '../../state/layout.js';
 import { volumeId } from '../../state/volume-id.js';
 import type { GlusterPools } from './pool.js';
+import { withDeadline } from '../../lib/deadline.js';
 
 const CATALOG_TTL_MS = 2000;
 // Few at a time: each read over FUSE holds one of libuv's four threads while a peer is slow.
@@ -92,13 +94,7 @@ export class GlusterCatalogue {
     }
     const inflight = this.inflight!.read;
     if (!cached) return inflight;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<CatalogRead>((resolve) => (timer = setTimeout(() => resolve(cached.read), STALE_AFTER_MS)));
-    try {
-      return await Promise.race([inflight, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return withDeadline(inflight, STALE_AFTER_MS, () => cached.read);
   }
 
   private inflight: { generation: number; read: Promise<CatalogRead> } | undefined;

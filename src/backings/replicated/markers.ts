@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { writeFileDurably } from '../../state/durable-file.js';
 import type { SystemTools } from '../../system/index.js';
-import { HOSTS_DIR, VOLUMES_DIR } from './names.js';
+import { HOSTS_DIR, VOLUMES_DIR } from '../../state/layout.js';
 import { listReal, readPoolFile, realDirectory, removeEntry } from './pool-paths.js';
 
 // volumes/<id>/hosts/<glusterd uuid>: "this host has the volume mounted".

@@ -38,18 +38,6 @@ export function poolKind(spec: ReplicatedSpec): PoolKind {
   return spec.arbiter ? 'arbiter' : 'replica';
 }
 
-// Inside a pool volume (paths relative to its root, as quota wants them):
-/** Committed volumes: volumes/<id>/{volume.json,_data,hosts/}. */
-export const VOLUMES_DIR = 'volumes';
-/** Creates in flight: .creating/<host uuid>/<id>.<random>, renamed into volumes/ to commit. */
-export const CREATING_DIR = '.creating';
-/** Removes in flight: .trash/<host uuid>/<id>.<random>, renamed out of volumes/ to commit. */
-export const TRASH_DIR = '.trash';
-/** retain=true: the volume's directory moved here on Remove, with its data. */
-export const RETAINED_DIR = '.retained';
-/** In a volume's directory: one file per host that has it mounted, named by the host's glusterd UUID. */
-export const HOSTS_DIR = 'hosts';
-
 export const encode = (text: string): string => Buffer.from(text, 'utf8').toString('base64url');
 export const decode = (text: string): string => Buffer.from(text, 'base64url').toString('utf8');
 

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { META_FILE, parseVolumeMeta, type MetaRead } from '../../state/volume-meta.js';
+import { META_FILE } from '../../state/layout.js';
+import { parseVolumeMeta, type MetaRead } from '../../state/volume-meta.js';
 import type { SystemTools } from '../../system/index.js';
 
 // Everything inside a pool volume was written by some peer. Before the plugin

@@ -7,7 +7,8 @@ import type { MountIdentity, VolumeContext } from '../backing.js';
 import { ensureDataDirectory, isMountedAt, mountIdentity } from '../filesystem.js';
 import { withUndo } from '../undo.js';
 import { HostMarkers } from './markers.js';
-import { CREATING_DIR, HOSTS_DIR, poolKind, RETAINED_DIR, TRASH_DIR, VOLUMES_DIR, replicatedSpec } from './names.js';
+import { poolKind, replicatedSpec } from './names.js';
+import { CREATING_DIR, HOSTS_DIR, RETAINED_DIR, TRASH_DIR, VOLUME_ROOT_DIR, VOLUMES_DIR } from '../../state/layout.js';
 import type { GlusterPools } from './pool.js';
 import { readPoolMeta, realDirectory, removeEntry } from './pool-paths.js';
 
@@ -68,7 +69,7 @@ export class PoolVolumes {
     await withUndo(async (undo) => {
       await this.tools.makeNewDirectory(staging, 0o755);
       undo.push('remove the staging directory', () => this.tools.removeTree(staging));
-      const data = join(staging, '_data');
+      const data = join(staging, VOLUME_ROOT_DIR);
       await (spec.owner ? this.tools.makeOwnedDirectory(data, spec.owner) : this.tools.makeNewDirectory(data, 0o755));
       await this.tools.makeNewDirectory(join(staging, HOSTS_DIR), 0o700);
       await writeVolumeMeta(staging, { ...record, leases: {} });
@@ -101,7 +102,7 @@ export class PoolVolumes {
             `its directory ${PoolVolumes.relativeDir(record)} already exists in GlusterFS volume ${name} (created on another host)`,
           );
         }
-        const data = await realDirectory(this.tools, pool, VOLUMES_DIR, record.id, '_data');
+        const data = await realDirectory(this.tools, pool, VOLUMES_DIR, record.id, VOLUME_ROOT_DIR);
         if (attempt > 0 || data === undefined || (await this.tools.listDirectory(data)).length > 0) {
           throw new Error(
             `its directory ${PoolVolumes.relativeDir(record)} already exists in GlusterFS volume ${name} with data but without a record in this plugin's state (a state directory lost or moved?); point the plugin at its old state directory, or move that directory out of the pool's volumes/ to create the name anew`,

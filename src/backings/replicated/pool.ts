@@ -3,6 +3,7 @@ import type { GlusterBrick, GlusterTools, GlusterVolume, SystemTools } from '../
 import { isMountedAt } from '../filesystem.js';
 import { mergedAllowList, peerAddresses } from './access.js';
 import { POOL_KINDS, poolVolumeName, type PoolKind } from './names.js';
+import { withDeadline } from '../../lib/deadline.js';
 
 export interface PoolLayout {
   /** This host's name in the pool. */
@@ -198,8 +199,6 @@ export class GlusterPools {
   private async alive(target: string): Promise<boolean> {
     if (this.probing.has(target)) return true;
     this.probing.add(target);
-    let timer: NodeJS.Timeout | undefined;
-    const slow = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), ALIVE_WAIT_MS)));
     const answer = this.tools
       .listDirectory(target)
       .then(
@@ -207,11 +206,7 @@ export class GlusterPools {
         () => false,
       )
       .finally(() => this.probing.delete(target));
-    try {
-      return await Promise.race([answer, slow]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return withDeadline(answer, ALIVE_WAIT_MS, () => true);
   }
 
   /** Unmounts the pools at shutdown, lazily: the volumes bound from them stay usable. */

@@ -3,7 +3,8 @@ import type { GlusterTools, GlusterVolume, SystemTools } from '../../system/inde
 import type { Leftover } from '../backing.js';
 import { isMountedAt } from '../filesystem.js';
 import { mergedAllowList } from './access.js';
-import { CREATING_DIR, isLegacyBrickName, legacyVolumeId, POOL_KINDS, TRASH_DIR, VOLUMES_DIR, type PoolKind } from './names.js';
+import { isLegacyBrickName, legacyVolumeId, POOL_KINDS, type PoolKind } from './names.js';
+import { CREATING_DIR, TRASH_DIR, VOLUMES_DIR } from '../../state/layout.js';
 import type { GlusterPools, PoolLayout } from './pool.js';
 import type { PoolVolumes } from './pool-volumes.js';
 import { listReal, realDirectory, removeEntry } from './pool-paths.js';

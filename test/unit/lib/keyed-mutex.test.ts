@@ -1,6 +1,6 @@
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KeyedMutex } from '../../src/volumes/keyed-mutex.js';
+import { KeyedMutex } from '../../../src/lib/keyed-mutex.js';
 
 test('work on one key is serialized in arrival order', async (t) => {
   const mutex = new KeyedMutex();

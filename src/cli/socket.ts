@@ -1,3 +1,4 @@
+import { quoted } from '../lib/quoted.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -35,13 +36,13 @@ async function managedSocket(plugin: string): Promise<string> {
   });
   if (inspected.exitCode !== 0) {
     throw new CliError(
-      `no plugin socket at ${HOST_SOCKET}, and no managed plugin named ${JSON.stringify(plugin)} (${String(inspected.stderr).trim() || 'docker plugin inspect failed'}); start it with make run, or name it with --plugin or --socket`,
+      `no plugin socket at ${HOST_SOCKET}, and no managed plugin named ${quoted(plugin)} (${String(inspected.stderr).trim() || 'docker plugin inspect failed'}); start it with make run, or name it with --plugin or --socket`,
       EXIT.unreachable,
     );
   }
   const [id, enabled, socket] = String(inspected.stdout).trim().split(' ');
   if (enabled !== 'true') {
-    throw new CliError(`the managed plugin ${JSON.stringify(plugin)} is disabled; run docker plugin enable ${plugin}`, EXIT.unreachable);
+    throw new CliError(`the managed plugin ${quoted(plugin)} is disabled; run docker plugin enable ${plugin}`, EXIT.unreachable);
   }
   return join(PLUGINS_DIR, id ?? '', socket ?? 'custom.sock');
 }

@@ -1,3 +1,4 @@
+import { quoted } from '../lib/quoted.js';
 import { CUSTOM } from '../api/custom.js';
 import { RequestError } from '../api/endpoint.js';
 import type { PluginOperations } from './ports.js';
@@ -27,7 +28,7 @@ export function addCustomRoutes(router: PluginRouter, operations: PluginOperatio
       Reseal: report,
       Err:
         report.failed.length > 0
-          ? `could not reseal ${report.failed.map((f) => `volume ${JSON.stringify(f.volume)}: ${f.problem}`).join('; ')}; the others are sealed under the current KEK, keep CUSTOM_KEK_PREVIOUS_FILE until these are fixed`
+          ? `could not reseal ${report.failed.map((f) => `volume ${quoted(f.volume)}: ${f.problem}`).join('; ')}; the others are sealed under the current KEK, keep CUSTOM_KEK_PREVIOUS_FILE until these are fixed`
           : '',
     };
   });

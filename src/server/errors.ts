@@ -1,3 +1,4 @@
+import { quoted } from '../lib/quoted.js';
 import type Koa from 'koa';
 import { RequestError } from '../api/endpoint.js';
 import type { Logger } from '../log.js';
@@ -45,7 +46,7 @@ export function respondWithError(ctx: Koa.ParameterizedContext<RequestState>, er
     ctx.body = { Err: error.message };
     return;
   }
-  const volume = typeof ctx.state.volume === 'string' ? ` for volume ${JSON.stringify(ctx.state.volume)}` : '';
+  const volume = typeof ctx.state.volume === 'string' ? ` for volume ${quoted(ctx.state.volume)}` : '';
   log.error({ err: error, method: ctx.path }, 'unexpected error');
   ctx.status = 500;
   ctx.body = { Err: `internal error in ${ctx.path.slice(1)}${volume}; see the plugin log` };

@@ -1,3 +1,4 @@
+import { quoted } from '../lib/quoted.js';
 import { CUSTOM } from '../api/custom.js';
 import { decodeRequest, RequestError } from '../api/endpoint.js';
 import { ESTIMATE_HEADER, EXPORT_TYPE, PROGRESS_TYPE } from '../api/streams.js';
@@ -36,7 +37,7 @@ export function addStreamingRoutes(router: PluginRouter, driver: VolumeDriver, o
       if (!isVolumeError(error)) log.error({ err: error, method: ctx.path }, 'unexpected error');
       err = isVolumeError(error)
         ? error.message
-        : `internal error in ${CUSTOM.clone.method} for volume ${JSON.stringify(target)}; see the plugin log`;
+        : `internal error in ${CUSTOM.clone.method} for volume ${quoted(target)}; see the plugin log`;
     }
     ctx.res.end(`${JSON.stringify({ Err: err })}\n`);
     // For the request log.
@@ -44,7 +45,7 @@ export function addStreamingRoutes(router: PluginRouter, driver: VolumeDriver, o
   });
 
   const transfers = (name: string): TransferCalls => {
-    if (!operations.transfers) throw new RequestError(`volume ${JSON.stringify(name)}: export and import are not available in this plugin`);
+    if (!operations.transfers) throw new RequestError(`volume ${quoted(name)}: export and import are not available in this plugin`);
     return operations.transfers;
   };
   // The answer is the sealed tar itself (ctx.respond = false once it starts);

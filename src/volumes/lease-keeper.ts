@@ -4,6 +4,7 @@ import { VolumeError } from './errors.js';
 import { judgeLeases, totalLeases, withoutLeases } from './leases.js';
 import type { UsageSnapshot } from './usage.js';
 import type { VolumeService } from './service.js';
+import { persist } from './steps.js';
 
 export interface LeasePolicy {
   /** A lease younger than this may be a Mount whose container is still starting. */
@@ -54,7 +55,7 @@ export class LeaseKeeper {
     if (verdict.drop.length === 0) return record;
     deps.log.warn({ volume: name, why, released: verdict.drop, users: users ?? null }, 'released stale mount leases');
     const dropped = verdict.drop.map((entry) => entry.id);
-    return this.service.persist(name, 'could not record the released leases', () =>
+    return persist(name, 'could not record the released leases', () =>
       deps.state.update(name, (current) => ({ ...current, leases: withoutLeases(current.leases, dropped) })),
     );
   }

@@ -6,6 +6,7 @@ import { MAX_SIZE_BYTES } from './spec.js';
 import type { VolumeRecord } from '../state/schema.js';
 import { totalLeases } from './leases.js';
 import type { VolumeInfo, VolumeService } from './service.js';
+import { step } from './steps.js';
 
 // Day-2 operations behind the plugin's own endpoints (/Custom.*), for the
 // operator CLI: what Docker's VolumeDriver API has no call for. Each takes
@@ -165,7 +166,7 @@ export class VolumeOperations {
         if (!backing.grow) throw new VolumeError('PRECONDITION_FAILED', name, `type=${spec.type} cannot be resized`);
         const started = performance.now();
         const toBytes = await this.service.withGrowth(record, wanted - (local ?? 0), () =>
-          this.service.step(name, 'could not be grown (it is as it was)', () => backing.grow!(this.service.context(record), wanted)),
+          step(name, 'could not be grown (it is as it was)', () => backing.grow!(this.service.context(record), wanted)),
         );
         const next = {
           ...record,
@@ -197,7 +198,7 @@ export class VolumeOperations {
         );
       }
       const started = performance.now();
-      await this.service.step(name, 'could not be rekeyed (the old key still opens it; run rekey again)', () =>
+      await step(name, 'could not be rekeyed (the old key still opens it; run rekey again)', () =>
         backing.rekey!(this.service.context(record)),
       );
       this.service.deps.log.info({ volume: name, ms: Math.round(performance.now() - started) }, 'rekeyed');

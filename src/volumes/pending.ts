@@ -4,6 +4,7 @@ import { dirExists, listPending, moveDir, newTrashDir, removeDir } from '../stat
 import type { Checkpoint } from './checkpoints.js';
 import type { VolumeService } from './service.js';
 import { volumePaths } from './paths.js';
+import { persist } from './steps.js';
 
 // The second half of Create's and Remove's commits (see state/volume-dirs.ts):
 // what a crash left under .creating/ and .trash/ is finished here, at start
@@ -21,7 +22,7 @@ export async function removeCommitted(service: VolumeService, record: VolumeReco
   const moved = await dirExists(volume.paths.dir);
   if (moved) await moveDir(volume.paths.dir, trash);
   await checkpoint('remove.committed');
-  await service.persist(record.name, 'could not forget the volume', async () => {
+  await persist(record.name, 'could not forget the volume', async () => {
     try {
       await state.delete(record.name);
     } catch (error) {

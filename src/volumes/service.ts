@@ -6,13 +6,13 @@ import {
   type StatusValue,
   type VolumeContext,
 } from '../backings/backing.js';
-import { RollbackError, withUndo, type UndoStack } from '../backings/undo.js';
 import type { StateStore } from '../state/store.js';
 import type { VolumeRecord, VolumeType } from '../state/schema.js';
 import { writeVolumeMeta } from '../state/volume-meta.js';
 import { dirExists, ensureDir, moveDir, newStagingDir } from '../state/volume-dirs.js';
 import type { Logger } from '../log.js';
 import { VolumeError, isVolumeError } from './errors.js';
+import { persist, step, transaction } from './steps.js';
 import { addLease, hasLease, releaseLease } from './leases.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { validateName } from './names.js';
@@ -113,7 +113,7 @@ export class VolumeService {
         throw new VolumeError('VOLUME_EXISTS', name, 'already exists; pick another name for the copy, or remove it first');
       }
       if (existing) return confirmSameSpec(existing, spec);
-      await this.step(name, 'an interrupted earlier remove of this name could not be finished', () => finishPending(this, id));
+      await step(name, 'an interrupted earlier remove of this name could not be finished', () => finishPending(this, id));
       const problem = await this.deps.backings[spec.type].preflight(spec);
       if (problem) throw new VolumeError('PRECONDITION_FAILED', name, problem);
       const record: VolumeRecord = {
@@ -160,21 +160,21 @@ export class VolumeService {
     const { name } = planned;
     const staged = this.contextAt(planned, newStagingDir(this.deps.roots.dataDir, planned.id));
     const backing = this.backingOf(planned);
-    await this.transaction(name, async (undo) => {
+    await transaction(this.deps.log, name, async (undo) => {
       // A clone has the size of what it copied (a snapshot may be smaller than its source is now).
       let record = planned;
       if (from) {
-        const sizeBytes = await this.step(name, `could not be copied from ${from.source}`, () => this.copyFrom(staged, from, progress));
+        const sizeBytes = await step(name, `could not be copied from ${from.source}`, () => this.copyFrom(staged, from, progress));
         if (record.spec.type !== 'replicated' && sizeBytes !== record.spec.sizeBytes) {
           record = { ...record, spec: { ...record.spec, sizeBytes } } as VolumeRecord;
         }
       } else {
-        await this.step(name, 'could not provision storage', () => backing.create(staged));
+        await step(name, 'could not provision storage', () => backing.create(staged));
       }
       // Undo deletes what was just made, whatever retain says.
       undo.push('delete the new storage', () => backing.destroy(this.contextAt(withoutRetain(record), staged.paths.dir)));
       await this.checkpoint('create.provisioned');
-      await this.step(name, 'could not write its volume.json', async () => {
+      await step(name, 'could not write its volume.json', async () => {
         await ensureDir(staged.paths.dir);
         await writeVolumeMeta(staged.paths.dir, record);
       });
@@ -183,9 +183,9 @@ export class VolumeService {
       undo.push('move it back to staging', async () => {
         if (await dirExists(final.paths.dir)) await moveDir(final.paths.dir, staged.paths.dir);
       });
-      await this.step(name, 'could not move its storage into place', () => moveDir(staged.paths.dir, final.paths.dir));
+      await step(name, 'could not move its storage into place', () => moveDir(staged.paths.dir, final.paths.dir));
       await this.checkpoint('create.committed');
-      await this.persist(name, 'could not record the volume', () => this.deps.state.put(record));
+      await persist(name, 'could not record the volume', () => this.deps.state.put(record));
       undo.push('forget the record', () => this.deps.state.delete(name));
       await this.checkpoint('create.recorded');
     });
@@ -251,7 +251,7 @@ export class VolumeService {
     await this.exclusive(name, id, async () => {
       this.touched.add(id);
       // A Remove that failed halfway (even after its commit) is finished by the next one.
-      await this.step(name, 'could not finish deleting its storage', () => finishPending(this, id));
+      await step(name, 'could not finish deleting its storage', () => finishPending(this, id));
       const record = this.deps.state.get(name) ?? (await this.catalog.adopt(name));
       if (!record) {
         this.deps.log.warn({ volume: name }, 'remove of a volume we do not have: nothing to do');
@@ -267,9 +267,9 @@ export class VolumeService {
       await this.leases.clearForRemove(name);
       const volume = this.context(record);
       await this.refuseIfUsedElsewhere(record);
-      await this.step(name, 'could not be unmounted', () => this.backingOf(record).deactivate(volume));
+      await step(name, 'could not be unmounted', () => this.backingOf(record).deactivate(volume));
       await this.checkpoint('remove.deactivated');
-      await this.step(name, 'could not delete its storage', () => removeCommitted(this, record, (step) => this.checkpoint(step)));
+      await step(name, 'could not delete its storage', () => removeCommitted(this, record, (point) => this.checkpoint(point)));
       this.claims.forget(id);
     });
   }
@@ -278,7 +278,7 @@ export class VolumeService {
   private async refuseIfUsedElsewhere(record: VolumeRecord): Promise<void> {
     const backing = this.backingOf(record);
     if (!backing.usersElsewhere) return;
-    const elsewhere = await this.step(record.name, 'could not ask the other hosts whether they use it', () =>
+    const elsewhere = await step(record.name, 'could not ask the other hosts whether they use it', () =>
       backing.usersElsewhere!(this.context(record)),
     );
     if (elsewhere.length > 0) {
@@ -298,12 +298,12 @@ export class VolumeService {
       const volume = this.context(record);
       const backing = this.backingOf(record);
       const wasActive = await backing.isActive(volume);
-      await this.transaction(name, async (undo) => {
-        await this.step(name, 'could not be mounted', () => backing.activate(volume));
+      await transaction(this.deps.log, name, async (undo) => {
+        await step(name, 'could not be mounted', () => backing.activate(volume));
         if (!wasActive) undo.push('unmount again', () => backing.deactivate(volume));
         await this.checkpoint('mount.activated');
         const now = new Date();
-        await this.persist(name, 'could not record the mount', () =>
+        await persist(name, 'could not record the mount', () =>
           this.deps.state.update(name, (r) => ({ ...r, leases: addLease(r.leases, mountId, now, this.deps.host.bootId) })),
         );
         undo.push('take the lease back', () => this.deps.state.update(name, (r) => ({ ...r, leases: releaseLease(r.leases, mountId) })));
@@ -323,12 +323,12 @@ export class VolumeService {
       if (known) {
         // Recorded first: a crash before the unmount leaves an unneeded mount
         // that recovery releases, never a needed one that it forgets.
-        await this.persist(name, 'could not record the unmount', () =>
+        await persist(name, 'could not record the unmount', () =>
           this.deps.state.update(name, (r) => ({ ...r, leases: releaseLease(r.leases, mountId) })),
         );
         await this.checkpoint('unmount.recorded');
       }
-      await this.step(name, 'could not be unmounted', () => this.leases.releaseIfUnused(name, known));
+      await step(name, 'could not be unmounted', () => this.leases.releaseIfUnused(name, known));
       await this.checkpoint('unmount.done');
     });
   }
@@ -420,42 +420,6 @@ export class VolumeService {
       outcome === 'marked' ? 'a step is stuck in the kernel: volume marked busy' : 'another process of this volume is stuck in the kernel',
     );
   }
-
-  /** Runs `work` with an undo stack; a failure unwinds it and stays a VolumeError. */
-  async transaction<T>(name: string, work: (undo: UndoStack) => Promise<T>): Promise<T> {
-    try {
-      return await withUndo(work);
-    } catch (error) {
-      if (!(error instanceof RollbackError)) throw error;
-      this.deps.log.error({ volume: name, err: error, failures: error.failures }, 'undo failed');
-      const original = error.original;
-      const code = isVolumeError(original) ? original.code : 'BACKING_FAILED';
-      const detail = isVolumeError(original) ? original.detail : reason(original);
-      throw new VolumeError(
-        code,
-        name,
-        `${detail}; clean-up also failed at: ${error.failures.map((f) => f.label).join(', ')} (see the plugin log)`,
-        { cause: error },
-      );
-    }
-  }
-
-  async step<T>(name: string, what: string, work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      if (isVolumeError(error)) throw error;
-      throw new VolumeError('BACKING_FAILED', name, `${what}: ${reason(error)}`, { cause: error });
-    }
-  }
-
-  async persist<T>(name: string, what: string, work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      throw new VolumeError('STATE_FAILED', name, `${what}: the plugin's state could not be saved (${reason(error)})`, { cause: error });
-    }
-  }
 }
 
 function withoutRetain(record: VolumeRecord): VolumeRecord {
@@ -474,13 +438,4 @@ function confirmSameSpec(existing: VolumeRecord, spec: VolumeRecord['spec']): vo
     existing.name,
     'already exists with other options (another create of this name came first); remove it first, or create it with the same options',
   );
-}
-
-// The tool's first line of stderr says what went wrong (e.g. "No space left
-// on device"); it never holds a secret because secrets only travel on stdin.
-// A file-system error says its code and call, not the path (a key file's, say).
-function reason(error: unknown): string {
-  const { code, syscall } = error as NodeJS.ErrnoException;
-  if (code && syscall) return `${code} (${syscall}): ${(error as Error).message.split(',')[0]?.replace(/^[A-Z]+: /, '') ?? code}`;
-  return error instanceof Error ? error.message : String(error);
 }

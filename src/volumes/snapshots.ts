@@ -6,6 +6,7 @@ import { totalLeases } from './leases.js';
 import { rewriteRecord } from './record-change.js';
 import { formatSize } from './size.js';
 import type { VolumeService } from './service.js';
+import { step } from './steps.js';
 
 // Snapshots (/Custom.Snapshot*): each under the volume's lock, logged like a request.
 
@@ -30,7 +31,7 @@ export class SnapshotOperations {
       // A copy may need the image's allocated bytes (no reflink on this filesystem): it must fit like a Create.
       const allocated = record.spec.type === 'replicated' ? 0 : record.spec.sizeBytes - (await backing.unclaimedBytes(volume));
       const info = await this.service.withGrowth(record, Math.max(0, allocated), () =>
-        this.service.step(name, `could not take snapshot ${snap} (nothing was kept)`, () => backing.snapshot(volume, snap)),
+        step(name, `could not take snapshot ${snap} (nothing was kept)`, () => backing.snapshot(volume, snap)),
       );
       await this.service.claims.remeasure(record);
       this.service.deps.log.info(
@@ -43,7 +44,7 @@ export class SnapshotOperations {
 
   async list(name: string): Promise<SnapshotInfo[]> {
     return this.withVolume(name, (_record, volume, backing) =>
-      this.service.step(name, 'could not list its snapshots', () => backing.listSnapshots(volume)),
+      step(name, 'could not list its snapshots', () => backing.listSnapshots(volume)),
     );
   }
 
@@ -63,9 +64,7 @@ export class SnapshotOperations {
       // Without reflinks the restore writes a whole copy beside the image before the old one goes: it must fit.
       const copied = (await backing.listSnapshots(volume)).find((s) => s.name === snapshot)?.allocatedBytes ?? 0;
       const sizeBytes = await this.service.withGrowth(record, copied, () =>
-        this.service.step(name, `could not restore snapshot ${snapshot} (the volume is as it was)`, () =>
-          backing.restoreSnapshot(volume, snapshot),
-        ),
+        step(name, `could not restore snapshot ${snapshot} (the volume is as it was)`, () => backing.restoreSnapshot(volume, snapshot)),
       );
       if (record.spec.type !== 'replicated' && record.spec.sizeBytes !== sizeBytes) {
         const next = { ...record, spec: { ...record.spec, sizeBytes } } as VolumeRecord;
@@ -85,7 +84,7 @@ export class SnapshotOperations {
   async remove(name: string, snapshot: string): Promise<void> {
     checkSnapshotName(name, snapshot);
     await this.withVolume(name, async (record, volume, backing) => {
-      await this.service.step(name, `could not remove snapshot ${snapshot}`, () => backing.removeSnapshot(volume, snapshot));
+      await step(name, `could not remove snapshot ${snapshot}`, () => backing.removeSnapshot(volume, snapshot));
       await this.service.claims.remeasure(record);
       this.service.deps.log.info({ volume: name, snapshot }, 'snapshot removed');
     });

@@ -6,6 +6,7 @@ import type { VolumeRecord } from '../state/schema.js';
 import { VolumeError } from './errors.js';
 import { totalLeases } from './leases.js';
 import type { VolumeService } from './service.js';
+import { step } from './steps.js';
 
 // export and import (/Custom.Export, /Custom.Import): a volume's files as a
 // sealed tar, into or out of any type. Each holds the volume's lock for the
@@ -60,7 +61,7 @@ export class TransferOperations {
         );
       }
       const started = performance.now();
-      const seal = await this.service.step(name, 'could not be imported (the volume is as it was)', () =>
+      const seal = await step(name, 'could not be imported (the volume is as it was)', () =>
         this.transfer.importFrom(volume.paths, source),
       );
       await this.service.claims.remeasure(record);
@@ -78,7 +79,7 @@ export class TransferOperations {
         const volume = this.service.context(record);
         const backing = this.service.backingOf(record);
         const wasActive = await backing.isActive(volume);
-        if (!wasActive) await this.service.step(name, 'could not be mounted', () => backing.activate(volume));
+        if (!wasActive) await step(name, 'could not be mounted', () => backing.activate(volume));
         let result: T;
         try {
           result = await work(record, volume);
@@ -90,7 +91,7 @@ export class TransferOperations {
           }
           throw error;
         }
-        if (!wasActive) await this.service.step(name, 'could not be unmounted again', () => backing.deactivate(volume));
+        if (!wasActive) await step(name, 'could not be unmounted again', () => backing.deactivate(volume));
         return result;
       },
       missing,

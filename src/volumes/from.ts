@@ -1,8 +1,7 @@
 import type { VolumeRecord, VolumeSpec } from '../state/schema.js';
 import { VolumeError } from './errors.js';
-import { validateName } from './names.js';
+import { checkSnapshotName, validateName } from './names.js';
 import { ownValue } from './own-property.js';
-import { checkSnapshotName } from './snapshots.js';
 import { parseBoolean, type SpecDefaults, type VolumeOptions } from './spec.js';
 
 // `-o from=SRC[@SNAP]`: a new volume made as a copy of another (or of one of

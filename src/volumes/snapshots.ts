@@ -1,8 +1,9 @@
 import type { Backing, SnapshotInfo, VolumeContext } from '../backings/backing.js';
-import { defaultSnapshotName, snapshotNameProblem } from '../backings/image-snapshots.js';
+import { defaultSnapshotName } from '../backings/image-snapshots.js';
 import type { VolumeRecord } from '../state/schema.js';
 import { VolumeError } from './errors.js';
 import { totalLeases } from './leases.js';
+import { checkSnapshotName } from './names.js';
 import { rewriteRecord } from './record-change.js';
 import { formatSize } from './size.js';
 import type { VolumeService } from './service.js';
@@ -14,11 +15,6 @@ const NO_SNAPSHOTS =
   'is replicated: it has no snapshots (GlusterFS snapshots need thin-LVM bricks, which these pools do not use); back it up with custom-volume export';
 
 type SnapshotBacking = Backing & Required<Pick<Backing, 'snapshot' | 'listSnapshots' | 'restoreSnapshot' | 'removeSnapshot'>>;
-
-export function checkSnapshotName(volume: string, snapshot: string): void {
-  const problem = snapshotNameProblem(snapshot);
-  if (problem) throw new VolumeError('INVALID_OPTION', volume, problem);
-}
 
 export class SnapshotOperations {
   constructor(private readonly service: VolumeService) {}

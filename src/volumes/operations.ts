@@ -165,7 +165,7 @@ export class VolumeOperations {
         if (wanted === fromBytes && wanted === local) return { fromBytes, toBytes: wanted, changed: false };
         if (!backing.grow) throw new VolumeError('PRECONDITION_FAILED', name, `type=${spec.type} cannot be resized`);
         const started = performance.now();
-        const toBytes = await this.service.withGrowth(record, wanted - (local ?? 0), () =>
+        const toBytes = await this.service.capacity.withGrowth(record, wanted - (local ?? 0), () =>
           step(name, 'could not be grown (it is as it was)', () => backing.grow!(this.service.context(record), wanted)),
         );
         const next = {

@@ -22,7 +22,7 @@ import { parseProtect, parseVolumeSpec, type SpecDefaults, type VolumeOptions } 
 import { cloneSpec, parseFrom, type CloneSource } from './from.js';
 import { describeVolume } from './describe.js';
 import { GlobalCatalog } from './catalog.js';
-import { checkCapacity } from './capacity.js';
+import { CapacityAdmission } from './admission.js';
 import { ClaimLedger } from './claims.js';
 import { canonicalJson } from './canonical.js';
 import { noCheckpoints, type Checkpoint } from './checkpoints.js';
@@ -72,17 +72,16 @@ export class VolumeService {
   readonly leases: LeaseKeeper;
   private readonly catalog: GlobalCatalog;
   private readonly checkpoint: Checkpoint;
-  /** Sizes promised by Creates between their capacity check and their end (one lock for all of them). */
-  private readonly promised = new Map<string, number>();
-  private readonly capacityLock = new KeyedMutex();
   /** What existing sparse images may still claim, measured between Creates. */
   readonly claims: ClaimLedger;
+  readonly capacity: CapacityAdmission;
 
   constructor(readonly deps: ServiceDeps) {
     this.catalog = new GlobalCatalog(deps.backings, deps.state, this.locks, deps.log);
     this.checkpoint = deps.checkpoint ?? noCheckpoints;
     this.leases = new LeaseKeeper(this, deps.policy);
     this.claims = new ClaimLedger((record) => this.backingOf(record).unclaimedBytes(this.context(record)), deps.log);
+    this.capacity = new CapacityAdmission(deps.state, this.claims, deps.host, deps.policy.overcommit);
   }
 
   context(record: VolumeRecord): VolumeContext {
@@ -132,9 +131,8 @@ export class VolumeService {
           `its storage directory already exists (${final.paths.dir}) without a record; it may hold an earlier volume's data, so it is left untouched. Move it away, or restore its volume.json and restart the plugin`,
         );
       }
-      await this.checkCapacity(record);
-      this.touched.add(id);
-      try {
+      await this.capacity.forCreate(record, async () => {
+        this.touched.add(id);
         // The source's lock without its marking: a step that gets stuck here is the new volume's (marked by the outer exclusive).
         if (from) {
           const sourceId = volumeId(from.source);
@@ -145,9 +143,7 @@ export class VolumeService {
           });
         } else await this.provision(record, final);
         await this.claims.remeasure(this.deps.state.get(name) ?? record);
-      } finally {
-        await this.capacityLock.run('', async () => void this.promised.delete(id));
-      }
+      });
     });
   }
 
@@ -204,46 +200,6 @@ export class VolumeService {
       'cloned',
     );
     return sizeBytes;
-  }
-
-  // Concurrent Creates (of different names) are checked one at a time, each
-  // counting what the others promised until they end: otherwise each one
-  // fits alone and together they overfill the disk.
-  private async checkCapacity(record: VolumeRecord): Promise<void> {
-    const { spec } = record;
-    if (spec.type === 'replicated') return; // bricks live on the peers, limited by quota
-    await this.capacityLock.run('', async () => {
-      await this.assertFits(record.name, spec.sizeBytes);
-      this.promised.set(record.id, spec.sizeBytes);
-    });
-  }
-
-  /**
-   * A resize's growth must fit like a Create of that size would, and counts
-   * as promised until `work` (the grow) ends: a Create meanwhile sees it.
-   */
-  async withGrowth<T>(record: VolumeRecord, addedBytes: number, work: () => Promise<T>): Promise<T> {
-    if (record.spec.type === 'replicated') return work();
-    const key = `${record.id}+grow`;
-    await this.capacityLock.run('', async () => {
-      await this.assertFits(record.name, addedBytes);
-      this.promised.set(key, addedBytes);
-    });
-    try {
-      return await work();
-    } finally {
-      await this.capacityLock.run('', async () => void this.promised.delete(key));
-    }
-  }
-
-  private async assertFits(name: string, bytes: number): Promise<void> {
-    const records = this.deps.state.all().filter((r) => !this.promised.has(r.id));
-    const claimed = await this.claims.total(records);
-    checkCapacity(name, bytes, {
-      freeBytes: await this.deps.host.freeBytes(),
-      unclaimedBytes: claimed + [...this.promised.values()].reduce((sum, total) => sum + total, 0),
-      overcommit: this.deps.policy.overcommit,
-    });
   }
 
   async remove(name: string): Promise<void> {

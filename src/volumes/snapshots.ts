@@ -26,7 +26,7 @@ export class SnapshotOperations {
       const started = performance.now();
       // A copy may need the image's allocated bytes (no reflink on this filesystem): it must fit like a Create.
       const allocated = record.spec.type === 'replicated' ? 0 : record.spec.sizeBytes - (await backing.unclaimedBytes(volume));
-      const info = await this.service.withGrowth(record, Math.max(0, allocated), () =>
+      const info = await this.service.capacity.withGrowth(record, Math.max(0, allocated), () =>
         step(name, `could not take snapshot ${snap} (nothing was kept)`, () => backing.snapshot(volume, snap)),
       );
       await this.service.claims.remeasure(record);
@@ -59,7 +59,7 @@ export class SnapshotOperations {
       const started = performance.now();
       // Without reflinks the restore writes a whole copy beside the image before the old one goes: it must fit.
       const copied = (await backing.listSnapshots(volume)).find((s) => s.name === snapshot)?.allocatedBytes ?? 0;
-      const sizeBytes = await this.service.withGrowth(record, copied, () =>
+      const sizeBytes = await this.service.capacity.withGrowth(record, copied, () =>
         step(name, `could not restore snapshot ${snapshot} (the volume is as it was)`, () => backing.restoreSnapshot(volume, snapshot)),
       );
       if (record.spec.type !== 'replicated' && record.spec.sizeBytes !== sizeBytes) {

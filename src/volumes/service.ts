@@ -11,7 +11,7 @@ import type { VolumeRecord, VolumeType } from '../state/schema.js';
 import { writeVolumeMeta } from '../state/volume-meta.js';
 import { dirExists, ensureDir, moveDir, newStagingDir } from '../state/volume-dirs.js';
 import type { Logger } from '../log.js';
-import { VolumeError, isVolumeError } from './errors.js';
+import { VolumeError } from './errors.js';
 import { persist, step, transaction } from './steps.js';
 import { addLease, hasLease, releaseLease } from './leases.js';
 import { KeyedMutex } from './keyed-mutex.js';
@@ -29,7 +29,8 @@ import { noCheckpoints, type Checkpoint } from './checkpoints.js';
 import type { HostView } from './host.js';
 import { LeaseKeeper, type LeasePolicy } from './lease-keeper.js';
 import { finishPending, removeCommitted } from './pending.js';
-import { StuckVolumes, stuckError } from './hung.js';
+import { StuckVolumes } from './hung.js';
+import { StuckPolicy } from './stuck-policy.js';
 import { recheckVolume } from './recover.js';
 
 export interface VolumeInfo {
@@ -70,6 +71,7 @@ export class VolumeService {
   /** Ids created, mounted, unmounted or removed since start: start-up recovery leaves them alone. */
   readonly touched = new Set<string>();
   readonly leases: LeaseKeeper;
+  private readonly stuckPolicy: StuckPolicy;
   private readonly catalog: GlobalCatalog;
   private readonly checkpoint: Checkpoint;
   /** What existing sparse images may still claim, measured between Creates. */
@@ -80,6 +82,7 @@ export class VolumeService {
     this.catalog = new GlobalCatalog(deps.backings, deps.state, this.locks, deps.log);
     this.checkpoint = deps.checkpoint ?? noCheckpoints;
     this.leases = new LeaseKeeper(this, deps.policy);
+    this.stuckPolicy = new StuckPolicy(this.locks, this.stuck, deps.log, (name) => recheckVolume(this, deps.log, name));
     this.claims = new ClaimLedger((record) => this.backingOf(record).unclaimedBytes(this.context(record)), deps.log);
     this.capacity = new CapacityAdmission(deps.state, this.claims, deps.host, deps.policy.overcommit);
   }
@@ -105,7 +108,7 @@ export class VolumeService {
     const parsed = from ? undefined : parseVolumeSpec(name, options, defaults);
     const protect = parseProtect(name, options);
     const id = volumeId(name);
-    await this.exclusive(name, id, async () => {
+    await this.stuckPolicy.exclusive(name, id, async () => {
       const spec = parsed ?? cloneSpec(name, from!, this.deps.state.get(from!.source), options, defaults);
       const existing = this.deps.state.get(name);
       if (existing && exclusive) {
@@ -135,12 +138,7 @@ export class VolumeService {
         this.touched.add(id);
         // The source's lock without its marking: a step that gets stuck here is the new volume's (marked by the outer exclusive).
         if (from) {
-          const sourceId = volumeId(from.source);
-          this.stuck.refuse(sourceId, from.source);
-          await this.locks.run(sourceId, () => {
-            this.stuck.refuse(sourceId, from.source);
-            return this.provision(record, final, from, progress);
-          });
+          await this.stuckPolicy.alongside(from.source, volumeId(from.source), () => this.provision(record, final, from, progress));
         } else await this.provision(record, final);
         await this.claims.remeasure(this.deps.state.get(name) ?? record);
       });
@@ -204,7 +202,7 @@ export class VolumeService {
 
   async remove(name: string): Promise<void> {
     const id = volumeId(name);
-    await this.exclusive(name, id, async () => {
+    await this.stuckPolicy.exclusive(name, id, async () => {
       this.touched.add(id);
       // A Remove that failed halfway (even after its commit) is finished by the next one.
       await step(name, 'could not finish deleting its storage', () => finishPending(this, id));
@@ -248,7 +246,7 @@ export class VolumeService {
 
   async mount(name: string, mountId: string): Promise<string> {
     const id = volumeId(name);
-    return this.exclusive(name, id, async () => {
+    return this.stuckPolicy.exclusive(name, id, async () => {
       this.touched.add(id);
       const record = await this.find(name, true);
       const volume = this.context(record);
@@ -271,7 +269,7 @@ export class VolumeService {
 
   async unmount(name: string, mountId: string): Promise<void> {
     const id = volumeId(name);
-    await this.exclusive(name, id, async () => {
+    await this.stuckPolicy.exclusive(name, id, async () => {
       const record = this.deps.state.get(name);
       if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume');
       this.touched.add(id);
@@ -334,47 +332,16 @@ export class VolumeService {
    * host's state, or VOLUME_NOT_FOUND with `missing` as the detail.
    */
   async withRecord<T>(name: string, work: (record: VolumeRecord) => Promise<T>, missing = 'no such volume on this host'): Promise<T> {
-    return this.exclusive(name, volumeId(name), async () => {
+    return this.stuckPolicy.exclusive(name, volumeId(name), async () => {
       const record = this.deps.state.get(name);
       if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, missing);
       return work(record);
     });
   }
 
-  /**
-   * Every request that changes a volume: under its lock, refused at once while
-   * a step of it is stuck in the kernel. A step that gets stuck marks the
-   * volume (before the lock is let go, so no request queued behind it starts
-   * another stuck process) and answers VOLUME_BUSY.
-   */
-  private async exclusive<T>(name: string, id: string, work: () => Promise<T>): Promise<T> {
-    this.stuck.refuse(id, name);
-    return this.locks.run(id, async () => {
-      this.stuck.refuse(id, name);
-      try {
-        return await work();
-      } catch (error) {
-        const hung = findHung(error);
-        if (!hung || (isVolumeError(error) && error.code === 'VOLUME_BUSY')) throw error;
-        const failed = isVolumeError(error) ? error : new VolumeError('BACKING_FAILED', name, hung.message, { cause: error });
-        this.markStuck(id, name, failed.detail, hung);
-        throw stuckError(name, failed);
-      }
-    });
-  }
-
   /** Marks the volume busy until the stuck process ends, then checks its real state again. */
   markStuck(id: string, name: string, detail: string, hung: HungCommandError): void {
-    const { log } = this.deps;
-    const outcome = this.stuck.mark(id, name, detail, hung, async () => {
-      log.warn({ volume: name }, 'its stuck processes ended: checking the volume again');
-      await recheckVolume(this, log, name);
-    });
-    if (outcome === 'known') return;
-    log.error(
-      { volume: name, pid: hung.pid, command: hung.command, detail },
-      outcome === 'marked' ? 'a step is stuck in the kernel: volume marked busy' : 'another process of this volume is stuck in the kernel',
-    );
+    this.stuckPolicy.markStuck(id, name, detail, hung);
   }
 }
 

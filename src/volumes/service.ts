@@ -1,13 +1,6 @@
-import {
-  findHung,
-  type Backing,
-  type CopyProgress,
-  type HungCommandError,
-  type StatusValue,
-  type VolumeContext,
-} from '../backings/backing.js';
+import { findHung, type Backing, type CopyProgress, type HungCommandError, type VolumeContext } from '../backings/backing.js';
 import type { StateStore } from '../state/store.js';
-import type { VolumeRecord, VolumeType } from '../state/schema.js';
+import type { VolumeRecord } from '../state/schema.js';
 import { writeVolumeMeta } from '../state/volume-meta.js';
 import { dirExists, ensureDir, moveDir, newStagingDir } from '../state/volume-dirs.js';
 import type { Logger } from '../log.js';
@@ -20,32 +13,27 @@ import { volumeId } from '../state/volume-id.js';
 import { volumePaths, volumePathsAt, type PathRoots } from './paths.js';
 import { parseProtect, parseVolumeSpec, type SpecDefaults, type VolumeOptions } from './spec.js';
 import { cloneSpec, parseFrom, type CloneSource } from './from.js';
-import { describeVolume } from './describe.js';
+import { describeVolume, type VolumeInfo, type VolumeSummary } from './describe.js';
 import { GlobalCatalog } from './catalog.js';
 import { CapacityAdmission } from './admission.js';
 import { ClaimLedger } from './claims.js';
 import { canonicalJson } from './canonical.js';
 import { noCheckpoints, type Checkpoint } from './checkpoints.js';
 import type { HostView } from './host.js';
-import { LeaseKeeper, type LeasePolicy } from './lease-keeper.js';
+import { LeaseKeeper, type LeasePolicy, type LeasePort } from './lease-keeper.js';
 import { finishPending, removeCommitted } from './pending.js';
 import { StuckVolumes } from './hung.js';
 import { StuckPolicy } from './stuck-policy.js';
-import { recheckVolume } from './recover.js';
+import { recheckVolume, type RecoveryPort } from './recover.js';
+import type { Backings } from './ports.js';
+import type { SnapshotPort } from './snapshots.js';
+import type { OperationsPort } from './operations.js';
+import type { TransferPort } from './transfer.js';
+import type { ResealPort } from './reseal.js';
+import type { DoctorPort } from './doctor.js';
 
-export interface VolumeInfo {
-  readonly name: string;
-  readonly mountpoint: string;
-  readonly createdAt: string;
-  readonly status: Record<string, StatusValue>;
-}
-
-export interface VolumeSummary {
-  readonly name: string;
-  readonly mountpoint: string;
-}
-
-export type Backings = Readonly<Record<VolumeType, Backing>>;
+export type { Backings } from './ports.js';
+export type { VolumeInfo, VolumeSummary } from './describe.js';
 
 export interface ServicePolicy extends LeasePolicy {
   /** CUSTOM_OVERCOMMIT: how many times the free space may be promised to sparse images. */
@@ -64,7 +52,7 @@ export interface ServiceDeps {
 }
 
 /** The domain: what each VolumeDriver call means, independent of HTTP. Locks are per volume id. */
-export class VolumeService {
+export class VolumeService implements LeasePort, RecoveryPort, SnapshotPort, OperationsPort, TransferPort, ResealPort, DoctorPort {
   readonly locks = new KeyedMutex();
   /** Volumes whose step left a process stuck in the kernel: refused at once until it ends. */
   readonly stuck = new StuckVolumes();
@@ -77,8 +65,22 @@ export class VolumeService {
   /** What existing sparse images may still claim, measured between Creates. */
   readonly claims: ClaimLedger;
   readonly capacity: CapacityAdmission;
+  readonly state: StateStore;
+  readonly backings: Backings;
+  readonly roots: PathRoots;
+  readonly log: Logger;
+  readonly host: HostView;
+  readonly policy: ServicePolicy;
+  private readonly specDefaults: SpecDefaults;
 
-  constructor(readonly deps: ServiceDeps) {
+  constructor(deps: ServiceDeps) {
+    this.state = deps.state;
+    this.backings = deps.backings;
+    this.roots = deps.roots;
+    this.log = deps.log;
+    this.host = deps.host;
+    this.policy = deps.policy;
+    this.specDefaults = deps.specDefaults ?? { generatedKeySource: 'generated' };
     this.catalog = new GlobalCatalog(deps.backings, deps.state, this.locks, deps.log);
     this.checkpoint = deps.checkpoint ?? noCheckpoints;
     this.leases = new LeaseKeeper(this, deps.policy);
@@ -88,35 +90,35 @@ export class VolumeService {
   }
 
   context(record: VolumeRecord): VolumeContext {
-    return { record, paths: volumePaths(this.deps.roots, record.id) };
+    return { record, paths: volumePaths(this.roots, record.id) };
   }
 
   /** The volume with its files somewhere else (being created or removed). */
   contextAt(record: VolumeRecord, dir: string): VolumeContext {
-    return { record, paths: volumePathsAt(this.deps.roots, record.id, dir) };
+    return { record, paths: volumePathsAt(this.roots, record.id, dir) };
   }
 
   backingOf(record: VolumeRecord): Backing {
-    return this.deps.backings[record.spec.type];
+    return this.backings[record.spec.type];
   }
 
   /** `exclusive`: an existing volume of this name is an error (the CLI's clone), not a repeated Create. */
   async create(name: string, options: VolumeOptions | null, exclusive = false, progress?: CopyProgress): Promise<void> {
     validateName(name);
     const from = parseFrom(name, options);
-    const defaults = this.deps.specDefaults ?? { generatedKeySource: 'generated' };
+    const defaults = this.specDefaults;
     const parsed = from ? undefined : parseVolumeSpec(name, options, defaults);
     const protect = parseProtect(name, options);
     const id = volumeId(name);
     await this.stuckPolicy.exclusive(name, id, async () => {
-      const spec = parsed ?? cloneSpec(name, from!, this.deps.state.get(from!.source), options, defaults);
-      const existing = this.deps.state.get(name);
+      const spec = parsed ?? cloneSpec(name, from!, this.state.get(from!.source), options, defaults);
+      const existing = this.state.get(name);
       if (existing && exclusive) {
         throw new VolumeError('VOLUME_EXISTS', name, 'already exists; pick another name for the copy, or remove it first');
       }
       if (existing) return confirmSameSpec(existing, spec);
       await step(name, 'an interrupted earlier remove of this name could not be finished', () => finishPending(this, id));
-      const problem = await this.deps.backings[spec.type].preflight(spec);
+      const problem = await this.backings[spec.type].preflight(spec);
       if (problem) throw new VolumeError('PRECONDITION_FAILED', name, problem);
       const record: VolumeRecord = {
         name,
@@ -140,7 +142,7 @@ export class VolumeService {
         if (from) {
           await this.stuckPolicy.alongside(from.source, volumeId(from.source), () => this.provision(record, final, from, progress));
         } else await this.provision(record, final);
-        await this.claims.remeasure(this.deps.state.get(name) ?? record);
+        await this.claims.remeasure(this.state.get(name) ?? record);
       });
     });
   }
@@ -152,9 +154,9 @@ export class VolumeService {
   // the source exists and its target does not, so no two Creates wait on each other.
   private async provision(planned: VolumeRecord, final: VolumeContext, from?: CloneSource, progress?: CopyProgress): Promise<void> {
     const { name } = planned;
-    const staged = this.contextAt(planned, newStagingDir(this.deps.roots.dataDir, planned.id));
+    const staged = this.contextAt(planned, newStagingDir(this.roots.dataDir, planned.id));
     const backing = this.backingOf(planned);
-    await transaction(this.deps.log, name, async (undo) => {
+    await transaction(this.log, name, async (undo) => {
       // A clone has the size of what it copied (a snapshot may be smaller than its source is now).
       let record = planned;
       if (from) {
@@ -179,21 +181,21 @@ export class VolumeService {
       });
       await step(name, 'could not move its storage into place', () => moveDir(staged.paths.dir, final.paths.dir));
       await this.checkpoint('create.committed');
-      await persist(name, 'could not record the volume', () => this.deps.state.put(record));
-      undo.push('forget the record', () => this.deps.state.delete(name));
+      await persist(name, 'could not record the volume', () => this.state.put(record));
+      undo.push('forget the record', () => this.state.delete(name));
       await this.checkpoint('create.recorded');
     });
   }
 
   /** Resolves with the copy's size. */
   private async copyFrom(target: VolumeContext, from: CloneSource, progress?: CopyProgress): Promise<number> {
-    const source = this.deps.state.get(from.source);
+    const source = this.state.get(from.source);
     if (!source) throw new VolumeError('VOLUME_NOT_FOUND', target.record.name, `from=${from.source}: no such volume on this host`);
     const backing = this.backingOf(source);
     if (!backing.createFrom) throw new Error(`type=${source.spec.type} cannot be cloned`);
     const started = performance.now();
     const { method, sizeBytes } = await backing.createFrom(target, this.context(source), from.snapshot, progress);
-    this.deps.log.info(
+    this.log.info(
       { volume: target.record.name, from: from.source, snapshot: from.snapshot, method, ms: Math.round(performance.now() - started) },
       'cloned',
     );
@@ -206,9 +208,9 @@ export class VolumeService {
       this.touched.add(id);
       // A Remove that failed halfway (even after its commit) is finished by the next one.
       await step(name, 'could not finish deleting its storage', () => finishPending(this, id));
-      const record = this.deps.state.get(name) ?? (await this.catalog.adopt(name));
+      const record = this.state.get(name) ?? (await this.catalog.adopt(name));
       if (!record) {
-        this.deps.log.warn({ volume: name }, 'remove of a volume we do not have: nothing to do');
+        this.log.warn({ volume: name }, 'remove of a volume we do not have: nothing to do');
         return;
       }
       if (record.protected) {
@@ -252,15 +254,15 @@ export class VolumeService {
       const volume = this.context(record);
       const backing = this.backingOf(record);
       const wasActive = await backing.isActive(volume);
-      await transaction(this.deps.log, name, async (undo) => {
+      await transaction(this.log, name, async (undo) => {
         await step(name, 'could not be mounted', () => backing.activate(volume));
         if (!wasActive) undo.push('unmount again', () => backing.deactivate(volume));
         await this.checkpoint('mount.activated');
         const now = new Date();
         await persist(name, 'could not record the mount', () =>
-          this.deps.state.update(name, (r) => ({ ...r, leases: addLease(r.leases, mountId, now, this.deps.host.bootId) })),
+          this.state.update(name, (r) => ({ ...r, leases: addLease(r.leases, mountId, now, this.host.bootId) })),
         );
-        undo.push('take the lease back', () => this.deps.state.update(name, (r) => ({ ...r, leases: releaseLease(r.leases, mountId) })));
+        undo.push('take the lease back', () => this.state.update(name, (r) => ({ ...r, leases: releaseLease(r.leases, mountId) })));
         await this.checkpoint('mount.recorded');
       });
       return volume.paths.mountpoint;
@@ -270,7 +272,7 @@ export class VolumeService {
   async unmount(name: string, mountId: string): Promise<void> {
     const id = volumeId(name);
     await this.stuckPolicy.exclusive(name, id, async () => {
-      const record = this.deps.state.get(name);
+      const record = this.state.get(name);
       if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume');
       this.touched.add(id);
       const known = hasLease(record.leases, mountId);
@@ -278,7 +280,7 @@ export class VolumeService {
         // Recorded first: a crash before the unmount leaves an unneeded mount
         // that recovery releases, never a needed one that it forgets.
         await persist(name, 'could not record the unmount', () =>
-          this.deps.state.update(name, (r) => ({ ...r, leases: releaseLease(r.leases, mountId) })),
+          this.state.update(name, (r) => ({ ...r, leases: releaseLease(r.leases, mountId) })),
         );
         await this.checkpoint('unmount.recorded');
       }
@@ -309,20 +311,20 @@ export class VolumeService {
       name: record.name,
       mountpoint: volume.paths.mountpoint,
       createdAt: record.createdAt,
-      status: await describeVolume(this.backingOf(record), volume, this.deps.log, { stuck, settled }),
+      status: await describeVolume(this.backingOf(record), volume, this.log, { stuck, settled }),
     };
   }
 
   async list(): Promise<VolumeSummary[]> {
     return (await this.catalog.merged()).map((record) => ({
       name: record.name,
-      mountpoint: volumePaths(this.deps.roots, record.id).mountpoint,
+      mountpoint: volumePaths(this.roots, record.id).mountpoint,
     }));
   }
 
   /** `adopt`: keep a catalogue volume in local state (only under the volume's lock). */
   private async find(name: string, adopt = false): Promise<VolumeRecord> {
-    const record = this.deps.state.get(name) ?? (await (adopt ? this.catalog.adopt(name) : this.catalog.lookup(name)));
+    const record = this.state.get(name) ?? (await (adopt ? this.catalog.adopt(name) : this.catalog.lookup(name)));
     if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume');
     return record;
   }
@@ -333,7 +335,7 @@ export class VolumeService {
    */
   async withRecord<T>(name: string, work: (record: VolumeRecord) => Promise<T>, missing = 'no such volume on this host'): Promise<T> {
     return this.stuckPolicy.exclusive(name, volumeId(name), async () => {
-      const record = this.deps.state.get(name);
+      const record = this.state.get(name);
       if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, missing);
       return work(record);
     });

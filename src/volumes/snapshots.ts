@@ -4,9 +4,12 @@ import type { VolumeRecord } from '../state/schema.js';
 import { VolumeError } from './errors.js';
 import { totalLeases } from './leases.js';
 import { checkSnapshotName } from './names.js';
-import { rewriteRecord } from './record-change.js';
+import { rewriteRecord, type RecordChangePort } from './record-change.js';
 import { formatSize } from './size.js';
-import type { VolumeService } from './service.js';
+import type { RecordAccess, VolumeResolver } from './ports.js';
+import type { CapacityAdmission } from './admission.js';
+import type { ClaimLedger } from './claims.js';
+import type { StateStore } from '../state/store.js';
 import { step } from './steps.js';
 
 // Snapshots (/Custom.Snapshot*): each under the volume's lock, logged like a request.
@@ -14,10 +17,17 @@ import { step } from './steps.js';
 const NO_SNAPSHOTS =
   'is replicated: it has no snapshots (GlusterFS snapshots need thin-LVM bricks, which these pools do not use); back it up with custom-volume export';
 
+/** What snapshots use of the service. */
+export interface SnapshotPort extends VolumeResolver, RecordAccess, RecordChangePort {
+  readonly state: Pick<StateStore, 'get' | 'put'>;
+  readonly capacity: Pick<CapacityAdmission, 'withGrowth'>;
+  readonly claims: Pick<ClaimLedger, 'remeasure'>;
+}
+
 type SnapshotBacking = Backing & Required<Pick<Backing, 'snapshot' | 'listSnapshots' | 'restoreSnapshot' | 'removeSnapshot'>>;
 
 export class SnapshotOperations {
-  constructor(private readonly service: VolumeService) {}
+  constructor(private readonly service: SnapshotPort) {}
 
   async take(name: string, snapshot?: string): Promise<SnapshotInfo> {
     const snap = snapshot ?? defaultSnapshotName();
@@ -30,7 +40,7 @@ export class SnapshotOperations {
         step(name, `could not take snapshot ${snap} (nothing was kept)`, () => backing.snapshot(volume, snap)),
       );
       await this.service.claims.remeasure(record);
-      this.service.deps.log.info(
+      this.service.log.info(
         { volume: name, snapshot: snap, method: info.method, consistency: info.consistency, ms: Math.round(performance.now() - started) },
         'snapshot taken',
       );
@@ -71,8 +81,8 @@ export class SnapshotOperations {
           `was restored to snapshot ${snapshot} (${formatSize(sizeBytes)}), but its size could not be recorded; restore it again`,
         );
       }
-      await this.service.claims.remeasure(this.service.deps.state.get(name) ?? record);
-      this.service.deps.log.info({ volume: name, snapshot, ms: Math.round(performance.now() - started) }, 'snapshot restored');
+      await this.service.claims.remeasure(this.service.state.get(name) ?? record);
+      this.service.log.info({ volume: name, snapshot, ms: Math.round(performance.now() - started) }, 'snapshot restored');
       return { sizeBytes };
     });
   }
@@ -82,7 +92,7 @@ export class SnapshotOperations {
     await this.withVolume(name, async (record, volume, backing) => {
       await step(name, `could not remove snapshot ${snapshot}`, () => backing.removeSnapshot(volume, snapshot));
       await this.service.claims.remeasure(record);
-      this.service.deps.log.info({ volume: name, snapshot }, 'snapshot removed');
+      this.service.log.info({ volume: name, snapshot }, 'snapshot removed');
     });
   }
 

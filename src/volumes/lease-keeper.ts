@@ -1,13 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { VolumeRecord } from '../state/schema.js';
 import { VolumeError } from './errors.js';
-import { judgeLeases, totalLeases, withoutLeases } from './leases.js';
+import { addLease, judgeLeases, releaseLease, totalLeases, withoutLeases } from './leases.js';
 import type { UsageSnapshot } from './usage.js';
 import type { HostView } from './host.js';
 import type { VolumeResolver } from './ports.js';
 import type { StateStore } from '../state/store.js';
 import type { Logger } from '../log.js';
-import { persist } from './steps.js';
+import { persist, step } from './steps.js';
 
 export interface LeasePolicy {
   /** A lease younger than this may be a Mount whose container is still starting. */
@@ -70,6 +70,17 @@ export class LeaseKeeper {
     );
   }
 
+  /** A Mount's lease, taken now, in this boot. */
+  take(name: string, mountId: string): Promise<VolumeRecord> {
+    const now = new Date();
+    return this.service.state.update(name, (r) => ({ ...r, leases: addLease(r.leases, mountId, now, this.service.host.bootId) }));
+  }
+
+  /** A Mount's lease given back (its Unmount, or the Mount undone). */
+  giveBack(name: string, mountId: string): Promise<VolumeRecord> {
+    return this.service.state.update(name, (r) => ({ ...r, leases: releaseLease(r.leases, mountId) }));
+  }
+
   /** Seconds until the youngest lease is past the grace period. */
   private secondsLeft(record: VolumeRecord): number {
     const youngest = Math.max(...Object.values(record.leases).map((lease) => Date.parse(lease.since)));
@@ -108,6 +119,22 @@ export class LeaseKeeper {
         'VOLUME_IN_USE',
         name,
         `was mounted less than ${grace} s ago and a container may still be starting with it; retry in ${this.secondsLeft(after)} s`,
+      );
+    }
+  }
+
+  /** A global volume mounted on another host: Remove waits, and says where. */
+  async refuseIfUsedElsewhere(record: VolumeRecord): Promise<void> {
+    const backing = this.service.backingOf(record);
+    if (!backing.usersElsewhere) return;
+    const elsewhere = await step(record.name, 'could not ask the other hosts whether they use it', () =>
+      backing.usersElsewhere!(this.service.context(record)),
+    );
+    if (elsewhere.length > 0) {
+      throw new VolumeError(
+        'VOLUME_IN_USE',
+        record.name,
+        `is mounted on other hosts (${elsewhere.join(', ')}); stop the containers using it there first`,
       );
     }
   }

@@ -3,10 +3,9 @@ import { readVolumeMeta } from '../state/volume-meta.js';
 import { dirExists, listPending, moveDir, newTrashDir, removeDir } from '../state/volume-dirs.js';
 import type { Checkpoint } from './checkpoints.js';
 import type { HostView } from './host.js';
-import type { VolumeResolver } from './ports.js';
+import type { StagedVolumeResolver } from './ports.js';
 import type { StateStore } from '../state/store.js';
 import type { Logger } from '../log.js';
-import type { VolumeContext } from '../backings/backing.js';
 import { volumePaths, type PathRoots } from './paths.js';
 import { persist } from './steps.js';
 
@@ -15,9 +14,7 @@ import { persist } from './steps.js';
 // and before any Create or Remove of the same id, under that id's lock.
 
 /** What finishing creates and removes uses of the service. */
-export interface PendingPort extends VolumeResolver {
-  /** The volume with its files somewhere else (being created or removed). */
-  contextAt(record: VolumeRecord, dir: string): VolumeContext;
+export interface PendingPort extends StagedVolumeResolver {
   readonly state: Pick<StateStore, 'all' | 'get' | 'delete'>;
   readonly host: Pick<HostView, 'discardStaging'>;
   readonly roots: PathRoots;

@@ -15,6 +15,11 @@ export interface VolumeResolver {
   backingOf(record: VolumeRecord): Backing;
 }
 
+/** The same, with the volume's files somewhere else (being created or removed). */
+export interface StagedVolumeResolver extends VolumeResolver {
+  contextAt(record: VolumeRecord, dir: string): VolumeContext;
+}
+
 /** The day-2 operations' entry to a volume. */
 export interface RecordAccess {
   /** Under the volume's lock, its record in this host's state, or VOLUME_NOT_FOUND with `missing` as the detail. */

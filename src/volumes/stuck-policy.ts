@@ -45,6 +45,17 @@ export class StuckPolicy {
     });
   }
 
+  // A status read that gets stuck (statfs of a mount whose storage stopped answering) marks the
+  // volume: later Gets then answer from state. A read that is only slow (a GlusterFS peer that is
+  // down) does not keep the next Get from reading afresh.
+  /** What hears when a live status read of the volume ends, even after Get stopped waiting. */
+  statusSettled(id: string, name: string): (error?: unknown) => void {
+    return (error?: unknown) => {
+      const hung = error === undefined ? undefined : findHung(error);
+      if (hung) this.markStuck(id, name, `reading its live status: ${hung.message}`, hung);
+    };
+  }
+
   /** Marks the volume busy until the stuck process ends, then checks its real state again. */
   markStuck(id: string, name: string, detail: string, hung: HungCommandError): void {
     const { log } = this;

@@ -1,3 +1,4 @@
+import { quoted } from '../lib/quoted.js';
 import { z } from 'zod';
 import { aboutVolume, endpoint, errReply, noFields, stringField } from './endpoint.js';
 
@@ -16,7 +17,7 @@ function optionsProblem(opts: unknown): string | undefined {
   if (opts === null || opts === undefined) return undefined;
   if (typeof opts !== 'object' || Array.isArray(opts)) return 'Opts must be an object of strings';
   const bad = Object.entries(opts).find(([, value]) => typeof value !== 'string');
-  return bad && `option ${JSON.stringify(bad[0])} must be a string`;
+  return bad && `option ${quoted(bad[0])} must be a string`;
 }
 
 export const nameRequest = z.object({ Name: stringField('Name') }).transform(({ Name }) => ({ name: Name }));

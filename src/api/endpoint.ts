@@ -1,3 +1,4 @@
+import { quoted } from '../lib/quoted.js';
 import { z } from 'zod';
 
 // One endpoint of the plugin's socket: its path, the request it takes and the
@@ -74,6 +75,6 @@ export const noFields = z.object({});
 export function aboutVolume<T extends { readonly Name: string }>(problem: (request: T) => string | undefined) {
   return (request: T, ctx: z.RefinementCtx<T>): void => {
     const found = problem(request);
-    if (found !== undefined) ctx.addIssue({ code: 'custom', message: `volume ${JSON.stringify(request.Name)}: ${found}` });
+    if (found !== undefined) ctx.addIssue({ code: 'custom', message: `volume ${quoted(request.Name)}: ${found}` });
   };
 }

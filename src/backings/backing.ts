@@ -1,13 +1,24 @@
 import type { VolumeRecord, VolumeSpec } from '../state/schema.js';
 import type { CopyMethod } from '../system/index.js';
-import type { SnapshotInfo } from './image-snapshots.js';
 
-export type { SnapshotInfo } from './image-snapshots.js';
 // A tool stuck in the kernel: the service marks its volume busy (volumes/hung.ts).
 export { findHung, HungCommandError } from '../system/index.js';
 
 /** Told now and then how far a copy is: bytes written of about `totalBytes`. */
 export type CopyProgress = (copiedBytes: number, totalBytes: number) => void;
+
+/** A snapshot of a volume, as a backing that has snapshots describes it. */
+export interface SnapshotInfo {
+  readonly name: string;
+  readonly createdAt: string;
+  /** The volume's size when it was taken (a restore brings this size back). */
+  readonly sizeBytes: number;
+  /** Host disk the snapshot holds on its own (0 for a fresh reflink until the volume changes). */
+  readonly allocatedBytes: number;
+  readonly method: CopyMethod;
+  /** 'frozen': taken from the mounted volume with its filesystem frozen; 'unmounted': nobody had it mounted. */
+  readonly consistency: 'frozen' | 'unmounted';
+}
 
 /** Where one volume lives on the host. Derived from the volume's id, never its raw name. */
 export interface VolumePaths {

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { CopyMethod, SystemTools } from '../system/index.js';
+import type { SystemTools } from '../system/index.js';
 import { writeFileDurably } from '../state/durable-file.js';
 import { FROZEN_MARK, SNAPSHOT_DIR } from '../state/layout.js';
-import type { CopyProgress, VolumePaths } from './backing.js';
+import type { CopyProgress, SnapshotInfo, VolumePaths } from './backing.js';
 import type { UndoStack } from './undo.js';
 import { quoted } from '../lib/quoted.js';
 
@@ -15,18 +15,6 @@ import { quoted } from '../lib/quoted.js';
 // (the commit): a crash leaves a .partial or a lone .json, swept next time.
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-
-export interface SnapshotInfo {
-  readonly name: string;
-  readonly createdAt: string;
-  /** The volume's size when it was taken (a restore brings this size back). */
-  readonly sizeBytes: number;
-  /** Host disk the snapshot holds on its own (0 for a fresh reflink until the volume changes). */
-  readonly allocatedBytes: number;
-  readonly method: CopyMethod;
-  /** 'frozen': taken from the mounted volume with its filesystem frozen; 'unmounted': nobody had it mounted. */
-  readonly consistency: 'frozen' | 'unmounted';
-}
 
 const metaSchema = z.object({
   name: z.string().regex(NAME),

@@ -1,4 +1,4 @@
-import type { Backing, CopyProgress, MountIdentity, StatusValue, VolumeContext } from './backing.js';
+import type { Backing, CopyProgress, MountIdentity, SnapshotInfo, StatusValue, VolumeContext } from './backing.js';
 import type { EncryptedSpec, ImageSpec, VolumeRecord, VolumeSpec } from '../state/schema.js';
 import type { SystemTools } from '../system/index.js';
 import { detachAll, ensureLoop, loopsOf, provisionImage, retainStorage } from './loop-image.js';
@@ -6,7 +6,7 @@ import { ensureDataDirectory, isMountedAt, mountFilesystem, mountIdentity, unmou
 import { CompressionMeter, compressionMountOption, describeCompression } from './compression.js';
 import type { LuksLayer } from './luks-layer.js';
 import { withUndo } from './undo.js';
-import { ImageSnapshots, snapshotImage, type SnapshotInfo } from './image-snapshots.js';
+import { ImageSnapshots, snapshotImage } from './image-snapshots.js';
 import type { CopyMethod } from '../system/index.js';
 
 function encryption(spec: VolumeSpec): EncryptedSpec | undefined {

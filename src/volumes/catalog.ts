@@ -6,6 +6,7 @@ import { totalLeases } from './leases.js';
 import type { KeyedMutex } from '../lib/keyed-mutex.js';
 import { withDeadline } from '../lib/deadline.js';
 import { volumeId } from '../state/volume-id.js';
+import { VolumeError } from './errors.js';
 
 // Get and List must answer even when a pool peer hangs.
 const CATALOG_DEADLINE_MS = 3000;
@@ -92,6 +93,13 @@ export class GlobalCatalog {
       }
     }
     return undefined;
+  }
+
+  /** This host's record, or the catalogue's; `adopt`: keep a catalogue volume in local state (only under the volume's lock). */
+  async find(name: string, adopt = false): Promise<VolumeRecord> {
+    const record = this.state.get(name) ?? (await (adopt ? this.adopt(name) : this.lookup(name)));
+    if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume');
+    return record;
   }
 
   /**

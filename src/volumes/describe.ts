@@ -5,6 +5,20 @@ import { totalLeases } from './leases.js';
 import { withDeadline } from '../lib/deadline.js';
 import type { StuckStep } from './hung.js';
 
+/** What Get answers: the volume, where containers see it, and its status. */
+export interface VolumeInfo {
+  readonly name: string;
+  readonly mountpoint: string;
+  readonly createdAt: string;
+  readonly status: Record<string, StatusValue>;
+}
+
+/** What List answers for each volume. */
+export interface VolumeSummary {
+  readonly name: string;
+  readonly mountpoint: string;
+}
+
 const STATUS_TIMEOUT_MS = 2000;
 
 // What `docker volume inspect` shows under Status. Spec and leases come from

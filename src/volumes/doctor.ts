@@ -2,9 +2,27 @@ import { join } from 'node:path';
 import type { VolumeRecord, VolumeType } from '../state/schema.js';
 import type { KeyStore } from '../keys/key-store.js';
 import { kekFindings, type KekPlacement } from '../keys/custody.js';
-import type { Backings, VolumeService } from './service.js';
+import type { Backings, VolumeResolver } from './ports.js';
+import type { ClaimLedger } from './claims.js';
+import type { HostView } from './host.js';
+import type { StuckVolumes } from './hung.js';
+import type { KeyedMutex } from '../lib/keyed-mutex.js';
+import type { PathRoots } from './paths.js';
+import type { StateStore } from '../state/store.js';
 import { formatSize } from './size.js';
 import { parseVolumeSpec } from './spec.js';
+
+/** What doctor reads of the service. */
+export interface DoctorPort extends Pick<VolumeResolver, 'context'> {
+  readonly state: Pick<StateStore, 'all'>;
+  readonly host: Pick<HostView, 'bootId' | 'inventory' | 'freeBytes'>;
+  readonly backings: Backings;
+  readonly roots: Pick<PathRoots, 'dataDir'>;
+  readonly policy: { readonly overcommit: number };
+  readonly locks: Pick<KeyedMutex, 'isLocked'>;
+  readonly stuck: Pick<StuckVolumes, 'all'>;
+  readonly claims: Pick<ClaimLedger, 'total'>;
+}
 
 /** For each volume type: "available", or "unavailable: <why>". Logged at start-up. */
 export async function checkHost(backings: Backings): Promise<Record<VolumeType, string>> {
@@ -75,8 +93,8 @@ export interface Diagnosis {
  * mounts nothing accounts for, state and disk that disagree, leases from an
  * earlier boot, frozen filesystems, overcommit. Reads only; changes nothing.
  */
-export async function diagnose(service: VolumeService, keys?: KeyStore, custody?: KekPlacement): Promise<Diagnosis> {
-  const { state, host, backings, roots, policy } = service.deps;
+export async function diagnose(service: DoctorPort, keys?: KeyStore, custody?: KekPlacement): Promise<Diagnosis> {
+  const { state, host, backings, roots, policy } = service;
   const records = state.all();
   const types = await checkHost(backings);
   const inventory = await host.inventory();

@@ -1,8 +1,8 @@
+import { quoted } from '../lib/quoted.js';
 import type { VolumeRecord, VolumeSpec } from '../state/schema.js';
 import { VolumeError } from './errors.js';
-import { validateName } from './names.js';
+import { checkSnapshotName, validateName } from './names.js';
 import { ownValue } from '../lib/own-property.js';
-import { checkSnapshotName } from './snapshots.js';
 import { parseBoolean, type SpecDefaults, type VolumeOptions } from './spec.js';
 
 // `-o from=SRC[@SNAP]`: a new volume made as a copy of another (or of one of
@@ -38,7 +38,7 @@ export function parseFrom(volume: string, options: VolumeOptions | null): CloneS
     throw new VolumeError(
       'INVALID_OPTION',
       volume,
-      `from=${JSON.stringify(value)} does not name a volume; use from=SOURCE or from=SOURCE@SNAPSHOT`,
+      `from=${quoted(value)} does not name a volume; use from=SOURCE or from=SOURCE@SNAPSHOT`,
     );
   }
   if (snapshot !== undefined) checkSnapshotName(volume, snapshot);

@@ -1,13 +1,24 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { VolumeRecord } from '../state/schema.js';
 import { VolumeError } from './errors.js';
-import { judgeLeases, totalLeases, withoutLeases } from './leases.js';
+import { addLease, judgeLeases, releaseLease, totalLeases, withoutLeases } from './leases.js';
 import type { UsageSnapshot } from './usage.js';
-import type { VolumeService } from './service.js';
+import type { HostView } from './host.js';
+import type { VolumeResolver } from './ports.js';
+import type { StateStore } from '../state/store.js';
+import type { Logger } from '../log.js';
+import { persist, step } from './steps.js';
 
 export interface LeasePolicy {
   /** A lease younger than this may be a Mount whose container is still starting. */
   readonly leaseGraceMs: number;
+}
+
+/** What the lease keeper uses of the service. */
+export interface LeasePort extends VolumeResolver {
+  readonly state: Pick<StateStore, 'get' | 'update'>;
+  readonly host: Pick<HostView, 'bootId' | 'scanUsers'>;
+  readonly log: Logger;
 }
 
 export type Reconciled = 'reactivated' | 'released' | 'kept' | 'idle';
@@ -21,12 +32,12 @@ const UNMOUNT_SETTLE_MS = 3000;
 
 export class LeaseKeeper {
   constructor(
-    private readonly service: VolumeService,
+    private readonly service: LeasePort,
     private readonly policy: LeasePolicy,
   ) {}
 
   private record(name: string): VolumeRecord {
-    const record = this.service.deps.state.get(name);
+    const record = this.service.state.get(name);
     if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume');
     return record;
   }
@@ -34,10 +45,10 @@ export class LeaseKeeper {
   /** Real users of the volume on the host (and when that was seen), or undefined users when the host cannot be read. */
   async usersOf(record: VolumeRecord, snapshot?: UsageSnapshot): Promise<{ users: number | undefined; at: number }> {
     try {
-      const seen = snapshot ?? (await this.service.deps.host.scanUsers());
+      const seen = snapshot ?? (await this.service.host.scanUsers());
       return { users: seen.usersOf(await this.service.backingOf(record).identity(this.service.context(record))), at: seen.takenAt };
     } catch (error) {
-      this.service.deps.log.warn({ volume: record.name, err: error }, 'could not tell who uses the volume; keeping its leases');
+      this.service.log.warn({ volume: record.name, err: error }, 'could not tell who uses the volume; keeping its leases');
       return { users: undefined, at: Date.now() };
     }
   }
@@ -48,15 +59,26 @@ export class LeaseKeeper {
    * then, so a Mount after the scan is always young.
    */
   async prune(name: string, users: number | undefined, why: string, at = Date.now()): Promise<VolumeRecord> {
-    const { deps } = this.service;
+    const { state, host, log } = this.service;
     const record = this.record(name);
-    const verdict = judgeLeases(record.leases, { bootId: deps.host.bootId, now: at, graceMs: this.policy.leaseGraceMs, users });
+    const verdict = judgeLeases(record.leases, { bootId: host.bootId, now: at, graceMs: this.policy.leaseGraceMs, users });
     if (verdict.drop.length === 0) return record;
-    deps.log.warn({ volume: name, why, released: verdict.drop, users: users ?? null }, 'released stale mount leases');
+    log.warn({ volume: name, why, released: verdict.drop, users: users ?? null }, 'released stale mount leases');
     const dropped = verdict.drop.map((entry) => entry.id);
-    return this.service.persist(name, 'could not record the released leases', () =>
-      deps.state.update(name, (current) => ({ ...current, leases: withoutLeases(current.leases, dropped) })),
+    return persist(name, 'could not record the released leases', () =>
+      state.update(name, (current) => ({ ...current, leases: withoutLeases(current.leases, dropped) })),
     );
+  }
+
+  /** A Mount's lease, taken now, in this boot. */
+  take(name: string, mountId: string): Promise<VolumeRecord> {
+    const now = new Date();
+    return this.service.state.update(name, (r) => ({ ...r, leases: addLease(r.leases, mountId, now, this.service.host.bootId) }));
+  }
+
+  /** A Mount's lease given back (its Unmount, or the Mount undone). */
+  giveBack(name: string, mountId: string): Promise<VolumeRecord> {
+    return this.service.state.update(name, (r) => ({ ...r, leases: releaseLease(r.leases, mountId) }));
   }
 
   /** Seconds until the youngest lease is past the grace period. */
@@ -101,6 +123,22 @@ export class LeaseKeeper {
     }
   }
 
+  /** A global volume mounted on another host: Remove waits, and says where. */
+  async refuseIfUsedElsewhere(record: VolumeRecord): Promise<void> {
+    const backing = this.service.backingOf(record);
+    if (!backing.usersElsewhere) return;
+    const elsewhere = await step(record.name, 'could not ask the other hosts whether they use it', () =>
+      backing.usersElsewhere!(this.service.context(record)),
+    );
+    if (elsewhere.length > 0) {
+      throw new VolumeError(
+        'VOLUME_IN_USE',
+        record.name,
+        `is mounted on other hosts (${elsewhere.join(', ')}); stop the containers using it there first`,
+      );
+    }
+  }
+
   // After an Unmount. The last lease gone: unmount unless a real user is
   // still there (a mount namespace can outlive its container by a moment).
   // Leases left: those no real user backs go now (an Unmount Docker never sent).
@@ -125,7 +163,7 @@ export class LeaseKeeper {
       await backing.deactivate(volume);
       return;
     }
-    this.service.deps.log.warn(
+    this.service.log.warn(
       { volume: name, users: seen.users ?? null },
       'kept mounted: no lease left, but the host still shows it in use (or could not be read)',
     );
@@ -137,7 +175,7 @@ export class LeaseKeeper {
    * what leases still need.
    */
   async reconcile(name: string, snapshot: UsageSnapshot | undefined, mode: 'start' | 'sweep', live: boolean): Promise<Reconciled> {
-    const current = this.service.deps.state.get(name);
+    const current = this.service.state.get(name);
     if (!current) return 'idle';
     const volume = this.service.context(current);
     const backing = this.service.backingOf(current);
@@ -154,12 +192,12 @@ export class LeaseKeeper {
       return 'reactivated';
     }
     if (users === 0 && (active || live)) {
-      this.service.deps.log.warn({ volume: name, why: mode }, 'released a mount or device that no lease and no container needs');
+      this.service.log.warn({ volume: name, why: mode }, 'released a mount or device that no lease and no container needs');
       await backing.deactivate(volume);
       return 'released';
     }
     if (active)
-      this.service.deps.log.warn(
+      this.service.log.warn(
         { volume: name, users: users ?? null },
         'kept mounted without a lease: the host shows it in use (or could not be read yet)',
       );

@@ -1,3 +1,4 @@
+import { snapshotNameProblem } from '../backings/image-snapshots.js';
 import { VolumeError } from './errors.js';
 
 export const MAX_NAME_BYTES = 255;
@@ -50,6 +51,12 @@ export function validateName(name: string): void {
   if (bytes > MAX_NAME_BYTES) {
     throw invalidName(name, `the volume name is ${bytes} bytes long; the limit is ${MAX_NAME_BYTES} bytes of UTF-8, so use a shorter name`);
   }
+}
+
+/** A snapshot's name (in a request about `volume`): INVALID_OPTION when a backing could not store it. */
+export function checkSnapshotName(volume: string, snapshot: string): void {
+  const problem = snapshotNameProblem(snapshot);
+  if (problem) throw new VolumeError('INVALID_OPTION', volume, problem);
 }
 
 // The id is part of the on-disk format, so it lives with the state.

@@ -1,16 +1,29 @@
 import type { DataOwner, VolumeType } from '../state/schema.js';
-import { rewriteRecord } from './record-change.js';
+import { rewriteRecord, type RecordChangePort } from './record-change.js';
 import { VolumeError } from './errors.js';
 import { formatSize, parseSize } from './size.js';
 import { MAX_SIZE_BYTES } from './spec.js';
 import type { VolumeRecord } from '../state/schema.js';
 import { totalLeases } from './leases.js';
-import type { VolumeInfo, VolumeService } from './service.js';
+import type { VolumeInfo } from './describe.js';
+import type { RecordAccess, VolumeResolver } from './ports.js';
+import type { CapacityAdmission } from './admission.js';
+import type { ClaimLedger } from './claims.js';
+import type { StateStore } from '../state/store.js';
+import { step } from './steps.js';
 import { quoted } from '../lib/quoted.js';
 
 // Day-2 operations behind the plugin's own endpoints (/Custom.*), for the
 // operator CLI: what Docker's VolumeDriver API has no call for. Each takes
 // the volume's lock, like a request.
+
+/** What the day-2 operations use of the service. */
+export interface OperationsPort extends VolumeResolver, RecordAccess, RecordChangePort {
+  readonly state: Pick<StateStore, 'all' | 'get' | 'put'>;
+  readonly capacity: Pick<CapacityAdmission, 'withGrowth'>;
+  readonly claims: Pick<ClaimLedger, 'remeasure'>;
+  get(name: string): Promise<VolumeInfo>;
+}
 
 export interface LeaseDetail {
   readonly id: string;
@@ -46,11 +59,11 @@ export interface VolumeRow {
 }
 
 export class VolumeOperations {
-  constructor(private readonly service: VolumeService) {}
+  constructor(private readonly service: OperationsPort) {}
 
   /** Every volume this host's state knows, from state only (cheap at any count). */
   list(): VolumeRow[] {
-    return this.service.deps.state
+    return this.service.state
       .all()
       .map((record) => {
         const { spec } = record;
@@ -69,7 +82,7 @@ export class VolumeOperations {
 
   async inspect(name: string): Promise<VolumeDetail> {
     const info = await this.service.get(name);
-    const record = this.service.deps.state.get(name);
+    const record = this.service.state.get(name);
     if (!record) {
       // Listed by another host (the GlusterFS catalogue) and not used here yet.
       return {
@@ -118,7 +131,7 @@ export class VolumeOperations {
       const { protected: _was, ...rest } = record;
       const next = on ? { ...rest, protected: true as const } : rest;
       await rewriteRecord(this.service, record, next, 'could not record the protection');
-      this.service.deps.log.info({ volume: name, protected: on }, on ? 'protected' : 'unprotected');
+      this.service.log.info({ volume: name, protected: on }, on ? 'protected' : 'unprotected');
       return true;
     });
   }
@@ -165,8 +178,8 @@ export class VolumeOperations {
         if (wanted === fromBytes && wanted === local) return { fromBytes, toBytes: wanted, changed: false };
         if (!backing.grow) throw new VolumeError('PRECONDITION_FAILED', name, `type=${spec.type} cannot be resized`);
         const started = performance.now();
-        const toBytes = await this.service.withGrowth(record, wanted - (local ?? 0), () =>
-          this.service.step(name, 'could not be grown (it is as it was)', () => backing.grow!(this.service.context(record), wanted)),
+        const toBytes = await this.service.capacity.withGrowth(record, wanted - (local ?? 0), () =>
+          step(name, 'could not be grown (it is as it was)', () => backing.grow!(this.service.context(record), wanted)),
         );
         const next = {
           ...record,
@@ -179,7 +192,7 @@ export class VolumeOperations {
           `was grown to ${formatSize(toBytes)}, but that could not be recorded; run the same resize again`,
         );
         await this.service.claims.remeasure(next);
-        this.service.deps.log.info({ volume: name, fromBytes, toBytes, ms: Math.round(performance.now() - started) }, 'resized');
+        this.service.log.info({ volume: name, fromBytes, toBytes, ms: Math.round(performance.now() - started) }, 'resized');
         return { fromBytes, toBytes, changed: true };
       },
       missing,
@@ -198,10 +211,10 @@ export class VolumeOperations {
         );
       }
       const started = performance.now();
-      await this.service.step(name, 'could not be rekeyed (the old key still opens it; run rekey again)', () =>
+      await step(name, 'could not be rekeyed (the old key still opens it; run rekey again)', () =>
         backing.rekey!(this.service.context(record)),
       );
-      this.service.deps.log.info({ volume: name, ms: Math.round(performance.now() - started) }, 'rekeyed');
+      this.service.log.info({ volume: name, ms: Math.round(performance.now() - started) }, 'rekeyed');
     });
   }
 }

@@ -2,26 +2,38 @@ import type { VolumeRecord } from '../state/schema.js';
 import { readVolumeMeta } from '../state/volume-meta.js';
 import { dirExists, listPending, moveDir, newTrashDir, removeDir } from '../state/volume-dirs.js';
 import type { Checkpoint } from './checkpoints.js';
-import type { VolumeService } from './service.js';
-import { volumePaths } from './paths.js';
+import type { HostView } from './host.js';
+import type { StagedVolumeResolver } from './ports.js';
+import type { StateStore } from '../state/store.js';
+import type { Logger } from '../log.js';
+import { volumePaths, type PathRoots } from './paths.js';
+import { persist } from './steps.js';
 
 // The second half of Create's and Remove's commits (see state/volume-dirs.ts):
 // what a crash left under .creating/ and .trash/ is finished here, at start
 // and before any Create or Remove of the same id, under that id's lock.
+
+/** What finishing creates and removes uses of the service. */
+export interface PendingPort extends StagedVolumeResolver {
+  readonly state: Pick<StateStore, 'all' | 'get' | 'delete'>;
+  readonly host: Pick<HostView, 'discardStaging'>;
+  readonly roots: PathRoots;
+  readonly log: Logger;
+}
 
 /**
  * A Remove after its leases are cleared and the volume is deactivated: the
  * directory is renamed into .trash/ (the commit), the record deleted, then the
  * storage destroyed. A crash after the rename is finished by finishPending.
  */
-export async function removeCommitted(service: VolumeService, record: VolumeRecord, checkpoint: Checkpoint): Promise<void> {
-  const { state, roots, log } = service.deps;
+export async function removeCommitted(service: PendingPort, record: VolumeRecord, checkpoint: Checkpoint): Promise<void> {
+  const { state, roots, log } = service;
   const volume = service.context(record);
   const trash = newTrashDir(roots.dataDir, record.id);
   const moved = await dirExists(volume.paths.dir);
   if (moved) await moveDir(volume.paths.dir, trash);
   await checkpoint('remove.committed');
-  await service.persist(record.name, 'could not forget the volume', async () => {
+  await persist(record.name, 'could not forget the volume', async () => {
     try {
       await state.delete(record.name);
     } catch (error) {
@@ -45,8 +57,8 @@ export async function removeCommitted(service: VolumeService, record: VolumeReco
 }
 
 /** Finishes interrupted creates (discarded) and removes (completed); returns what it finished. */
-export async function finishPending(service: VolumeService, id?: string): Promise<string[]> {
-  const { state, roots, log, host } = service.deps;
+export async function finishPending(service: PendingPort, id?: string): Promise<string[]> {
+  const { state, roots, log, host } = service;
   const finished: string[] = [];
   for (const pending of await listPending(roots.dataDir, id)) {
     const volumeExists = await dirExists(volumePaths(roots, pending.id).dir);

@@ -1,12 +1,26 @@
 import type { Logger } from '../log.js';
-import { findHung } from '../backings/backing.js';
+import { findHung, type HungCommandError } from '../backings/backing.js';
 import { totalLeases } from './leases.js';
 import { volumeId } from '../state/volume-id.js';
-import { finishPending } from './pending.js';
+import { finishPending, type PendingPort } from './pending.js';
 import { eachLimited } from '../lib/each-limited.js';
 import { listPending } from '../state/volume-dirs.js';
-import type { VolumeService } from './service.js';
+import type { HostView } from './host.js';
+import type { StuckVolumes } from './hung.js';
+import type { KeyedMutex } from '../lib/keyed-mutex.js';
+import type { LeaseKeeper } from './lease-keeper.js';
 import type { UsageSnapshot } from './usage.js';
+
+/** What recovery and the periodic check use of the service. */
+export interface RecoveryPort extends PendingPort {
+  readonly host: Pick<HostView, 'scanUsers' | 'liveIds' | 'discardStaging'>;
+  readonly locks: Pick<KeyedMutex, 'run'>;
+  readonly stuck: Pick<StuckVolumes, 'get'>;
+  /** Ids a request touched since start: recovery leaves them alone. */
+  readonly touched: ReadonlySet<string>;
+  readonly leases: Pick<LeaseKeeper, 'reconcile'>;
+  markStuck(id: string, name: string, detail: string, hung: HungCommandError): void;
+}
 
 export interface RecoveryReport {
   readonly finished: string[];
@@ -19,9 +33,9 @@ export interface RecoveryReport {
 
 const PARALLEL = 8;
 
-async function scanOrNothing(service: VolumeService, log: Logger): Promise<UsageSnapshot | undefined> {
+async function scanOrNothing(service: RecoveryPort, log: Logger): Promise<UsageSnapshot | undefined> {
   try {
-    return await service.deps.host.scanUsers();
+    return await service.host.scanUsers();
   } catch (error) {
     log.error({ err: error }, "could not read the host's mounts; no lease is released at start-up");
     return undefined;
@@ -30,10 +44,10 @@ async function scanOrNothing(service: VolumeService, log: Logger): Promise<Usage
 
 // Each id under its lock: a Create or Remove in flight has its own staging or
 // trash directory, which is not a leftover (and finishes it itself).
-async function finishAllPending(service: VolumeService, log: Logger, report: RecoveryReport): Promise<void> {
+async function finishAllPending(service: RecoveryPort, log: Logger, report: RecoveryReport): Promise<void> {
   let ids: string[];
   try {
-    ids = [...new Set((await listPending(service.deps.roots.dataDir)).map((pending) => pending.id))];
+    ids = [...new Set((await listPending(service.roots.dataDir)).map((pending) => pending.id))];
   } catch (error) {
     report.failed.push('(interrupted creates and removes)');
     log.error({ err: error }, 'could not list interrupted creates and removes');
@@ -56,11 +70,11 @@ async function finishAllPending(service: VolumeService, log: Logger, report: Rec
 // leases a real user (or a young Mount) backs get their device and mount
 // back; mounts no lease and no container needs are released. Each volume is
 // handled under its own lock and skipped if a request touched it since start.
-export async function recoverHost(service: VolumeService, log: Logger): Promise<RecoveryReport> {
+export async function recoverHost(service: RecoveryPort, log: Logger): Promise<RecoveryReport> {
   const report: RecoveryReport = { finished: [], reactivated: [], released: [], unknown: [], failed: [] };
-  const { state } = service.deps;
+  const { state } = service;
   await finishAllPending(service, log, report);
-  const live = await service.deps.host.liveIds();
+  const live = await service.host.liveIds();
   const snapshot = await scanOrNothing(service, log);
   const candidates = state.all().filter((record) => totalLeases(record.leases) > 0 || live.has(record.id));
   await eachLimited(candidates, PARALLEL, async ({ name, id }) => {
@@ -91,8 +105,8 @@ export async function recoverHost(service: VolumeService, log: Logger): Promise<
 
 // A snapshot or clone freezes the filesystem for its copy; a plugin killed
 // meanwhile leaves it frozen, every write in it blocked, until this thaws it.
-async function thawLeftover(service: VolumeService, name: string, log: Logger): Promise<void> {
-  const record = service.deps.state.get(name);
+async function thawLeftover(service: RecoveryPort, name: string, log: Logger): Promise<void> {
+  const record = service.state.get(name);
   const backing = record && service.backingOf(record);
   if (!record || !backing?.thawLeftover) return;
   try {
@@ -107,13 +121,13 @@ async function thawLeftover(service: VolumeService, name: string, log: Logger): 
 }
 
 /** The periodic check: one scan of the host, then each leased or live volume under its lock. */
-export async function sweepLeases(service: VolumeService, log: Logger): Promise<string[]> {
+export async function sweepLeases(service: RecoveryPort, log: Logger): Promise<string[]> {
   const released: string[] = [];
   const snapshot = await scanOrNothing(service, log);
   if (!snapshot) return released;
-  const live = await service.deps.host.liveIds();
+  const live = await service.host.liveIds();
   // A volume marked busy is left alone: checking it could start another stuck process.
-  const candidates = service.deps.state
+  const candidates = service.state
     .all()
     .filter((record) => (totalLeases(record.leases) > 0 || live.has(record.id)) && !service.stuck.get(record.id));
   await eachLimited(candidates, PARALLEL, async ({ name, id }) => {
@@ -132,11 +146,11 @@ export async function sweepLeases(service: VolumeService, log: Logger): Promise<
 }
 
 /** After a stuck process of the volume ended: its leases against the host again, as the periodic check would. */
-export async function recheckVolume(service: VolumeService, log: Logger, name: string): Promise<void> {
+export async function recheckVolume(service: RecoveryPort, log: Logger, name: string): Promise<void> {
   const snapshot = await scanOrNothing(service, log);
   if (!snapshot) return;
   const id = volumeId(name);
-  const live = await service.deps.host.liveIds();
+  const live = await service.host.liveIds();
   await service.locks.run(id, async () => {
     try {
       const result = await service.leases.reconcile(name, snapshot, 'sweep', live.has(id));

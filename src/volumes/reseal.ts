@@ -1,5 +1,7 @@
 import type { KeySealing, KeyStore } from '../keys/key-store.js';
-import type { VolumeService } from './service.js';
+import type { KeyedMutex } from '../lib/keyed-mutex.js';
+import type { StateStore } from '../state/store.js';
+import type { Logger } from '../log.js';
 
 // reseal (/Custom.Reseal): every generated key sealed under the current KEK.
 // The rotation: start the plugin with CUSTOM_KEK_FILE set to the new KEK and
@@ -13,20 +15,27 @@ export interface ResealReport {
   readonly failed: ReadonlyArray<{ readonly volume: string; readonly problem: string }>;
 }
 
+/** What reseal uses of the service. */
+export interface ResealPort {
+  readonly state: Pick<StateStore, 'all' | 'get'>;
+  readonly locks: Pick<KeyedMutex, 'run'>;
+  readonly log: Logger;
+}
+
 export const NO_KEK =
   'reseal needs a key-encryption key: set CUSTOM_KEK_FILE to the new KEK (and CUSTOM_KEK_PREVIOUS_FILE to the old one, if keys are sealed already), restart the plugin, then reseal';
 
-export async function resealAll(service: VolumeService, keys: KeyStore): Promise<ResealReport> {
+export async function resealAll(service: ResealPort, keys: KeyStore): Promise<ResealReport> {
   const report = {
     resealed: { previous: [] as string[], unsealed: [] as string[] },
     current: 0,
     failed: [] as Array<{ volume: string; problem: string }>,
   };
-  for (const record of service.deps.state.all()) {
+  for (const record of service.state.all()) {
     if (record.spec.type !== 'encrypted' || record.spec.keyfile) continue;
     // Under the volume's lock: a create, rekey or remove of it is not halfway through its key.
     await service.locks.run(record.id, async () => {
-      if (!service.deps.state.get(record.name)) return;
+      if (!service.state.get(record.name)) return;
       let before: KeySealing;
       try {
         before = await keys.reseal(record.id);
@@ -38,7 +47,7 @@ export async function resealAll(service: VolumeService, keys: KeyStore): Promise
       else if (before === 'previous' || before === 'unsealed') report.resealed[before].push(record.name);
     });
   }
-  service.deps.log.info(
+  service.log.info(
     { resealed: report.resealed.previous.length + report.resealed.unsealed.length, current: report.current, failed: report.failed.length },
     'resealed keys',
   );

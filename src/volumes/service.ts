@@ -1,50 +1,37 @@
-import {
-  findHung,
-  type Backing,
-  type CopyProgress,
-  type HungCommandError,
-  type StatusValue,
-  type VolumeContext,
-} from '../backings/backing.js';
-import { RollbackError, withUndo, type UndoStack } from '../backings/undo.js';
+import type { Backing, CopyProgress, HungCommandError, VolumeContext } from '../backings/backing.js';
 import type { StateStore } from '../state/store.js';
-import type { VolumeRecord, VolumeType } from '../state/schema.js';
-import { writeVolumeMeta } from '../state/volume-meta.js';
-import { dirExists, ensureDir, moveDir, newStagingDir } from '../state/volume-dirs.js';
+import type { VolumeRecord } from '../state/schema.js';
 import type { Logger } from '../log.js';
-import { VolumeError, isVolumeError } from './errors.js';
-import { addLease, hasLease, releaseLease } from './leases.js';
+import { VolumeError } from './errors.js';
+import { persist, step, transaction } from './steps.js';
+import { hasLease } from './leases.js';
 import { KeyedMutex } from '../lib/keyed-mutex.js';
 import { validateName } from './names.js';
 import { volumeId } from '../state/volume-id.js';
 import { volumePaths, volumePathsAt, type PathRoots } from './paths.js';
 import { parseProtect, parseVolumeSpec, type SpecDefaults, type VolumeOptions } from './spec.js';
-import { cloneSpec, parseFrom, type CloneSource } from './from.js';
-import { describeVolume } from './describe.js';
+import { cloneSpec, parseFrom } from './from.js';
+import { describeVolume, type VolumeInfo, type VolumeSummary } from './describe.js';
 import { GlobalCatalog } from './catalog.js';
-import { checkCapacity } from './capacity.js';
+import { CapacityAdmission } from './admission.js';
 import { ClaimLedger } from './claims.js';
-import { canonicalJson } from './canonical.js';
+import { Provisioner, confirmSameSpec, type ProvisionPort } from './provision.js';
 import { noCheckpoints, type Checkpoint } from './checkpoints.js';
 import type { HostView } from './host.js';
-import { LeaseKeeper, type LeasePolicy } from './lease-keeper.js';
+import { LeaseKeeper, type LeasePolicy, type LeasePort } from './lease-keeper.js';
 import { finishPending, removeCommitted } from './pending.js';
-import { StuckVolumes, stuckError } from './hung.js';
-import { recheckVolume } from './recover.js';
+import { StuckVolumes } from './hung.js';
+import { StuckPolicy } from './stuck-policy.js';
+import { recheckVolume, type RecoveryPort } from './recover.js';
+import type { Backings } from './ports.js';
+import type { SnapshotPort } from './snapshots.js';
+import type { OperationsPort } from './operations.js';
+import type { TransferPort } from './transfer.js';
+import type { ResealPort } from './reseal.js';
+import type { DoctorPort } from './doctor.js';
 
-export interface VolumeInfo {
-  readonly name: string;
-  readonly mountpoint: string;
-  readonly createdAt: string;
-  readonly status: Record<string, StatusValue>;
-}
-
-export interface VolumeSummary {
-  readonly name: string;
-  readonly mountpoint: string;
-}
-
-export type Backings = Readonly<Record<VolumeType, Backing>>;
+export type { Backings } from './ports.js';
+export type { VolumeInfo, VolumeSummary } from './describe.js';
 
 export interface ServicePolicy extends LeasePolicy {
   /** CUSTOM_OVERCOMMIT: how many times the free space may be promised to sparse images. */
@@ -62,199 +49,102 @@ export interface ServiceDeps {
   readonly checkpoint?: Checkpoint;
 }
 
-/** The domain: what each VolumeDriver call means, independent of HTTP. Locks are per volume id. */
-export class VolumeService {
+/**
+ * The domain: what each VolumeDriver call means, independent of HTTP. Locks
+ * are per volume id. Its parts (leases, capacity, the stuck-process policy,
+ * Create's storage steps) and the day-2 operations reach it through the
+ * ports they declare, which it implements.
+ */
+export class VolumeService
+  implements LeasePort, RecoveryPort, ProvisionPort, SnapshotPort, OperationsPort, TransferPort, ResealPort, DoctorPort
+{
+  readonly state: StateStore;
+  readonly backings: Backings;
+  readonly roots: PathRoots;
+  readonly log: Logger;
+  readonly host: HostView;
+  readonly policy: ServicePolicy;
   readonly locks = new KeyedMutex();
   /** Volumes whose step left a process stuck in the kernel: refused at once until it ends. */
   readonly stuck = new StuckVolumes();
   /** Ids created, mounted, unmounted or removed since start: start-up recovery leaves them alone. */
   readonly touched = new Set<string>();
   readonly leases: LeaseKeeper;
-  private readonly catalog: GlobalCatalog;
-  private readonly checkpoint: Checkpoint;
-  /** Sizes promised by Creates between their capacity check and their end (one lock for all of them). */
-  private readonly promised = new Map<string, number>();
-  private readonly capacityLock = new KeyedMutex();
   /** What existing sparse images may still claim, measured between Creates. */
   readonly claims: ClaimLedger;
+  readonly capacity: CapacityAdmission;
+  private readonly specDefaults: SpecDefaults;
+  private readonly checkpoint: Checkpoint;
+  private readonly catalog: GlobalCatalog;
+  private readonly stuckPolicy: StuckPolicy;
+  private readonly provisioner: Provisioner;
 
-  constructor(readonly deps: ServiceDeps) {
-    this.catalog = new GlobalCatalog(deps.backings, deps.state, this.locks, deps.log);
+  constructor(deps: ServiceDeps) {
+    this.state = deps.state;
+    this.backings = deps.backings;
+    this.roots = deps.roots;
+    this.log = deps.log;
+    this.host = deps.host;
+    this.policy = deps.policy;
+    this.specDefaults = deps.specDefaults ?? { generatedKeySource: 'generated' };
     this.checkpoint = deps.checkpoint ?? noCheckpoints;
-    this.leases = new LeaseKeeper(this, deps.policy);
-    this.claims = new ClaimLedger((record) => this.backingOf(record).unclaimedBytes(this.context(record)), deps.log);
+    this.catalog = new GlobalCatalog(this.backings, this.state, this.locks, this.log);
+    this.leases = new LeaseKeeper(this, this.policy);
+    this.stuckPolicy = new StuckPolicy(this.locks, this.stuck, this.log, (name) => recheckVolume(this, this.log, name));
+    this.claims = new ClaimLedger((record) => this.backingOf(record).unclaimedBytes(this.context(record)), this.log);
+    this.capacity = new CapacityAdmission(this.state, this.claims, this.host, this.policy.overcommit);
+    this.provisioner = new Provisioner(this, this.checkpoint);
   }
 
   context(record: VolumeRecord): VolumeContext {
-    return { record, paths: volumePaths(this.deps.roots, record.id) };
+    return { record, paths: volumePaths(this.roots, record.id) };
   }
 
   /** The volume with its files somewhere else (being created or removed). */
   contextAt(record: VolumeRecord, dir: string): VolumeContext {
-    return { record, paths: volumePathsAt(this.deps.roots, record.id, dir) };
+    return { record, paths: volumePathsAt(this.roots, record.id, dir) };
   }
 
   backingOf(record: VolumeRecord): Backing {
-    return this.deps.backings[record.spec.type];
+    return this.backings[record.spec.type];
   }
 
   /** `exclusive`: an existing volume of this name is an error (the CLI's clone), not a repeated Create. */
   async create(name: string, options: VolumeOptions | null, exclusive = false, progress?: CopyProgress): Promise<void> {
     validateName(name);
     const from = parseFrom(name, options);
-    const defaults = this.deps.specDefaults ?? { generatedKeySource: 'generated' };
-    const parsed = from ? undefined : parseVolumeSpec(name, options, defaults);
+    const parsed = from ? undefined : parseVolumeSpec(name, options, this.specDefaults);
     const protect = parseProtect(name, options);
     const id = volumeId(name);
-    await this.exclusive(name, id, async () => {
-      const spec = parsed ?? cloneSpec(name, from!, this.deps.state.get(from!.source), options, defaults);
-      const existing = this.deps.state.get(name);
+    await this.stuckPolicy.exclusive(name, id, async () => {
+      const spec = parsed ?? cloneSpec(name, from!, this.state.get(from!.source), options, this.specDefaults);
+      const existing = this.state.get(name);
       if (existing && exclusive) {
         throw new VolumeError('VOLUME_EXISTS', name, 'already exists; pick another name for the copy, or remove it first');
       }
       if (existing) return confirmSameSpec(existing, spec);
-      await this.step(name, 'an interrupted earlier remove of this name could not be finished', () => finishPending(this, id));
-      const problem = await this.deps.backings[spec.type].preflight(spec);
-      if (problem) throw new VolumeError('PRECONDITION_FAILED', name, problem);
-      const record: VolumeRecord = {
-        name,
-        id,
-        spec,
-        createdAt: new Date().toISOString(),
-        leases: {},
-        ...(protect ? { protected: true } : {}),
-      };
-      const final = this.context(record);
-      if (await dirExists(final.paths.dir)) {
-        throw new VolumeError(
-          'BACKING_FAILED',
-          name,
-          `its storage directory already exists (${final.paths.dir}) without a record; it may hold an earlier volume's data, so it is left untouched. Move it away, or restore its volume.json and restart the plugin`,
-        );
-      }
-      await this.checkCapacity(record);
-      this.touched.add(id);
-      try {
+      await step(name, 'an interrupted earlier remove of this name could not be finished', () => finishPending(this, id));
+      const record = await this.provisioner.plan(name, id, spec, protect);
+      await this.capacity.forCreate(record, async () => {
+        this.touched.add(id);
         // The source's lock without its marking: a step that gets stuck here is the new volume's (marked by the outer exclusive).
         if (from) {
-          const sourceId = volumeId(from.source);
-          this.stuck.refuse(sourceId, from.source);
-          await this.locks.run(sourceId, () => {
-            this.stuck.refuse(sourceId, from.source);
-            return this.provision(record, final, from, progress);
-          });
-        } else await this.provision(record, final);
-        await this.claims.remeasure(this.deps.state.get(name) ?? record);
-      } finally {
-        await this.capacityLock.run('', async () => void this.promised.delete(id));
-      }
-    });
-  }
-
-  // Built in .creating/, renamed into place when complete (the commit), then
-  // recorded. Each step pushes its undo; a crash leaves only a staging
-  // directory that the next start (or Create of this name) discards.
-  // A clone (`from`) runs under its source's lock too, taken after its own:
-  // the source exists and its target does not, so no two Creates wait on each other.
-  private async provision(planned: VolumeRecord, final: VolumeContext, from?: CloneSource, progress?: CopyProgress): Promise<void> {
-    const { name } = planned;
-    const staged = this.contextAt(planned, newStagingDir(this.deps.roots.dataDir, planned.id));
-    const backing = this.backingOf(planned);
-    await this.transaction(name, async (undo) => {
-      // A clone has the size of what it copied (a snapshot may be smaller than its source is now).
-      let record = planned;
-      if (from) {
-        const sizeBytes = await this.step(name, `could not be copied from ${from.source}`, () => this.copyFrom(staged, from, progress));
-        if (record.spec.type !== 'replicated' && sizeBytes !== record.spec.sizeBytes) {
-          record = { ...record, spec: { ...record.spec, sizeBytes } } as VolumeRecord;
-        }
-      } else {
-        await this.step(name, 'could not provision storage', () => backing.create(staged));
-      }
-      // Undo deletes what was just made, whatever retain says.
-      undo.push('delete the new storage', () => backing.destroy(this.contextAt(withoutRetain(record), staged.paths.dir)));
-      await this.checkpoint('create.provisioned');
-      await this.step(name, 'could not write its volume.json', async () => {
-        await ensureDir(staged.paths.dir);
-        await writeVolumeMeta(staged.paths.dir, record);
+          await this.stuckPolicy.alongside(from.source, volumeId(from.source), () => this.provisioner.build(record, from, progress));
+        } else await this.provisioner.build(record);
+        await this.claims.remeasure(this.state.get(name) ?? record);
       });
-      // Pushed first: moveDir can fail after its rename (an fsync), and the
-      // directory in place without a record would come back at the next start.
-      undo.push('move it back to staging', async () => {
-        if (await dirExists(final.paths.dir)) await moveDir(final.paths.dir, staged.paths.dir);
-      });
-      await this.step(name, 'could not move its storage into place', () => moveDir(staged.paths.dir, final.paths.dir));
-      await this.checkpoint('create.committed');
-      await this.persist(name, 'could not record the volume', () => this.deps.state.put(record));
-      undo.push('forget the record', () => this.deps.state.delete(name));
-      await this.checkpoint('create.recorded');
-    });
-  }
-
-  /** Resolves with the copy's size. */
-  private async copyFrom(target: VolumeContext, from: CloneSource, progress?: CopyProgress): Promise<number> {
-    const source = this.deps.state.get(from.source);
-    if (!source) throw new VolumeError('VOLUME_NOT_FOUND', target.record.name, `from=${from.source}: no such volume on this host`);
-    const backing = this.backingOf(source);
-    if (!backing.createFrom) throw new Error(`type=${source.spec.type} cannot be cloned`);
-    const started = performance.now();
-    const { method, sizeBytes } = await backing.createFrom(target, this.context(source), from.snapshot, progress);
-    this.deps.log.info(
-      { volume: target.record.name, from: from.source, snapshot: from.snapshot, method, ms: Math.round(performance.now() - started) },
-      'cloned',
-    );
-    return sizeBytes;
-  }
-
-  // Concurrent Creates (of different names) are checked one at a time, each
-  // counting what the others promised until they end: otherwise each one
-  // fits alone and together they overfill the disk.
-  private async checkCapacity(record: VolumeRecord): Promise<void> {
-    const { spec } = record;
-    if (spec.type === 'replicated') return; // bricks live on the peers, limited by quota
-    await this.capacityLock.run('', async () => {
-      await this.assertFits(record.name, spec.sizeBytes);
-      this.promised.set(record.id, spec.sizeBytes);
-    });
-  }
-
-  /**
-   * A resize's growth must fit like a Create of that size would, and counts
-   * as promised until `work` (the grow) ends: a Create meanwhile sees it.
-   */
-  async withGrowth<T>(record: VolumeRecord, addedBytes: number, work: () => Promise<T>): Promise<T> {
-    if (record.spec.type === 'replicated') return work();
-    const key = `${record.id}+grow`;
-    await this.capacityLock.run('', async () => {
-      await this.assertFits(record.name, addedBytes);
-      this.promised.set(key, addedBytes);
-    });
-    try {
-      return await work();
-    } finally {
-      await this.capacityLock.run('', async () => void this.promised.delete(key));
-    }
-  }
-
-  private async assertFits(name: string, bytes: number): Promise<void> {
-    const records = this.deps.state.all().filter((r) => !this.promised.has(r.id));
-    const claimed = await this.claims.total(records);
-    checkCapacity(name, bytes, {
-      freeBytes: await this.deps.host.freeBytes(),
-      unclaimedBytes: claimed + [...this.promised.values()].reduce((sum, total) => sum + total, 0),
-      overcommit: this.deps.policy.overcommit,
     });
   }
 
   async remove(name: string): Promise<void> {
     const id = volumeId(name);
-    await this.exclusive(name, id, async () => {
+    await this.stuckPolicy.exclusive(name, id, async () => {
       this.touched.add(id);
       // A Remove that failed halfway (even after its commit) is finished by the next one.
-      await this.step(name, 'could not finish deleting its storage', () => finishPending(this, id));
-      const record = this.deps.state.get(name) ?? (await this.catalog.adopt(name));
+      await step(name, 'could not finish deleting its storage', () => finishPending(this, id));
+      const record = this.state.get(name) ?? (await this.catalog.adopt(name));
       if (!record) {
-        this.deps.log.warn({ volume: name }, 'remove of a volume we do not have: nothing to do');
+        this.log.warn({ volume: name }, 'remove of a volume we do not have: nothing to do');
         return;
       }
       if (record.protected) {
@@ -266,47 +156,28 @@ export class VolumeService {
       }
       await this.leases.clearForRemove(name);
       const volume = this.context(record);
-      await this.refuseIfUsedElsewhere(record);
-      await this.step(name, 'could not be unmounted', () => this.backingOf(record).deactivate(volume));
+      await this.leases.refuseIfUsedElsewhere(record);
+      await step(name, 'could not be unmounted', () => this.backingOf(record).deactivate(volume));
       await this.checkpoint('remove.deactivated');
-      await this.step(name, 'could not delete its storage', () => removeCommitted(this, record, (step) => this.checkpoint(step)));
+      await step(name, 'could not delete its storage', () => removeCommitted(this, record, (point) => this.checkpoint(point)));
       this.claims.forget(id);
     });
   }
 
-  /** A global volume mounted on another host: Remove waits, and says where. */
-  private async refuseIfUsedElsewhere(record: VolumeRecord): Promise<void> {
-    const backing = this.backingOf(record);
-    if (!backing.usersElsewhere) return;
-    const elsewhere = await this.step(record.name, 'could not ask the other hosts whether they use it', () =>
-      backing.usersElsewhere!(this.context(record)),
-    );
-    if (elsewhere.length > 0) {
-      throw new VolumeError(
-        'VOLUME_IN_USE',
-        record.name,
-        `is mounted on other hosts (${elsewhere.join(', ')}); stop the containers using it there first`,
-      );
-    }
-  }
-
   async mount(name: string, mountId: string): Promise<string> {
     const id = volumeId(name);
-    return this.exclusive(name, id, async () => {
+    return this.stuckPolicy.exclusive(name, id, async () => {
       this.touched.add(id);
-      const record = await this.find(name, true);
+      const record = await this.catalog.find(name, true);
       const volume = this.context(record);
       const backing = this.backingOf(record);
       const wasActive = await backing.isActive(volume);
-      await this.transaction(name, async (undo) => {
-        await this.step(name, 'could not be mounted', () => backing.activate(volume));
+      await transaction(this.log, name, async (undo) => {
+        await step(name, 'could not be mounted', () => backing.activate(volume));
         if (!wasActive) undo.push('unmount again', () => backing.deactivate(volume));
         await this.checkpoint('mount.activated');
-        const now = new Date();
-        await this.persist(name, 'could not record the mount', () =>
-          this.deps.state.update(name, (r) => ({ ...r, leases: addLease(r.leases, mountId, now, this.deps.host.bootId) })),
-        );
-        undo.push('take the lease back', () => this.deps.state.update(name, (r) => ({ ...r, leases: releaseLease(r.leases, mountId) })));
+        await persist(name, 'could not record the mount', () => this.leases.take(name, mountId));
+        undo.push('take the lease back', () => this.leases.giveBack(name, mountId));
         await this.checkpoint('mount.recorded');
       });
       return volume.paths.mountpoint;
@@ -315,62 +186,47 @@ export class VolumeService {
 
   async unmount(name: string, mountId: string): Promise<void> {
     const id = volumeId(name);
-    await this.exclusive(name, id, async () => {
-      const record = this.deps.state.get(name);
+    await this.stuckPolicy.exclusive(name, id, async () => {
+      const record = this.state.get(name);
       if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume');
       this.touched.add(id);
       const known = hasLease(record.leases, mountId);
       if (known) {
         // Recorded first: a crash before the unmount leaves an unneeded mount
         // that recovery releases, never a needed one that it forgets.
-        await this.persist(name, 'could not record the unmount', () =>
-          this.deps.state.update(name, (r) => ({ ...r, leases: releaseLease(r.leases, mountId) })),
-        );
+        await persist(name, 'could not record the unmount', () => this.leases.giveBack(name, mountId));
         await this.checkpoint('unmount.recorded');
       }
-      await this.step(name, 'could not be unmounted', () => this.leases.releaseIfUnused(name, known));
+      await step(name, 'could not be unmounted', () => this.leases.releaseIfUnused(name, known));
       await this.checkpoint('unmount.done');
     });
   }
 
   async path(name: string): Promise<string> {
-    return this.context(await this.find(name)).paths.mountpoint;
+    return this.context(await this.catalog.find(name)).paths.mountpoint;
   }
 
   async get(name: string): Promise<VolumeInfo> {
-    const record = await this.find(name);
+    const record = await this.catalog.find(name);
     if (await this.catalog.isGone(record)) {
       throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume (removed on another host)');
     }
     const volume = this.context(record);
     const stuck = this.stuck.get(record.id);
-    // A status read that gets stuck (statfs of a mount whose storage stopped answering) marks the
-    // volume: later Gets then answer from state. A read that is only slow (a GlusterFS peer that is
-    // down) does not keep the next Get from reading afresh.
-    const settled = (error?: unknown) => {
-      const hung = error === undefined ? undefined : findHung(error);
-      if (hung) this.markStuck(record.id, record.name, `reading its live status: ${hung.message}`, hung);
-    };
+    const settled = this.stuckPolicy.statusSettled(record.id, record.name);
     return {
       name: record.name,
       mountpoint: volume.paths.mountpoint,
       createdAt: record.createdAt,
-      status: await describeVolume(this.backingOf(record), volume, this.deps.log, { stuck, settled }),
+      status: await describeVolume(this.backingOf(record), volume, this.log, { stuck, settled }),
     };
   }
 
   async list(): Promise<VolumeSummary[]> {
     return (await this.catalog.merged()).map((record) => ({
       name: record.name,
-      mountpoint: volumePaths(this.deps.roots, record.id).mountpoint,
+      mountpoint: volumePaths(this.roots, record.id).mountpoint,
     }));
-  }
-
-  /** `adopt`: keep a catalogue volume in local state (only under the volume's lock). */
-  private async find(name: string, adopt = false): Promise<VolumeRecord> {
-    const record = this.deps.state.get(name) ?? (await (adopt ? this.catalog.adopt(name) : this.catalog.lookup(name)));
-    if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, 'no such volume');
-    return record;
   }
 
   /**
@@ -378,109 +234,15 @@ export class VolumeService {
    * host's state, or VOLUME_NOT_FOUND with `missing` as the detail.
    */
   async withRecord<T>(name: string, work: (record: VolumeRecord) => Promise<T>, missing = 'no such volume on this host'): Promise<T> {
-    return this.exclusive(name, volumeId(name), async () => {
-      const record = this.deps.state.get(name);
+    return this.stuckPolicy.exclusive(name, volumeId(name), async () => {
+      const record = this.state.get(name);
       if (!record) throw new VolumeError('VOLUME_NOT_FOUND', name, missing);
       return work(record);
     });
   }
 
-  /**
-   * Every request that changes a volume: under its lock, refused at once while
-   * a step of it is stuck in the kernel. A step that gets stuck marks the
-   * volume (before the lock is let go, so no request queued behind it starts
-   * another stuck process) and answers VOLUME_BUSY.
-   */
-  private async exclusive<T>(name: string, id: string, work: () => Promise<T>): Promise<T> {
-    this.stuck.refuse(id, name);
-    return this.locks.run(id, async () => {
-      this.stuck.refuse(id, name);
-      try {
-        return await work();
-      } catch (error) {
-        const hung = findHung(error);
-        if (!hung || (isVolumeError(error) && error.code === 'VOLUME_BUSY')) throw error;
-        const failed = isVolumeError(error) ? error : new VolumeError('BACKING_FAILED', name, hung.message, { cause: error });
-        this.markStuck(id, name, failed.detail, hung);
-        throw stuckError(name, failed);
-      }
-    });
-  }
-
   /** Marks the volume busy until the stuck process ends, then checks its real state again. */
   markStuck(id: string, name: string, detail: string, hung: HungCommandError): void {
-    const { log } = this.deps;
-    const outcome = this.stuck.mark(id, name, detail, hung, async () => {
-      log.warn({ volume: name }, 'its stuck processes ended: checking the volume again');
-      await recheckVolume(this, log, name);
-    });
-    if (outcome === 'known') return;
-    log.error(
-      { volume: name, pid: hung.pid, command: hung.command, detail },
-      outcome === 'marked' ? 'a step is stuck in the kernel: volume marked busy' : 'another process of this volume is stuck in the kernel',
-    );
+    this.stuckPolicy.markStuck(id, name, detail, hung);
   }
-
-  /** Runs `work` with an undo stack; a failure unwinds it and stays a VolumeError. */
-  async transaction<T>(name: string, work: (undo: UndoStack) => Promise<T>): Promise<T> {
-    try {
-      return await withUndo(work);
-    } catch (error) {
-      if (!(error instanceof RollbackError)) throw error;
-      this.deps.log.error({ volume: name, err: error, failures: error.failures }, 'undo failed');
-      const original = error.original;
-      const code = isVolumeError(original) ? original.code : 'BACKING_FAILED';
-      const detail = isVolumeError(original) ? original.detail : reason(original);
-      throw new VolumeError(
-        code,
-        name,
-        `${detail}; clean-up also failed at: ${error.failures.map((f) => f.label).join(', ')} (see the plugin log)`,
-        { cause: error },
-      );
-    }
-  }
-
-  async step<T>(name: string, what: string, work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      if (isVolumeError(error)) throw error;
-      throw new VolumeError('BACKING_FAILED', name, `${what}: ${reason(error)}`, { cause: error });
-    }
-  }
-
-  async persist<T>(name: string, what: string, work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      throw new VolumeError('STATE_FAILED', name, `${what}: the plugin's state could not be saved (${reason(error)})`, { cause: error });
-    }
-  }
-}
-
-function withoutRetain(record: VolumeRecord): VolumeRecord {
-  const { retain: _retain, ...spec } = record.spec;
-  return { ...record, spec } as VolumeRecord;
-}
-
-// Docker skips Create when Get finds the volume, so two Creates of one name
-// only meet when they race: the same options succeed, others are refused.
-function confirmSameSpec(existing: VolumeRecord, spec: VolumeRecord['spec']): void {
-  // Where a replicated volume lives (its own GlusterFS volume, or the pool) is not an option the user gave.
-  const asGiven = (s: VolumeRecord['spec']) => canonicalJson(s.type === 'replicated' ? { ...s, layout: undefined } : s);
-  if (asGiven(existing.spec) === asGiven(spec)) return;
-  throw new VolumeError(
-    'VOLUME_EXISTS',
-    existing.name,
-    'already exists with other options (another create of this name came first); remove it first, or create it with the same options',
-  );
-}
-
-// The tool's first line of stderr says what went wrong (e.g. "No space left
-// on device"); it never holds a secret because secrets only travel on stdin.
-// A file-system error says its code and call, not the path (a key file's, say).
-function reason(error: unknown): string {
-  const { code, syscall } = error as NodeJS.ErrnoException;
-  if (code && syscall) return `${code} (${syscall}): ${(error as Error).message.split(',')[0]?.replace(/^[A-Z]+: /, '') ?? code}`;
-  return error instanceof Error ? error.message : String(error);
 }

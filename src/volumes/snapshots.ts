@@ -1,26 +1,33 @@
 import type { Backing, SnapshotInfo, VolumeContext } from '../backings/backing.js';
-import { defaultSnapshotName, snapshotNameProblem } from '../backings/image-snapshots.js';
+import { defaultSnapshotName } from '../backings/image-snapshots.js';
 import type { VolumeRecord } from '../state/schema.js';
 import { VolumeError } from './errors.js';
 import { totalLeases } from './leases.js';
-import { rewriteRecord } from './record-change.js';
+import { checkSnapshotName } from './names.js';
+import { rewriteRecord, type RecordChangePort } from './record-change.js';
 import { formatSize } from './size.js';
-import type { VolumeService } from './service.js';
+import type { RecordAccess, VolumeResolver } from './ports.js';
+import type { CapacityAdmission } from './admission.js';
+import type { ClaimLedger } from './claims.js';
+import type { StateStore } from '../state/store.js';
+import { step } from './steps.js';
 
 // Snapshots (/Custom.Snapshot*): each under the volume's lock, logged like a request.
 
 const NO_SNAPSHOTS =
   'is replicated: it has no snapshots (GlusterFS snapshots need thin-LVM bricks, which these pools do not use); back it up with custom-volume export';
 
-type SnapshotBacking = Backing & Required<Pick<Backing, 'snapshot' | 'listSnapshots' | 'restoreSnapshot' | 'removeSnapshot'>>;
-
-export function checkSnapshotName(volume: string, snapshot: string): void {
-  const problem = snapshotNameProblem(snapshot);
-  if (problem) throw new VolumeError('INVALID_OPTION', volume, problem);
+/** What snapshots use of the service. */
+export interface SnapshotPort extends VolumeResolver, RecordAccess, RecordChangePort {
+  readonly state: Pick<StateStore, 'get' | 'put'>;
+  readonly capacity: Pick<CapacityAdmission, 'withGrowth'>;
+  readonly claims: Pick<ClaimLedger, 'remeasure'>;
 }
 
+type SnapshotBacking = Backing & Required<Pick<Backing, 'snapshot' | 'listSnapshots' | 'restoreSnapshot' | 'removeSnapshot'>>;
+
 export class SnapshotOperations {
-  constructor(private readonly service: VolumeService) {}
+  constructor(private readonly service: SnapshotPort) {}
 
   async take(name: string, snapshot?: string): Promise<SnapshotInfo> {
     const snap = snapshot ?? defaultSnapshotName();
@@ -29,11 +36,11 @@ export class SnapshotOperations {
       const started = performance.now();
       // A copy may need the image's allocated bytes (no reflink on this filesystem): it must fit like a Create.
       const allocated = record.spec.type === 'replicated' ? 0 : record.spec.sizeBytes - (await backing.unclaimedBytes(volume));
-      const info = await this.service.withGrowth(record, Math.max(0, allocated), () =>
-        this.service.step(name, `could not take snapshot ${snap} (nothing was kept)`, () => backing.snapshot(volume, snap)),
+      const info = await this.service.capacity.withGrowth(record, Math.max(0, allocated), () =>
+        step(name, `could not take snapshot ${snap} (nothing was kept)`, () => backing.snapshot(volume, snap)),
       );
       await this.service.claims.remeasure(record);
-      this.service.deps.log.info(
+      this.service.log.info(
         { volume: name, snapshot: snap, method: info.method, consistency: info.consistency, ms: Math.round(performance.now() - started) },
         'snapshot taken',
       );
@@ -43,7 +50,7 @@ export class SnapshotOperations {
 
   async list(name: string): Promise<SnapshotInfo[]> {
     return this.withVolume(name, (_record, volume, backing) =>
-      this.service.step(name, 'could not list its snapshots', () => backing.listSnapshots(volume)),
+      step(name, 'could not list its snapshots', () => backing.listSnapshots(volume)),
     );
   }
 
@@ -62,10 +69,8 @@ export class SnapshotOperations {
       const started = performance.now();
       // Without reflinks the restore writes a whole copy beside the image before the old one goes: it must fit.
       const copied = (await backing.listSnapshots(volume)).find((s) => s.name === snapshot)?.allocatedBytes ?? 0;
-      const sizeBytes = await this.service.withGrowth(record, copied, () =>
-        this.service.step(name, `could not restore snapshot ${snapshot} (the volume is as it was)`, () =>
-          backing.restoreSnapshot(volume, snapshot),
-        ),
+      const sizeBytes = await this.service.capacity.withGrowth(record, copied, () =>
+        step(name, `could not restore snapshot ${snapshot} (the volume is as it was)`, () => backing.restoreSnapshot(volume, snapshot)),
       );
       if (record.spec.type !== 'replicated' && record.spec.sizeBytes !== sizeBytes) {
         const next = { ...record, spec: { ...record.spec, sizeBytes } } as VolumeRecord;
@@ -76,8 +81,8 @@ export class SnapshotOperations {
           `was restored to snapshot ${snapshot} (${formatSize(sizeBytes)}), but its size could not be recorded; restore it again`,
         );
       }
-      await this.service.claims.remeasure(this.service.deps.state.get(name) ?? record);
-      this.service.deps.log.info({ volume: name, snapshot, ms: Math.round(performance.now() - started) }, 'snapshot restored');
+      await this.service.claims.remeasure(this.service.state.get(name) ?? record);
+      this.service.log.info({ volume: name, snapshot, ms: Math.round(performance.now() - started) }, 'snapshot restored');
       return { sizeBytes };
     });
   }
@@ -85,9 +90,9 @@ export class SnapshotOperations {
   async remove(name: string, snapshot: string): Promise<void> {
     checkSnapshotName(name, snapshot);
     await this.withVolume(name, async (record, volume, backing) => {
-      await this.service.step(name, `could not remove snapshot ${snapshot}`, () => backing.removeSnapshot(volume, snapshot));
+      await step(name, `could not remove snapshot ${snapshot}`, () => backing.removeSnapshot(volume, snapshot));
       await this.service.claims.remeasure(record);
-      this.service.deps.log.info({ volume: name, snapshot }, 'snapshot removed');
+      this.service.log.info({ volume: name, snapshot }, 'snapshot removed');
     });
   }
 

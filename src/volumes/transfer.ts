@@ -5,7 +5,11 @@ import type { StreamSeal } from '../api/export-format.js';
 import type { VolumeRecord } from '../state/schema.js';
 import { VolumeError } from './errors.js';
 import { totalLeases } from './leases.js';
-import type { VolumeService } from './service.js';
+import type { RecordAccess, VolumeResolver } from './ports.js';
+import type { ClaimLedger } from './claims.js';
+import type { StateStore } from '../state/store.js';
+import type { Logger } from '../log.js';
+import { step } from './steps.js';
 
 // export and import (/Custom.Export, /Custom.Import): a volume's files as a
 // sealed tar, into or out of any type. Each holds the volume's lock for the
@@ -15,9 +19,16 @@ import type { VolumeService } from './service.js';
 export const PLAINTEXT_REFUSED =
   'is encrypted, and an export is its files in plain text (a tar any host can import, whatever its keys). Say so with --plaintext, and encrypt the stream for where it goes, e.g. custom-volume export --plaintext NAME - | age -r KEY > NAME.tar.age';
 
+/** What export and import use of the service. */
+export interface TransferPort extends VolumeResolver, RecordAccess {
+  readonly state: Pick<StateStore, 'get'>;
+  readonly claims: Pick<ClaimLedger, 'remeasure'>;
+  readonly log: Logger;
+}
+
 export class TransferOperations {
   constructor(
-    private readonly service: VolumeService,
+    private readonly service: TransferPort,
     private readonly transfer: DataTransfer,
   ) {}
 
@@ -27,7 +38,7 @@ export class TransferOperations {
    */
   async export(name: string, plaintext: boolean, open: (estimateBytes: number | undefined) => Writable): Promise<StreamSeal> {
     // Refused before anything is mounted or opened (a volume's type never changes).
-    if (this.service.deps.state.get(name)?.spec.type === 'encrypted' && !plaintext) {
+    if (this.service.state.get(name)?.spec.type === 'encrypted' && !plaintext) {
       throw new VolumeError('PRECONDITION_FAILED', name, PLAINTEXT_REFUSED);
     }
     return this.withMounted(name, async (record, volume) => {
@@ -35,7 +46,7 @@ export class TransferOperations {
       const used = typeof status['usedBytes'] === 'number' ? status['usedBytes'] : undefined;
       const started = performance.now();
       const seal = await this.transfer.exportTo(volume.paths, open(used));
-      this.service.deps.log.info({ volume: name, bytes: seal.bytes, ms: Math.round(performance.now() - started) }, 'exported');
+      this.service.log.info({ volume: name, bytes: seal.bytes, ms: Math.round(performance.now() - started) }, 'exported');
       return seal;
     });
   }
@@ -60,11 +71,11 @@ export class TransferOperations {
         );
       }
       const started = performance.now();
-      const seal = await this.service.step(name, 'could not be imported (the volume is as it was)', () =>
+      const seal = await step(name, 'could not be imported (the volume is as it was)', () =>
         this.transfer.importFrom(volume.paths, source),
       );
       await this.service.claims.remeasure(record);
-      this.service.deps.log.info({ volume: name, bytes: seal.bytes, ms: Math.round(performance.now() - started) }, 'imported');
+      this.service.log.info({ volume: name, bytes: seal.bytes, ms: Math.round(performance.now() - started) }, 'imported');
       return seal;
     });
   }
@@ -78,7 +89,7 @@ export class TransferOperations {
         const volume = this.service.context(record);
         const backing = this.service.backingOf(record);
         const wasActive = await backing.isActive(volume);
-        if (!wasActive) await this.service.step(name, 'could not be mounted', () => backing.activate(volume));
+        if (!wasActive) await step(name, 'could not be mounted', () => backing.activate(volume));
         let result: T;
         try {
           result = await work(record, volume);
@@ -86,11 +97,11 @@ export class TransferOperations {
           if (!wasActive) {
             await backing
               .deactivate(volume)
-              .catch((cause: unknown) => this.service.deps.log.error({ volume: name, err: cause }, 'could not unmount again'));
+              .catch((cause: unknown) => this.service.log.error({ volume: name, err: cause }, 'could not unmount again'));
           }
           throw error;
         }
-        if (!wasActive) await this.service.step(name, 'could not be unmounted again', () => backing.deactivate(volume));
+        if (!wasActive) await step(name, 'could not be unmounted again', () => backing.deactivate(volume));
         return result;
       },
       missing,

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
 import { startGlusterPool, type GlusterPool, type PoolPlugin } from '../helpers/gluster-pool.js';
 import { mountsUnder } from '../helpers/host.js';
+import { runDetached, runOnce } from '../helpers/containers.js';
 import { volumeId } from '../../src/state/volume-id.js';
 
 // Three hosts (network namespaces) forming one GlusterFS pool; a plugin on
@@ -66,18 +67,7 @@ async function brickDigest(dir: string): Promise<Record<string, string>> {
 test.serial('global scope; A creates a replica-3 volume, a container writes; B lists, inspects, mounts and reads it', async (t) => {
   t.deepEqual((await a.call('VolumeDriver.Capabilities', {})).body, { Capabilities: { Scope: 'global' } });
   await dockerd.docker(['volume', 'create', '-d', a.driver, '-o', 'type=replicated', '-o', 'size=200M', 'shared']);
-  await dockerd.docker([
-    'run',
-    '--rm',
-    '--network',
-    'none',
-    '-v',
-    'shared:/d',
-    TEST_IMAGE,
-    'sh',
-    '-c',
-    'echo from-host-a > /d/hello; df -k /d | tail -1',
-  ]);
+  await runOnce(dockerd, ['shared:/d'], 'echo from-host-a > /d/hello; df -k /d | tail -1');
   const listed = (await b.call('VolumeDriver.List', {})).body['Volumes'] as Array<{ Name: string }>;
   t.true(
     listed.some((v) => v.Name === 'shared'),
@@ -137,20 +127,11 @@ test.serial('only the pool peers may mount: auth.allow lists them, and a host ou
 });
 
 test.serial('host C dies while a container writes: writes go on; C comes back, heal completes, bricks are identical', async (t) => {
-  const writer = (
-    await dockerd.docker([
-      'run',
-      '-d',
-      '--network',
-      'none',
-      '-v',
-      'shared:/d',
-      TEST_IMAGE,
-      'sh',
-      '-c',
-      'i=0; while true; i=$((i+1)); do echo "line $i" >> /d/log; [ $((i % 20)) -eq 0 ] && echo $i > /d/count-$((i / 20 % 5)); sleep 0.02; done',
-    ])
-  ).stdout;
+  const writer = await runDetached(
+    dockerd,
+    ['shared:/d'],
+    'i=0; while true; i=$((i+1)); do echo "line $i" >> /d/log; [ $((i % 20)) -eq 0 ] && echo $i > /d/count-$((i / 20 % 5)); sleep 0.02; done',
+  );
   await sleep(1000);
   const hostC = pool.hosts[2]!;
   await hostC.kill();

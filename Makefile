@@ -51,16 +51,16 @@ stop:
 # emulated guest takes a core, and the GlusterFS tests' timing then failed
 # (measured: 25.7 min instead of 32, but a live-status read past its 2 s).
 test: deps lint build plugin-rootfs
-	( status=0; npx ava --tap || status=$$?; test/vm/run-guest-suite.sh || status=$$?; exit $$status ) \
+	( status=0; AVA_SUITE=host npx ava --tap || status=$$?; test/vm/run-guest-suite.sh || status=$$?; exit $$status ) \
 	  | node dist/test/helpers/tap-summary.js --runs 2
 
 # The root-free tiers (pure logic, and the service over in-memory backings),
 # files side by side: what npm test runs; needs Node only.
 test-fast: build
-	AVA_SUITE=fast npx ava --tap | node dist/test/helpers/tap-summary.js
+	npx ava --tap | node dist/test/helpers/tap-summary.js
 
 test-host: deps build
-	npx ava --tap | node dist/test/helpers/tap-summary.js
+	AVA_SUITE=host npx ava --tap | node dist/test/helpers/tap-summary.js
 
 test-guest: deps build
 	test/vm/run-guest-suite.sh | node dist/test/helpers/tap-summary.js

@@ -1,7 +1,9 @@
 // AVA_SUITE picks the suite:
-// - host (default): every tier but the guest's, one file at a time (make test, make test-host);
-// - fast: test/unit and test/fast, which need no root and no host tools, files
-//   side by side (npm test, make test-fast);
+// - fast (the default, so a bare `npx ava` is safe anywhere): test/unit and
+//   test/fast, which need no root and no host tools, files side by side
+//   (npm test, make test-fast);
+// - host: every tier but the guest's, as root, one file at a time: it starts
+//   dockerd, glusterd, loop devices and mounts (make test, make test-host);
 // - guest: the dm-crypt suite that test/vm/run-guest-suite.sh runs inside a QEMU guest.
 import { availableParallelism } from 'node:os';
 
@@ -10,7 +12,7 @@ const suites = {
   fast: { files: ['dist/test/unit/**/*.test.js', 'dist/test/fast/**/*.test.js'], concurrency: availableParallelism(), timeout: '3m' },
   guest: { files: ['dist/test/guest/**/*.test.js'], concurrency: 1, timeout: '10m' },
 };
-const name = process.env.AVA_SUITE ?? 'host';
+const name = process.env.AVA_SUITE ?? 'fast';
 const suite = Object.hasOwn(suites, name) ? suites[name] : undefined;
 if (!suite) throw new Error(`AVA_SUITE must be one of ${Object.keys(suites).join(', ')}`);
 

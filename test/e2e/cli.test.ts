@@ -1,30 +1,20 @@
 import test from 'ava';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
-import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
+import { TEST_IMAGE } from '../helpers/dockerd.js';
+import { dockerd, plugin, usePluginAndDockerd } from '../helpers/stack.js';
+import { CLI, runCli } from '../helpers/cli.js';
 import { volumeFiles } from '../helpers/host.js';
+import { composeProject } from '../helpers/compose.js';
 
 // The operator CLI (custom-volume) as a real process against the plugin as a
 // real process, with a real dockerd: protection against docker volume rm and
 // compose down -v, the owner of the volume root, ls/inspect, exit codes.
 
-const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.js');
+usePluginAndDockerd('cli');
 
-let dockerd: Dockerd;
-let plugin: PluginProcess;
-
-test.before(async () => {
-  plugin = await startPluginProcess('cli');
-  dockerd = await startDockerd('cli');
-});
-test.after.always(async () => {
-  await dockerd?.stop();
-  await plugin?.stop();
-});
-
-const cli = (args: string[]) => execa(process.execPath, [CLI, '--socket', plugin.socket, ...args], { reject: false, timeout: 60_000 });
+const cli = (args: string[]) => runCli(['--socket', plugin.socket, ...args], { timeout: 60_000 });
 const volumes = async () => (await dockerd.docker(['volume', 'ls', '-q'])).stdout.split('\n');
 
 test.serial('-o uid, gid and mode: a container running as that user owns the volume root', async (t) => {
@@ -101,27 +91,13 @@ test.serial('protect: docker volume rm is refused with the fix named; custom-vol
 });
 
 test.serial('protect guards compose down -v; protection survives a plugin killed with its state file lost', async (t) => {
-  const project = join(plugin.root, 'compose-protect');
-  await mkdir(project, { recursive: true });
-  await writeFile(
-    join(project, 'docker-compose.yml'),
-    [
-      'version: "3.7"',
-      'services:',
-      '  app:',
-      `    image: ${TEST_IMAGE}`,
-      '    network_mode: none',
-      '    command: ["sh", "-c", "echo db > /data/f"]',
-      '    volumes: ["db:/data"]',
-      'volumes:',
-      '  db:',
-      `    driver: ${plugin.driver}`,
-      '    driver_opts: {size: 32M}',
-      '',
-    ].join('\n'),
-  );
-  const compose = (args: string[]) =>
-    execa('docker-compose', ['-p', 'guarded', ...args], { cwd: project, env: { DOCKER_HOST: dockerd.host }, reject: false });
+  const compose = await composeProject(dockerd, join(plugin.root, 'compose-protect'), 'guarded', {
+    version: '3.7',
+    command: 'echo db > /data/f',
+    mounts: ['db:/data'],
+    driver: plugin.driver,
+    volumes: { db: { size: '32M' } },
+  });
   t.is((await compose(['up', '--no-color'])).exitCode, 0);
   t.is((await cli(['protect', 'guarded_db'])).stdout, 'guarded_db: protected');
   // Killed, and its state file lost: the protection comes back from the volume's volume.json.

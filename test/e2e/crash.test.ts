@@ -2,27 +2,18 @@ import test from 'ava';
 import { rm, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
-import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
+import { TEST_IMAGE } from '../helpers/dockerd.js';
+import { dockerd, plugin, usePluginAndDockerd } from '../helpers/stack.js';
 import { loopsUnder, mountsUnder, volumeFiles } from '../helpers/host.js';
 import { STATE_FILE_NAME } from '../../src/state/layout.js';
 import { CHECK_MS, hasLiveStatus, LIVE_STATUS_MS, outlive, RECOVERY_MS, RELEASED_MS, waitFor } from '../helpers/wait.js';
+import { runDetached } from '../helpers/containers.js';
 
 // What users of every volume plugin report: volumes stuck "in use" after a
 // crash or a power loss, volumes forgotten when the state file is lost, and a
 // full disk. Each against a real dockerd and the plugin as its own process.
 
-let dockerd: Dockerd;
-let plugin: PluginProcess;
-
-test.before(async () => {
-  plugin = await startPluginProcess('crash', { CUSTOM_LEASE_GRACE_MS: '1000' });
-  dockerd = await startDockerd('crash');
-});
-test.after.always(async () => {
-  await dockerd?.stop();
-  await plugin?.stop();
-});
+usePluginAndDockerd('crash', { CUSTOM_LEASE_GRACE_MS: '1000' });
 
 const docker = (args: string[]) => dockerd.docker(args);
 const lines = async (container: string, file: string) => Number((await docker(['exec', container, 'sh', '-c', `wc -l < ${file}`])).stdout);
@@ -102,20 +93,7 @@ test.serial(
   async (t) => {
     await docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=320M', '-o', 'fs=xfs', 'lost']);
     await docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=32M', 'idle']);
-    const c = (
-      await docker([
-        'run',
-        '-d',
-        '--network',
-        'none',
-        '-v',
-        'lost:/d',
-        TEST_IMAGE,
-        'sh',
-        '-c',
-        'while true; do echo x >> /d/log; sleep 0.05; done',
-      ])
-    ).stdout;
+    const c = await runDetached(dockerd, ['lost:/d'], 'while true; do echo x >> /d/log; sleep 0.05; done');
     await rm(join(plugin.stateDir, STATE_FILE_NAME));
     await plugin.kill('SIGKILL');
     await plugin.start();

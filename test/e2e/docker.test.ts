@@ -1,36 +1,19 @@
 import test from 'ava';
 import { existsSync } from 'node:fs';
-import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
-import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
-import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
+import { TEST_IMAGE } from '../helpers/dockerd.js';
+import { dockerd, plugin, usePluginAndDockerd } from '../helpers/stack.js';
+import { inspectVolume, runDetached } from '../helpers/containers.js';
 import { loopsUnder, mountsUnder, volumeFiles } from '../helpers/host.js';
 import { CHECK_MS, hasLiveStatus, LIVE_STATUS_MS, RELEASED_MS, waitFor } from '../helpers/wait.js';
+import { composeProject } from '../helpers/compose.js';
 
 // A real dockerd talking to the real plugin process over its socket.
 
-let dockerd: Dockerd;
-let plugin: PluginProcess;
-
-test.before(async () => {
-  plugin = await startPluginProcess('e2e');
-  dockerd = await startDockerd('e2e');
-});
-test.after.always(async () => {
-  await dockerd?.stop();
-  await plugin?.stop();
-});
+usePluginAndDockerd('e2e');
 
 const run = (args: string[]) => dockerd.docker(['run', '--rm', '--network', 'none', ...args]);
-const inspectStatus = async (name: string) =>
-  (
-    JSON.parse((await dockerd.docker(['volume', 'inspect', name])).stdout) as Array<{
-      Driver: string;
-      Mountpoint: string;
-      Status: Record<string, unknown>;
-    }>
-  )[0]!;
+const inspectStatus = (name: string) => inspectVolume(dockerd, name);
 
 test.serial('create, inspect, ls, write in one container, read in another, rm', async (t) => {
   await dockerd.docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=320M', '-o', 'fs=xfs', 'data']);
@@ -103,20 +86,7 @@ test.serial('two containers share a volume; the first one stopping leaves it mou
 
 test.serial('the plugin is SIGKILLed while a container writes; restarted, it serves on and unmounts cleanly', async (t) => {
   await dockerd.docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=64M', 'survivor']);
-  const c = (
-    await dockerd.docker([
-      'run',
-      '-d',
-      '--network',
-      'none',
-      '-v',
-      'survivor:/d',
-      TEST_IMAGE,
-      'sh',
-      '-c',
-      'i=0; while true; do i=$((i+1)); echo $i >> /d/log; sleep 0.05; done',
-    ])
-  ).stdout;
+  const c = await runDetached(dockerd, ['survivor:/d'], 'i=0; while true; do i=$((i+1)); echo $i >> /d/log; sleep 0.05; done');
   await plugin.kill('SIGKILL');
   const logLines = async () => Number((await dockerd.docker(['exec', c, 'sh', '-c', 'wc -l < /d/log'])).stdout);
   const during = await waitFor('the container to write', logLines, (n) => n > 0, CHECK_MS);
@@ -196,29 +166,13 @@ test.serial('SIGTERM stops the plugin cleanly: socket removed, volumes stay moun
 });
 
 test.serial('compose: driver + driver_opts create the volume, a service uses it, down -v removes it', async (t) => {
-  const project = join(plugin.root, 'compose');
-  await mkdir(project, { recursive: true });
-  await writeFile(
-    join(project, 'docker-compose.yml'),
-    [
-      'version: "3.7"',
-      'services:',
-      '  app:',
-      `    image: ${TEST_IMAGE}`,
-      '    network_mode: none',
-      '    command: ["sh", "-c", "echo from-compose > /data/f; cat /data/f"]',
-      '    volumes: ["appdata:/data"]',
-      'volumes:',
-      '  appdata:',
-      `    driver: ${plugin.driver}`,
-      '    driver_opts:',
-      '      size: 48M',
-      '      fs: ext4',
-      '',
-    ].join('\n'),
-  );
-  const compose = (args: string[]) =>
-    execa('docker-compose', ['-p', 'tour', ...args], { cwd: project, env: { DOCKER_HOST: dockerd.host }, reject: false });
+  const compose = await composeProject(dockerd, join(plugin.root, 'compose'), 'tour', {
+    version: '3.7',
+    command: 'echo from-compose > /data/f; cat /data/f',
+    mounts: ['appdata:/data'],
+    driver: plugin.driver,
+    volumes: { appdata: { size: '48M', fs: 'ext4' } },
+  });
   const up = await compose(['up', '--no-color', '--abort-on-container-exit']);
   t.is(up.exitCode, 0, String(up.stderr));
   t.regex(String(up.stdout), /from-compose/);

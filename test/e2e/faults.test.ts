@@ -1,8 +1,8 @@
 import test, { type ExecutionContext } from 'ava';
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
-import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
+import { TEST_IMAGE } from '../helpers/dockerd.js';
+import { dockerd, plugin, usePluginAndDockerd } from '../helpers/stack.js';
 import { loopsUnder, mountsUnder, volumeFiles } from '../helpers/host.js';
 import { volumeId } from '../../src/state/volume-id.js';
 import { callSocket } from '../helpers/plugin.js';
@@ -15,17 +15,7 @@ import { CHECK_MS, RECOVERY_MS, waitFor } from '../helpers/wait.js';
 // volume must be fully there or fully gone, usable, removable, and nothing
 // may be left behind.
 
-let dockerd: Dockerd;
-let plugin: PluginProcess;
-
-test.before(async () => {
-  plugin = await startPluginProcess('faults', { CUSTOM_LEASE_GRACE_MS: '1000' });
-  dockerd = await startDockerd('faults');
-});
-test.after.always(async () => {
-  await dockerd?.stop();
-  await plugin?.stop();
-});
+usePluginAndDockerd('faults', { CUSTOM_LEASE_GRACE_MS: '1000' });
 
 const marker = () => join(plugin.stateDir, 'paused-at');
 const recoveries = () =>

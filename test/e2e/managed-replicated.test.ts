@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
+import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { startGlusterPool, type GlusterPool, type PoolPlugin } from '../helpers/gluster-pool.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp.js';
@@ -11,6 +11,7 @@ import { scrubHost } from '../helpers/host.js';
 import { volumeId } from '../../src/state/volume-id.js';
 import { managedScript, requireBundle } from '../helpers/managed-plugin.js';
 import { CATALOGUE_MS, waitFor } from '../helpers/wait.js';
+import { runOnce } from '../helpers/containers.js';
 
 // The managed plugin, installed from a local registry, serving a replicated
 // volume: its rootfs carries the GlusterFS client (mount.glusterfs and all it
@@ -100,18 +101,7 @@ test.serial('installed from the registry, the managed plugin mounts a replicated
     t.log(logs);
   }
   t.regex(listed, new RegExp(`${NAME}(:latest)? shared`), 'the managed plugin lists the pool volume');
-  const { stdout } = await dockerd.docker([
-    'run',
-    '--rm',
-    '--network',
-    'none',
-    '-v',
-    'shared:/d',
-    TEST_IMAGE,
-    'sh',
-    '-c',
-    'cat /d/hello; echo from-managed > /d/back; df -k /d | tail -1',
-  ]);
+  const stdout = await runOnce(dockerd, ['shared:/d'], 'cat /d/hello; echo from-managed > /d/back; df -k /d | tail -1');
   t.regex(stdout, /^from-host-a\n/);
   t.regex(stdout, /\s65536\s/, 'the quota is the size the container sees');
   t.is(await readFile(join(brickDir, '_data', 'back'), 'utf8'), 'from-managed\n', "what the container wrote is on host A's brick");

@@ -9,6 +9,8 @@ import { loopsUnder, mountsUnder, scrubHost, volumeFiles } from '../helpers/host
 import { makeTempDir, removeTempDir } from '../helpers/temp.js';
 import { callSocket } from '../helpers/plugin.js';
 import { CHECK_MS, hasLiveStatus, LIVE_STATUS_MS, outlive, RELEASED_MS, waitFor } from '../helpers/wait.js';
+import { CLI, runCli } from '../helpers/cli.js';
+import { inspectVolume, runDetached } from '../helpers/containers.js';
 import {
   killManagedPlugin,
   managedPluginPids,
@@ -22,7 +24,6 @@ import {
 // install from a registry, SIGKILLed and restarted by the daemon, upgraded.
 // Needs `make plugin-rootfs` first (make test does it).
 const NAME = 'customtest';
-const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.js');
 
 let dockerd: Dockerd;
 let registry: Registry;
@@ -57,15 +58,9 @@ test.after.always(async () => {
 const script = (command: string, tag = 'latest') =>
   managedScript(dockerd, command, { name: NAME, tag, registry: registry.address, state, kek });
 
+const cli = (args: string[]) => runCli(['--plugin', NAME, ...args], { env: { DOCKER_HOST: dockerd.host }, timeout: 60_000 });
 const run = (args: string[]) => dockerd.docker(['run', '--rm', '--network', 'none', ...args]);
-const statusOf = async (volume: string) =>
-  (
-    JSON.parse((await dockerd.docker(['volume', 'inspect', volume])).stdout) as Array<{
-      Driver: string;
-      Mountpoint: string;
-      Status: Record<string, unknown>;
-    }>
-  )[0]!;
+const statusOf = (volume: string) => inspectVolume(dockerd, volume);
 const propagatedMount = () => propagatedMountOf(dockerd, NAME);
 
 test.serial('make plugin: create + enable from plugin-rootfs; plain and compressed volumes; data in propagated-mount', async (t) => {
@@ -94,20 +89,7 @@ test.serial('make plugin: create + enable from plugin-rootfs; plain and compress
   await dockerd.docker(['volume', 'rm', 'prealloc']);
 
   await dockerd.docker(['volume', 'create', '-d', NAME, '-o', 'type=compressed', '-o', 'size=256M', 'zvol']);
-  const c = (
-    await dockerd.docker([
-      'run',
-      '-d',
-      '--network',
-      'none',
-      '-v',
-      'zvol:/d',
-      TEST_IMAGE,
-      'sh',
-      '-c',
-      'seq 1 1000000 > /d/n; sync; sleep 600',
-    ])
-  ).stdout;
+  const c = await runDetached(dockerd, ['zvol:/d'], 'seq 1 1000000 > /d/n; sync; sleep 600');
   const hostView = join(await propagatedMount(), (await statusOf('zvol')).Mountpoint.slice('/mnt/volumes/'.length));
   // The container's seq, then its sync: read from the host until the last line is there.
   const numbers = await waitFor(
@@ -140,8 +122,6 @@ test.serial('make plugin: create + enable from plugin-rootfs; plain and compress
 });
 
 test.serial('custom-volume finds the managed plugin by name: ls, protect against docker volume rm, resize', async (t) => {
-  const cli = (args: string[]) =>
-    execa(process.execPath, [CLI, '--plugin', NAME, ...args], { env: { DOCKER_HOST: dockerd.host }, reject: false, timeout: 60_000 });
   const listed = await cli(['--json', 'ls']);
   t.is(listed.exitCode, 0, listed.stderr);
   t.deepEqual((JSON.parse(listed.stdout) as Array<{ name: string }>).map((v) => v.name).sort(), ['plainvol', 'zvol']);
@@ -175,8 +155,6 @@ test.serial('custom-volume finds the managed plugin by name: ls, protect against
 });
 
 test.serial('the KEK comes from its own read-only mount; doctor warns when it shares the state filesystem; no core dumps', async (t) => {
-  const cli = (args: string[]) =>
-    execa(process.execPath, [CLI, '--plugin', NAME, ...args], { env: { DOCKER_HOST: dockerd.host }, reject: false, timeout: 60_000 });
   const kekFindings = async () => {
     const doctor = await cli(['--json', 'doctor']);
     if (doctor.stdout === '') throw new Error(`doctor printed nothing (exit ${doctor.exitCode}): ${doctor.stderr}`);
@@ -210,20 +188,7 @@ test.serial('the KEK comes from its own read-only mount; doctor warns when it sh
 });
 
 test.serial('SIGKILLed, the plugin is restarted by the daemon; containers keep their data; stop unmounts cleanly', async (t) => {
-  const c = (
-    await dockerd.docker([
-      'run',
-      '-d',
-      '--network',
-      'none',
-      '-v',
-      'plainvol:/d',
-      TEST_IMAGE,
-      'sh',
-      '-c',
-      'while true; do echo x >> /d/log; sleep 0.05; done',
-    ])
-  ).stdout;
+  const c = await runDetached(dockerd, ['plainvol:/d'], 'while true; do echo x >> /d/log; sleep 0.05; done');
   await killManagedPlugin(dockerd, 30_000); // throws unless the daemon restarted it
   const logLines = async () => Number((await dockerd.docker(['exec', c, 'sh', '-c', 'wc -l < /d/log'])).stdout);
   const before = await waitFor('the container to have written', logLines, (n) => n > 0, CHECK_MS);

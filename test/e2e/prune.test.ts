@@ -2,35 +2,19 @@ import test from 'ava';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
-import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
+import { TEST_IMAGE } from '../helpers/dockerd.js';
+import { dockerd, plugin, usePluginAndDockerd } from '../helpers/stack.js';
+import { runCli } from '../helpers/cli.js';
 import { runDetached } from '../helpers/containers.js';
 
 // custom-volume prune against a real dockerd: only volumes no container
 // references (running or stopped) go, never a protected one, never without
 // a confirmation.
 
-const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.js');
-
-let dockerd: Dockerd;
-let plugin: PluginProcess;
-
-test.before(async () => {
-  plugin = await startPluginProcess('prune');
-  dockerd = await startDockerd('prune');
-});
-test.after.always(async () => {
-  await dockerd?.stop();
-  await plugin?.stop();
-});
+usePluginAndDockerd('prune');
 
 const cli = (args: string[]) =>
-  execa(process.execPath, [CLI, '--socket', plugin.socket, ...args], {
-    reject: false,
-    timeout: 120_000,
-    env: { DOCKER_HOST: dockerd.host },
-    stdin: 'ignore',
-  });
+  runCli(['--socket', plugin.socket, ...args], { timeout: 120_000, env: { DOCKER_HOST: dockerd.host }, stdin: 'ignore' });
 const create = (name: string, options: string[] = []) =>
   dockerd.docker(['volume', 'create', '-d', plugin.driver, '-o', 'size=64M', ...options, name]);
 

@@ -5,6 +5,7 @@ import { join, relative } from 'node:path';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
 import { startGlusterPool, type GlusterPool, type PoolPlugin } from '../helpers/gluster-pool.js';
 import { mountsUnder } from '../helpers/host.js';
+import { runDetached, runOnce } from '../helpers/containers.js';
 import { volumeId } from '../../src/state/volume-id.js';
 import { CATALOGUE_MS, CHECK_MS, hasLiveStatus, isEmpty, LIVE_STATUS_MS, PEER_GONE_MS, SWEEP_MS, waitFor } from '../helpers/wait.js';
 
@@ -66,18 +67,7 @@ async function brickDigest(dir: string): Promise<Record<string, string>> {
 test.serial('global scope; A creates a replica-3 volume, a container writes; B lists, inspects, mounts and reads it', async (t) => {
   t.deepEqual((await a.call('VolumeDriver.Capabilities', {})).body, { Capabilities: { Scope: 'global' } });
   await dockerd.docker(['volume', 'create', '-d', a.driver, '-o', 'type=replicated', '-o', 'size=200M', 'shared']);
-  await dockerd.docker([
-    'run',
-    '--rm',
-    '--network',
-    'none',
-    '-v',
-    'shared:/d',
-    TEST_IMAGE,
-    'sh',
-    '-c',
-    'echo from-host-a > /d/hello; df -k /d | tail -1',
-  ]);
+  await runOnce(dockerd, ['shared:/d'], 'echo from-host-a > /d/hello; df -k /d | tail -1');
   // B's first List mounts the pool and reads the catalogue; until that read ends, B answers from its own state.
   const listed = await waitFor(
     'host B to list "shared"',
@@ -146,20 +136,11 @@ test.serial('only the pool peers may mount: auth.allow lists them, and a host ou
 });
 
 test.serial('host C dies while a container writes: writes go on; C comes back, heal completes, bricks are identical', async (t) => {
-  const writer = (
-    await dockerd.docker([
-      'run',
-      '-d',
-      '--network',
-      'none',
-      '-v',
-      'shared:/d',
-      TEST_IMAGE,
-      'sh',
-      '-c',
-      'i=0; while true; i=$((i+1)); do echo "line $i" >> /d/log; [ $((i % 20)) -eq 0 ] && echo $i > /d/count-$((i / 20 % 5)); sleep 0.02; done',
-    ])
-  ).stdout;
+  const writer = await runDetached(
+    dockerd,
+    ['shared:/d'],
+    'i=0; while true; i=$((i+1)); do echo "line $i" >> /d/log; [ $((i % 20)) -eq 0 ] && echo $i > /d/count-$((i / 20 % 5)); sleep 0.02; done',
+  );
   const lines = async () => Number((await dockerd.docker(['exec', writer, 'sh', '-c', 'wc -l < /d/log'])).stdout);
   await waitFor('the writer to write', lines, (n) => n > 0, CHECK_MS, { every: 500 });
   const hostC = pool.hosts[2]!;

@@ -1,30 +1,18 @@
 import test from 'ava';
-import { join } from 'node:path';
-import { execa } from 'execa';
-import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
-import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
+import { TEST_IMAGE } from '../helpers/dockerd.js';
+import { dockerd, plugin, usePluginAndDockerd } from '../helpers/stack.js';
+import { runCli } from '../helpers/cli.js';
 import { loopsUnder, mountsUnder } from '../helpers/host.js';
+import { runDetached } from '../helpers/containers.js';
 import { canGrowMountedExt4 } from '../../src/system/grow.js';
 import { CHECK_MS, waitFor } from '../helpers/wait.js';
 
 // custom-volume resize through the real plugin process while a container
 // writes, with a real dockerd: df in the container shows the new size.
 
-const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.js');
+usePluginAndDockerd('resize');
 
-let dockerd: Dockerd;
-let plugin: PluginProcess;
-
-test.before(async () => {
-  plugin = await startPluginProcess('resize');
-  dockerd = await startDockerd('resize');
-});
-test.after.always(async () => {
-  await dockerd?.stop();
-  await plugin?.stop();
-});
-
-const cli = (args: string[]) => execa(process.execPath, [CLI, '--socket', plugin.socket, ...args], { reject: false, timeout: 120_000 });
+const cli = (args: string[]) => runCli(['--socket', plugin.socket, ...args], { timeout: 120_000 });
 const dfKiB = async (container: string) =>
   Number((await dockerd.docker(['exec', container, 'sh', '-c', 'df -k /d | tail -1'])).stdout.trim().split(/\s+/)[1]);
 const written = async (container: string) =>
@@ -40,20 +28,11 @@ for (const [label, options, mib] of CASES) {
   test.serial(`${label}: grown while a container writes; df in the container shows the new size`, async (t) => {
     const volume = `grow-${label}`;
     await dockerd.docker(['volume', 'create', '-d', plugin.driver, ...options, volume]);
-    const c = (
-      await dockerd.docker([
-        'run',
-        '-d',
-        '--network',
-        'none',
-        '-v',
-        `${volume}:/d`,
-        TEST_IMAGE,
-        'sh',
-        '-c',
-        'i=0; while true; do i=$((i+1)); dd if=/dev/zero of=/d/f$((i % 8)) bs=64k count=4 2>/dev/null; echo $i > /d/n; sleep 0.05; done',
-      ])
-    ).stdout;
+    const c = await runDetached(
+      dockerd,
+      [`${volume}:/d`],
+      'i=0; while true; do i=$((i+1)); dd if=/dev/zero of=/d/f$((i % 8)) bs=64k count=4 2>/dev/null; echo $i > /d/n; sleep 0.05; done',
+    );
     t.teardown(() => dockerd.docker(['rm', '-f', c], { reject: false }).then(() => undefined));
     const before = await dfKiB(c);
     t.true(before <= mib * 1024, `df before: ${before} KiB`);

@@ -1,33 +1,22 @@
 import test from 'ava';
-import { writeFile, mkdir, readdir } from 'node:fs/promises';
+import { writeFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
-import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
+import { dockerd, plugin, usePluginAndDockerd } from '../helpers/stack.js';
+import { runCli } from '../helpers/cli.js';
 import { loopsUnder, mountsUnder } from '../helpers/host.js';
 import { removeContainer, runDetached, runOnce } from '../helpers/containers.js';
 import { callSocket } from '../helpers/plugin.js';
 import { CHECK_MS, waitFor } from '../helpers/wait.js';
+import { composeProject } from '../helpers/compose.js';
 
 // Snapshots and clones through the real plugin process and a real dockerd:
 // taken while a container writes, restored once it stopped, cloned by the
 // CLI, by -o from= and from compose; every copy independent of its source.
 
-const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.js');
+usePluginAndDockerd('snapshot');
 
-let dockerd: Dockerd;
-let plugin: PluginProcess;
-
-test.before(async () => {
-  plugin = await startPluginProcess('snapshot');
-  dockerd = await startDockerd('snapshot');
-});
-test.after.always(async () => {
-  await dockerd?.stop();
-  await plugin?.stop();
-});
-
-const cli = (args: string[]) => execa(process.execPath, [CLI, '--socket', plugin.socket, ...args], { reject: false, timeout: 300_000 });
+const cli = (args: string[]) => runCli(['--socket', plugin.socket, ...args], { timeout: 300_000 });
 const create = (name: string, options: string[]) => dockerd.docker(['volume', 'create', '-d', plugin.driver, ...options, name]);
 // 8 MiB of random bytes and its checksum: what a snapshot must bring back.
 const WRITE_V1 =
@@ -159,26 +148,12 @@ test.serial('a clone with Progress: NDJSON lines of bytes copied, then the answe
 test.serial('compose: a service volume made with driver_opts from: another volume', async (t) => {
   await create('seed', ['-o', 'size=64M']);
   await runOnce(dockerd, ['seed:/d'], 'echo seeded > /d/f');
-  const project = join(plugin.root, 'compose-from');
-  await mkdir(project, { recursive: true });
-  await writeFile(
-    join(project, 'docker-compose.yml'),
-    [
-      'services:',
-      '  app:',
-      `    image: custom-test/busybox:latest`,
-      '    network_mode: none',
-      '    command: ["sh", "-c", "cat /d/f && echo more >> /d/f"]',
-      '    volumes: ["work:/d"]',
-      'volumes:',
-      '  work:',
-      `    driver: ${plugin.driver}`,
-      '    driver_opts: {from: seed}',
-      '',
-    ].join('\n'),
-  );
-  const compose = (args: string[]) =>
-    execa('docker-compose', ['-p', 'fromseed', ...args], { cwd: project, env: { DOCKER_HOST: dockerd.host }, reject: false });
+  const compose = await composeProject(dockerd, join(plugin.root, 'compose-from'), 'fromseed', {
+    command: 'cat /d/f && echo more >> /d/f',
+    mounts: ['work:/d'],
+    driver: plugin.driver,
+    volumes: { work: { from: 'seed' } },
+  });
   const up = await compose(['up', '--no-color']);
   t.is(up.exitCode, 0, up.stderr);
   t.regex(up.stdout, /seeded/);

@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
-import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
+import { dockerd, plugin, usePluginAndDockerd } from '../helpers/stack.js';
+import { CLI, runCli } from '../helpers/cli.js';
 import { loopsUnder, mountsUnder } from '../helpers/host.js';
 import { removeContainer, runDetached, runOnce } from '../helpers/containers.js';
 import { sealBlock } from '../../src/api/export-format.js';
@@ -14,22 +14,10 @@ import { sealBlock } from '../../src/api/export-format.js';
 // plain ext4 volume into a compressed one of another size, identical file by
 // file; damaged, truncated, oversized and hostile streams change nothing.
 
-const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.js');
-
-let dockerd: Dockerd;
-let plugin: PluginProcess;
-
-test.before(async () => {
-  plugin = await startPluginProcess('transfer');
-  dockerd = await startDockerd('transfer');
-});
-test.after.always(async () => {
-  await dockerd?.stop();
-  await plugin?.stop();
-});
+usePluginAndDockerd('transfer');
 
 const cli = (args: string[], input?: { inputFile: string }) =>
-  execa(process.execPath, [CLI, '--socket', plugin.socket, ...args], { reject: false, timeout: 300_000, ...(input ?? {}) });
+  runCli(['--socket', plugin.socket, ...args], { timeout: 300_000, ...(input ?? {}) });
 const create = (name: string, options: string[]) => dockerd.docker(['volume', 'create', '-d', plugin.driver, ...options, name]);
 
 const TREE = [

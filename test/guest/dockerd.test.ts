@@ -1,7 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { execa } from 'execa';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
 import { startPluginProcess, type PluginProcess } from '../helpers/plugin-process.js';
 import { killManagedPlugin, managedScript, propagatedMount, requireBundle } from '../helpers/managed-plugin.js';
@@ -9,6 +8,8 @@ import { loopsUnder, mountsUnder, scrubHost, volumeFiles } from '../helpers/host
 import { ourMappings } from '../helpers/luks.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp.js';
 import { CHECK_MS, hasLiveStatus, isEmpty, LIVE_STATUS_MS, RELEASED_MS, waitFor } from '../helpers/wait.js';
+import { composeProject } from '../helpers/compose.js';
+import { runDetached } from '../helpers/containers.js';
 
 // Runs inside a guest with a stock Debian kernel (dm-crypt); see test/vm.
 // Encrypted and encrypted+compressed volumes through a real dockerd (vfs
@@ -122,36 +123,15 @@ for (const label of ['legacy', 'managed']) {
     async (t) => {
       const served = await plugin(label);
       if (label === 'managed') t.log(`managed plugin create + enable: ${managedCreateMs} ms`);
-      const project = join(dockerd.root, `compose-${label}`);
-      await mkdir(project, { recursive: true });
-      await writeFile(
-        join(project, 'docker-compose.yml'),
-        [
-          'version: "3.7"',
-          'services:',
-          '  app:',
-          `    image: ${TEST_IMAGE}`,
-          '    network_mode: none',
-          '    command: ["sh", "-c", "echo sealed > /enc/f && seq 1 200000 > /both/n && cat /enc/f && tail -n 1 /both/n"]',
-          '    volumes: ["enc:/enc", "both:/both"]',
-          'volumes:',
-          '  enc:',
-          `    driver: ${served.driver}`,
-          '    driver_opts: {type: encrypted, size: 64M}',
-          '  both:',
-          `    driver: ${served.driver}`,
-          '    driver_opts: {type: encrypted, compression: zstd, size: 256M}',
-          '',
-        ].join('\n'),
-      );
       const name = `guest${label}`;
-      const compose = (args: string[]) =>
-        execa('docker-compose', ['-p', name, ...args], {
-          cwd: project,
-          env: { DOCKER_HOST: dockerd.host },
-          reject: false,
-          timeout: 300_000,
-        });
+      const app = {
+        version: '3.7',
+        command: 'echo sealed > /enc/f && seq 1 200000 > /both/n && cat /enc/f && tail -n 1 /both/n',
+        mounts: ['enc:/enc', 'both:/both'],
+        driver: served.driver,
+        volumes: { enc: { type: 'encrypted', size: '64M' }, both: { type: 'encrypted', compression: 'zstd', size: '256M' } },
+      };
+      const compose = await composeProject(dockerd, join(dockerd.root, `compose-${label}`), name, app, 300_000);
       t.teardown(() => compose(['down', '-v']).then(() => undefined));
       const up = await compose(['up', '--no-color', '--abort-on-container-exit']);
       t.is(up.exitCode, 0, String(up.stderr));
@@ -186,20 +166,7 @@ for (const label of ['legacy', 'managed']) {
       const served = await plugin(label);
       const volume = `survivor-${label}`;
       await dockerd.docker(['volume', 'create', '-d', served.driver, '-o', 'type=encrypted', '-o', 'size=64M', volume]);
-      const c = (
-        await dockerd.docker([
-          'run',
-          '-d',
-          '--network',
-          'none',
-          '-v',
-          `${volume}:/d`,
-          TEST_IMAGE,
-          'sh',
-          '-c',
-          'while true; do echo x >> /d/log; sleep 0.05; done',
-        ])
-      ).stdout;
+      const c = await runDetached(dockerd, [`${volume}:/d`], 'while true; do echo x >> /d/log; sleep 0.05; done');
       t.teardown(async () => {
         await dockerd.docker(['rm', '-f', c], { reject: false });
         await dockerd.docker(['volume', 'rm', '-f', volume], { reject: false });

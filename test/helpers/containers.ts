@@ -18,3 +18,15 @@ export async function runOnce(dockerd: Dockerd, volumes: readonly string[], scri
 export async function removeContainer(dockerd: Dockerd, id: string): Promise<void> {
   await dockerd.docker(['rm', '-f', id], { reject: false });
 }
+
+/** What docker volume inspect says of a volume. */
+export interface InspectedVolume {
+  readonly Driver: string;
+  readonly Mountpoint: string;
+  readonly Status: Record<string, unknown>;
+}
+
+/** docker volume inspect `name`. */
+export async function inspectVolume(dockerd: Dockerd, name: string): Promise<InspectedVolume> {
+  return (JSON.parse((await dockerd.docker(['volume', 'inspect', name])).stdout) as InspectedVolume[])[0]!;
+}

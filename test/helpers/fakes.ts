@@ -1,5 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { pino, type Logger } from 'pino';
@@ -11,6 +9,7 @@ import { rebuildFromDisk, type RebuildReport } from '../../src/volumes/rebuild.j
 import { VolumeService, type ServicePolicy } from '../../src/volumes/service.js';
 import { FakeBacking } from './fake-backing.js';
 import { FakeHost } from './fake-host.js';
+import { testTempDir } from './temp.js';
 
 export { FakeBacking, FAKE_IMAGE, type BackingCall, type BackingMethod, type Gate } from './fake-backing.js';
 export { FakeHost, type DiscardCall } from './fake-host.js';
@@ -78,10 +77,8 @@ export async function makeService(root: string, overrides: RigOptions = {}): Pro
 }
 
 /** A temp directory removed when the test ends. */
-export async function tempRoot(t: ExecutionContext): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'custom-fast-'));
-  t.teardown(() => rm(root, { recursive: true, force: true }));
-  return root;
+export function tempRoot(t: ExecutionContext): Promise<string> {
+  return testTempDir(t, 'fast');
 }
 
 export async function newRig(t: ExecutionContext, options: RigOptions = {}): Promise<Rig> {

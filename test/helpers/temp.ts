@@ -1,5 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../../src/config.js';
 
@@ -10,6 +10,13 @@ export async function makeTempDir(prefix: string): Promise<string> {
 
 export async function removeTempDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
+}
+
+/** A fresh directory under the OS temp dir for one test (no loop device, so any disk will do), removed when it ends. */
+export async function testTempDir(t: { teardown: (fn: () => Promise<void>) => void }, prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `custom-${prefix}-`));
+  t.teardown(() => removeTempDir(dir));
+  return dir;
 }
 
 export function testConfig(root: string, overrides: Partial<Config> = {}): Config {

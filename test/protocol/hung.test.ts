@@ -1,10 +1,10 @@
 import test from 'ava';
-import { dirname, join } from 'node:path';
-import { execa } from 'execa';
+import { dirname } from 'node:path';
 import { capturingLogger, startTestPlugin } from '../helpers/plugin.js';
 import { mountHungFuse, processState } from '../helpers/hung-fuse.js';
 import { loopsUnder, mountsUnder } from '../helpers/host.js';
 import { CHECK_MS, hasLiveStatus, LIVE_STATUS_MS, waitFor } from '../helpers/wait.js';
+import { runCli } from '../helpers/cli.js';
 
 // A volume whose storage stops answering: a FUSE filesystem that reads every
 // request and never answers is stacked on the volume's mount root, as a dead
@@ -18,8 +18,6 @@ const OTHER = 'b'.repeat(64);
 const TIMEOUT_MS = 1500;
 /** runTool's deadline: the timeout, execa's 2 s to SIGKILL, 1 s to go. */
 const HUNG_AFTER_MS = TIMEOUT_MS + 3000;
-
-const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.js');
 
 const errOf = (body: Record<string, unknown>) => String(body['Err']);
 
@@ -78,7 +76,7 @@ test('a step stuck in the kernel answers an Err naming it, marks the volume busy
 
   // custom-volume doctor answers too: its disk report (node-disk-info's df, which this mount hangs) is given up after 10 s.
   started = Date.now();
-  const cli = await execa(process.execPath, [CLI, '--socket', fx.config.socket, '--json', 'doctor'], { reject: false, timeout: 60_000 });
+  const cli = await runCli(['--socket', fx.config.socket, '--json', 'doctor'], { timeout: 60_000 });
   t.is(cli.exitCode, 1, cli.stderr);
   const report = JSON.parse(cli.stdout) as { disks: unknown; findings: Array<{ volume?: string }> };
   t.is(report.disks, 'df did not answer within 10 s (a hung network or FUSE mount?)');

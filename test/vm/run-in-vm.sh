@@ -20,7 +20,9 @@
 #   linux-image-amd64 depends on), VM_DEBUG=1 (show guest console on stderr),
 #   VM_SHELL (default /bin/bash), VM_ACCEL (auto|kvm|tcg), VM_CPU (-cpu model),
 #   VM_RW_DIRS (colon-separated host dirs shared read-write, e.g. a reports dir),
-#   VM_PRELOAD_MODS (modules loaded at boot; anything else autoloads).
+#   VM_PRELOAD_MODS (modules loaded at boot; anything else autoloads),
+#   VM_SETUP_ONLY=1 (do the one-time setup, then exit 0 without booting: a
+#   prefetch while other work runs).
 #
 # Host requirements: qemu-system-x86 (9p/virtfs support is built in), xz-utils,
 # busybox-static (or apt access to download it), apt-get + up-to-date package
@@ -164,6 +166,7 @@ EOF
   touch "$STATE/ready"
 }
 setup
+[ "${VM_SETUP_ONLY:-0}" = 1 ] && exit 0
 exec 9>&-
 
 RUN=$(mktemp -d "${TMPDIR:-/tmp}/run-in-vm.XXXXXX")

@@ -78,7 +78,7 @@ function positiveInteger(env: Env, key: string, fallback: number): number {
 function booleanFlag(env: Env, key: string): boolean {
   const raw = env[key] ?? '';
   const parsed = raw === '' ? false : parseBooleanWord(raw);
-  if (parsed === undefined) throw new Error(`${key}=${quoted(raw)} must be 1 or 0`);
+  if (parsed === undefined) throw new Error(`${key}=${quoted(raw)} must be 1 or 0 (true/false, yes/no and on/off are read too)`);
   return parsed;
 }
 

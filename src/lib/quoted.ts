@@ -8,5 +8,12 @@ const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 
 /** A user's string as a double-quoted literal with every control or invisible character escaped. */
 export function quoted(text: string): string {
-  return JSON.stringify(text).replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(text).replace(UNPRINTABLE, escapeUnits);
+}
+
+/** `\uXXXX` for each UTF-16 unit: a character above U+FFFF (a tag character) becomes its whole surrogate pair. */
+function escapeUnits(character: string): string {
+  let escaped = '';
+  for (let i = 0; i < character.length; i++) escaped += `\\u${character.charCodeAt(i).toString(16).padStart(4, '0')}`;
+  return escaped;
 }

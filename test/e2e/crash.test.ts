@@ -6,6 +6,7 @@ import { TEST_IMAGE } from '../helpers/dockerd.js';
 import { dockerd, plugin, usePluginAndDockerd } from '../helpers/stack.js';
 import { loopsUnder, mountsUnder, volumeFiles } from '../helpers/host.js';
 import { STATE_FILE_NAME } from '../../src/state/layout.js';
+import { releaseCause } from '../helpers/release-cause.js';
 import { CHECK_MS, hasLiveStatus, LIVE_STATUS_MS, outlive, RECOVERY_MS, RELEASED_MS, waitFor } from '../helpers/wait.js';
 import { runDetached } from '../helpers/containers.js';
 
@@ -135,6 +136,7 @@ test.serial(
       RELEASED_MS,
     );
     t.deepEqual(left.mounts, [], 'its Unmount (an ID the plugin lost) still released the volume');
+    t.not(releaseCause(plugin.logs(), 'lost'), 'periodic check alone', 'the Unmount released it, or kept it for a lingering container');
     t.deepEqual(left.loops, []);
     await docker(['rm', c]);
     await docker(['volume', 'rm', 'lost', 'idle']);

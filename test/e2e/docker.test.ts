@@ -5,6 +5,7 @@ import { TEST_IMAGE } from '../helpers/dockerd.js';
 import { dockerd, plugin, usePluginAndDockerd } from '../helpers/stack.js';
 import { inspectVolume, runDetached } from '../helpers/containers.js';
 import { loopsUnder, mountsUnder, volumeFiles } from '../helpers/host.js';
+import { releaseCause } from '../helpers/release-cause.js';
 import { CHECK_MS, hasLiveStatus, LIVE_STATUS_MS, RELEASED_MS, waitFor } from '../helpers/wait.js';
 import { composeProject } from '../helpers/compose.js';
 
@@ -36,6 +37,7 @@ test.serial('create, inspect, ls, write in one container, read in another, rm', 
     (m) => m.length === 0,
     RELEASED_MS,
   );
+  t.not(releaseCause(plugin.logs(), 'data'), 'periodic check alone', "Docker's Unmount released it, or kept it for a lingering container");
   t.deepEqual(mounts, [], 'unmounted after the last container');
 
   await dockerd.docker(['volume', 'rm', 'data']);
@@ -76,6 +78,11 @@ test.serial('two containers share a volume; the first one stopping leaves it mou
     ({ mounts, loops }) => mounts.length === 0 && loops.length === 0,
     RELEASED_MS,
   );
+  t.not(
+    releaseCause(plugin.logs(), 'shared'),
+    'periodic check alone',
+    "Docker's Unmount released it, or kept it for a lingering container",
+  );
   // `mounted` in live status is the mount itself: read once it is gone.
   t.like((await inspectStatus('shared')).Status, { mounted: false, leases: 0 });
   t.deepEqual(left.mounts, []);
@@ -101,6 +108,11 @@ test.serial('the plugin is SIGKILLed while a container writes; restarted, it ser
     async () => ({ mounts: await mountsUnder(plugin.root), loops: await loopsUnder(plugin.root) }),
     ({ mounts, loops }) => mounts.length === 0 && loops.length === 0,
     RELEASED_MS,
+  );
+  t.not(
+    releaseCause(plugin.logs(), 'survivor'),
+    'periodic check alone',
+    "Docker's Unmount released it, or kept it for a lingering container",
   );
   t.deepEqual(left.mounts, [], 'docker stop unmounted after the restart');
   t.deepEqual(left.loops, []);
@@ -157,6 +169,11 @@ test.serial('SIGTERM stops the plugin cleanly: socket removed, volumes stay moun
     async () => ({ mounts: await mountsUnder(plugin.root), loops: await loopsUnder(plugin.root) }),
     ({ mounts, loops }) => mounts.length === 0 && loops.length === 0,
     RELEASED_MS,
+  );
+  t.not(
+    releaseCause(plugin.logs(), 'graceful'),
+    'periodic check alone',
+    "Docker's Unmount released it, or kept it for a lingering container",
   );
   t.deepEqual(left.mounts, []);
   t.deepEqual(left.loops, []);

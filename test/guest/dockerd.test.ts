@@ -190,7 +190,7 @@ for (const label of ['legacy', 'managed']) {
         (n) => n > beforeKill,
         CHECK_MS,
       );
-      t.true(before > beforeKill, `writes went on while the plugin was down: ${beforeKill} → ${before}`);
+      t.true(before > beforeKill, `writes went on through the plugin's kill and restart: ${beforeKill} → ${before}`);
       const after = await waitFor(
         'the container to write on',
         () => linesIn(log),

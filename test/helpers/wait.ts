@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
+import { withDeadline } from '../../src/lib/deadline.js';
 
 // What the product makes true only eventually (a peer's List, a live status
 // field, a lease release, a heal, a mount going away, a log line) is waited
@@ -68,6 +69,8 @@ export interface WaitOptions {
  * Reads `read` until `done` holds for its value, and returns that value (so
  * the test asserts on what it waited for). A read that throws counts as not
  * yet. Past `within` ms, throws: `waited N ms for <what>; last seen: <value>`.
+ * One read that hangs is given up on past the bound (at least CHECK_MS), so
+ * the test fails with that message, not on the runner's timeout.
  */
 export async function waitFor<T>(
   what: string,
@@ -80,7 +83,7 @@ export async function waitFor<T>(
   let last = 'nothing (no read ended)';
   for (;;) {
     try {
-      const value = await read();
+      const value = await withDeadline(Promise.resolve().then(read), Math.max(deadline - Date.now(), CHECK_MS));
       if (done(value)) return value;
       last = show(value);
     } catch (error) {

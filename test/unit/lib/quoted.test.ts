@@ -11,3 +11,7 @@ test('controls and invisible characters are escaped, not printed', (t) => {
   t.is(quoted('evil\u202etxt'), '"evil\\u202etxt"');
   t.is(quoted('line\u2028sep'), '"line\\u2028sep"');
 });
+
+test('a format character above U+FFFF is escaped whole, as its surrogate pair', (t) => {
+  t.is(quoted('a\u{E0041}b'), '"a\\udb40\\udc41b"');
+});

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { TEST_IMAGE } from '../helpers/dockerd.js';
 import { dockerd, plugin, usePluginAndDockerd } from '../helpers/stack.js';
-import { loopsUnder, mountsUnder, volumeFiles } from '../helpers/host.js';
+import { leftOnHost, loopsUnder, mountsUnder, nothingLeft, volumeFiles } from '../helpers/host.js';
 import { STATE_FILE_NAME } from '../../src/state/layout.js';
 import { releaseCause } from '../helpers/release-cause.js';
 import { CHECK_MS, hasLiveStatus, LIVE_STATUS_MS, outlive, RECOVERY_MS, RELEASED_MS, waitFor } from '../helpers/wait.js';
@@ -129,12 +129,7 @@ test.serial(
     t.is((await mountsUnder(plugin.root)).length, 1);
 
     await docker(['stop', '-t', '0', c]);
-    const left = await waitFor(
-      'the volume released after its container stopped',
-      async () => ({ mounts: await mountsUnder(plugin.root), loops: await loopsUnder(plugin.root) }),
-      ({ mounts, loops }) => mounts.length === 0 && loops.length === 0,
-      RELEASED_MS,
-    );
+    const left = await waitFor('the volume released after its container stopped', () => leftOnHost(plugin.root), nothingLeft, RELEASED_MS);
     t.deepEqual(left.mounts, [], 'its Unmount (an ID the plugin lost) still released the volume');
     t.not(releaseCause(plugin.logs(), 'lost'), 'periodic check alone', 'the Unmount released it, or kept it for a lingering container');
     t.deepEqual(left.loops, []);

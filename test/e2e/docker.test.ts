@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { TEST_IMAGE } from '../helpers/dockerd.js';
 import { dockerd, plugin, usePluginAndDockerd } from '../helpers/stack.js';
 import { inspectVolume, runDetached } from '../helpers/containers.js';
-import { loopsUnder, mountsUnder, volumeFiles } from '../helpers/host.js';
+import { leftOnHost, mountsUnder, nothingLeft, volumeFiles } from '../helpers/host.js';
 import { releaseCause } from '../helpers/release-cause.js';
 import { CHECK_MS, hasLiveStatus, LIVE_STATUS_MS, RELEASED_MS, waitFor } from '../helpers/wait.js';
 import { composeProject } from '../helpers/compose.js';
@@ -74,8 +74,8 @@ test.serial('two containers share a volume; the first one stopping leaves it mou
   await dockerd.docker(['stop', '-t', '0', c2]);
   const left = await waitFor(
     'the volume released after its last container stopped',
-    async () => ({ mounts: await mountsUnder(plugin.root), loops: await loopsUnder(plugin.root) }),
-    ({ mounts, loops }) => mounts.length === 0 && loops.length === 0,
+    () => leftOnHost(plugin.root),
+    nothingLeft,
     RELEASED_MS,
   );
   t.not(
@@ -103,12 +103,7 @@ test.serial('the plugin is SIGKILLed while a container writes; restarted, it ser
   t.true(after > during, 'the container kept writing through the restart');
   t.like((await inspectStatus('survivor')).Status, { mounted: true, leases: 1 });
   await dockerd.docker(['stop', '-t', '1', c]);
-  const left = await waitFor(
-    'the volume released after its container stopped',
-    async () => ({ mounts: await mountsUnder(plugin.root), loops: await loopsUnder(plugin.root) }),
-    ({ mounts, loops }) => mounts.length === 0 && loops.length === 0,
-    RELEASED_MS,
-  );
+  const left = await waitFor('the volume released after its container stopped', () => leftOnHost(plugin.root), nothingLeft, RELEASED_MS);
   t.not(
     releaseCause(plugin.logs(), 'survivor'),
     'periodic check alone',
@@ -164,12 +159,7 @@ test.serial('SIGTERM stops the plugin cleanly: socket removed, volumes stay moun
   await dockerd.docker(['exec', c, 'sh', '-c', 'echo still > /d/f']);
   await plugin.start();
   await dockerd.docker(['stop', '-t', '0', c]);
-  const left = await waitFor(
-    'the volume released after its container stopped',
-    async () => ({ mounts: await mountsUnder(plugin.root), loops: await loopsUnder(plugin.root) }),
-    ({ mounts, loops }) => mounts.length === 0 && loops.length === 0,
-    RELEASED_MS,
-  );
+  const left = await waitFor('the volume released after its container stopped', () => leftOnHost(plugin.root), nothingLeft, RELEASED_MS);
   t.not(
     releaseCause(plugin.logs(), 'graceful'),
     'periodic check alone',

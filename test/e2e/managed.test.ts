@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
 import { startRegistry, type Registry } from '../helpers/registry.js';
-import { loopsUnder, mountsUnder, scrubHost, volumeFiles } from '../helpers/host.js';
+import { leftOnHost, loopsUnder, mountsUnder, nothingLeft, scrubHost, volumeFiles } from '../helpers/host.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp.js';
 import { callSocket } from '../helpers/plugin.js';
 import { CHECK_MS, hasLiveStatus, LIVE_STATUS_MS, outlive, RELEASED_MS, waitFor } from '../helpers/wait.js';
@@ -113,8 +113,8 @@ test.serial('make plugin: create + enable from plugin-rootfs; plain and compress
   await dockerd.docker(['rm', '-f', c]);
   const left = await waitFor(
     'the volume released after its container went',
-    async () => ({ mounts: await mountsUnder(await propagatedMount()), loops: await loopsUnder(state) }),
-    ({ mounts, loops }) => mounts.length === 0 && loops.length === 0,
+    async () => leftOnHost(await propagatedMount(), state),
+    nothingLeft,
     RELEASED_MS,
   );
   t.deepEqual(left.mounts, []);

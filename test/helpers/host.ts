@@ -21,6 +21,15 @@ export async function mountsUnder(dir: string): Promise<string[]> {
     .filter((target) => target.startsWith(`${dir}/`));
 }
 
+/** What a plugin left on the host: mounts under `mountRoot`, loop devices on files under `loopRoot`. */
+export async function leftOnHost(mountRoot: string, loopRoot = mountRoot): Promise<{ mounts: string[]; loops: string[] }> {
+  return { mounts: await mountsUnder(mountRoot), loops: await loopsUnder(loopRoot) };
+}
+
+/** For waits on a release: no mount and no loop device left. */
+export const nothingLeft = ({ mounts, loops }: { mounts: readonly string[]; loops: readonly string[] }): boolean =>
+  mounts.length === 0 && loops.length === 0;
+
 /** Unmounts and detaches everything under dir (test clean-up after a failure). */
 export async function scrubHost(dir: string): Promise<void> {
   for (const target of (await mountsUnder(dir)).reverse()) {

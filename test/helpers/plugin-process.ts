@@ -54,8 +54,10 @@ export async function startPluginProcess(prefix: string, baseEnv: Readonly<Recor
       exited = new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
       proc.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
       proc.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      // Seconds on a real machine; up to half a minute in the emulated guest.
-      const deadline = Date.now() + 60_000;
+      // Seconds on a real machine; in the emulated guest up to half a minute, and
+      // over a minute while its dockerd gzips the managed plugin's rootfs beside it
+      // (measured: a restart not listening after 60 s while that create took 532 s).
+      const deadline = Date.now() + 180_000;
       for (;;) {
         const ok = await callSocket(socket, 'Plugin.Activate', '', 5_000).then(
           () => true,

@@ -22,6 +22,15 @@ function statInBackground(path: string): Caller {
   return child;
 }
 
+// Each stat sleeps in the kernel (state D) as soon as its request reaches the mount.
+const asleep = (caller: Caller) =>
+  waitFor(
+    `stat ${caller.pid} to sleep in the kernel`,
+    () => processState(caller.pid!),
+    (state) => state === 'D',
+    CHECK_MS,
+  );
+
 /** How long `caller` takes to end, or undefined when it is still there after `withinMs`. */
 async function endsWithin(caller: Caller, withinMs: number): Promise<number | undefined> {
   const started = Date.now();
@@ -55,14 +64,6 @@ test.serial('a stat on the hung mount sleeps in D, survives SIGKILL, and ends on
     await Promise.all([killed, waiting]);
   });
 
-  // Each stat sleeps in the kernel (state D) as soon as its request reaches the mount.
-  const asleep = (caller: Caller) =>
-    waitFor(
-      `stat ${caller.pid} to sleep in the kernel`,
-      () => processState(caller.pid!),
-      (state) => state === 'D',
-      CHECK_MS,
-    );
   t.is(await asleep(killed), 'D');
   t.is(await asleep(waiting), 'D');
   t.false(killed.ended, 'still running, asleep in the kernel');
@@ -101,13 +102,6 @@ test.serial('two hung mounts at once: releasing one leaves the other hung', asyn
     await Promise.all([onFirst, onSecond]);
   });
 
-  const asleep = (caller: Caller) =>
-    waitFor(
-      `stat ${caller.pid} to sleep in the kernel`,
-      () => processState(caller.pid!),
-      (state) => state === 'D',
-      CHECK_MS,
-    );
   t.is(await asleep(onFirst), 'D');
   t.is(await asleep(onSecond), 'D');
 
